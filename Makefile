@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+LINT_DIRS := $(wildcard polaris tests benchmarks examples)
 
 .PHONY: help install test demo bench regen regen-check lint typecheck validate-spec browser clean
 
@@ -49,8 +50,8 @@ typecheck: install
 	cd generated && ../$(VENV)/bin/mypy --strict polaris_hub_api
 
 lint: install validate-spec regen-check typecheck
-	$(VENV)/bin/ruff check polaris tests benchmarks examples scripts
-	$(VENV)/bin/ruff format --check polaris tests benchmarks examples scripts
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	$(VENV)/bin/ruff format --check $(LINT_DIRS)
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
