@@ -1,0 +1,548 @@
+"""Benchmarks: a dataset, target/input columns, a train/test split and metrics (Hub sections 6.7, 7.5, 10.2)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    computed_field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from polaris import checksum
+from polaris.artifacts._base import BaseArtifactModel
+from polaris.artifacts.dataset import DatasetV1
+from polaris.errors import InvalidArtifactError
+from polaris.evaluate import Metric, normalize_predictions, score
+from polaris.types import AccessType, HubOwner, TargetType, TaskType, slugify
+
+if TYPE_CHECKING:
+    from polaris.artifacts.results import BenchmarkResults
+
+__all__ = [
+    "BenchmarkSpecification",
+    "DatasetReference",
+    "MultiTaskBenchmarkSpecification",
+    "SingleTaskBenchmarkSpecification",
+    "Subset",
+]
+
+logger = logging.getLogger(__name__)
+
+SplitType = tuple[list[int], dict[str, list[int]]]
+
+
+class DatasetReference(BaseModel):
+    """The ``dataset`` object of a benchmark GET response: owner and name (other keys ignored)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    owner: HubOwner
+    name: str
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner(cls, value: Any) -> Any:
+        return HubOwner(slug=value) if isinstance(value, str) else value
+
+    @property
+    def artifact_id(self) -> str:
+        return f"{self.owner.slug}/{slugify(self.name)}"
+
+
+class Subset:
+    """Rows of a dataset seen through a benchmark: inputs, and targets unless hidden (test sets).
+
+    Iterating yields ``(x, y)``, or only ``x`` when targets are hidden; ``x``/``y`` are single values for a single
+    column, else ``{column: value}``. Pointer cells are read from the dataset's Zarr archive.
+    """
+
+    def __init__(
+        self,
+        dataset: DatasetV1,
+        indices: Sequence[int],
+        input_cols: Sequence[str],
+        target_cols: Sequence[str],
+        *,
+        hide_targets: bool = False,
+    ) -> None:
+        if dataset.table is None:
+            raise InvalidArtifactError("the benchmark's dataset has no table loaded")
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+        self.input_cols = list(input_cols)
+        self.target_cols = list(target_cols)
+        self.hide_targets = hide_targets
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _row(self, i: int, cols: Sequence[str]) -> Any:
+        values = {c: self.dataset.get_data(i, c) for c in cols}
+        return values[cols[0]] if len(cols) == 1 else values
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in self.indices:
+            x = self._row(i, self.input_cols)
+            if self.hide_targets:
+                yield x
+            else:
+                yield x, self._row(i, self.target_cols)
+
+    def __getitem__(self, item: int) -> Any:
+        i = self.indices[item]
+        x = self._row(i, self.input_cols)
+        return x if self.hide_targets else (x, self._row(i, self.target_cols))
+
+    def _column(self, col: str) -> npt.NDArray[Any]:
+        ann = self.dataset.annotations.get(col)
+        if ann is not None and ann.is_pointer:
+            return np.array([self.dataset.get_data(i, col) for i in self.indices])
+        assert self.dataset.table is not None
+        values: npt.NDArray[Any] = self.dataset.table[col].iloc[self.indices].to_numpy()
+        return values
+
+    def _columns(self, cols: Sequence[str]) -> npt.NDArray[Any]:
+        if len(cols) == 1:
+            return self._column(cols[0])
+        return np.stack([self._column(c) for c in cols], axis=1)
+
+    @property
+    def X(self) -> npt.NDArray[Any]:
+        """Inputs: 1-D for one input column, else ``(rows, columns)``."""
+        return self._columns(self.input_cols)
+
+    @property
+    def y(self) -> npt.NDArray[Any]:
+        """Targets: 1-D for one target, else ``(rows, targets)``.
+
+        Raises:
+            InvalidArtifactError: targets are hidden (a test set).
+        """
+        if self.hide_targets:
+            raise InvalidArtifactError("the targets of a test set are hidden")
+        return self._columns(self.target_cols)
+
+    @property
+    def inputs(self) -> npt.NDArray[Any]:
+        return self.X
+
+    @property
+    def targets(self) -> npt.NDArray[Any]:
+        return self.y
+
+    def as_dataframe(self) -> pd.DataFrame:
+        """Inputs (and targets unless hidden) of these rows, with a fresh 0..n-1 index."""
+        assert self.dataset.table is not None
+        cols = self.input_cols + (
+            [] if self.hide_targets else [c for c in self.target_cols if c not in self.input_cols]
+        )
+        frame: pd.DataFrame = self.dataset.table[cols].iloc[self.indices].reset_index(drop=True)
+        return frame
+
+
+def _as_index_list(value: Any, what: str) -> list[int]:
+    if isinstance(value, (str, bytes, Mapping)):
+        raise ValueError(f"split: {what} must be a list of row positions")
+    out: list[int] = []
+    for v in list(np.asarray(value).ravel().tolist() if isinstance(value, np.ndarray) else value):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise ValueError(f"split: {what} contains a non-integer index {v!r}")
+        out.append(int(v))
+    return out
+
+
+class BenchmarkSpecification(BaseArtifactModel):
+    """A benchmark: dataset, targets, inputs, split and metrics.
+
+    ``dataset`` is a :class:`DatasetV1` (needed for splits, inference and evaluation) or, when parsed from the Hub
+    without the dataset loaded, a :class:`DatasetReference`.
+
+    Raises (on construction):
+        pydantic.ValidationError: a rule of section 8.5 is broken; the message names the field.
+    """
+
+    artifact_type = "benchmark"
+
+    dataset: DatasetV1 | DatasetReference | None = Field(default=None, exclude=True)
+    target_cols: list[str]
+    input_cols: list[str]
+    split: SplitType
+    metrics: list[Metric]
+    main_metric: str | None = None
+    readme: str = ""
+    target_types: dict[str, TargetType] = Field(default_factory=dict)
+    access: AccessType = "private"
+
+    _md5sum: str | None = PrivateAttr(default=None)
+    _dataset_artifact_id: str | None = PrivateAttr(default=None)
+    _wire_n_classes: dict[str, int] | None = PrivateAttr(default=None)
+
+    # -- parsing --------------------------------------------------------------------------------------------------
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hub_values(cls, data: Any, handler: Any) -> Any:
+        md5 = dataset_id = n_classes = None
+        if isinstance(data, dict):
+            md5 = data.get("md5Sum", data.get("md5sum"))
+            dataset_id = data.get("datasetArtifactId", data.get("dataset_artifact_id"))
+            n_classes = data.get("nClasses", data.get("n_classes"))
+        obj = handler(data)
+        if isinstance(obj, BenchmarkSpecification):
+            if md5 is not None:
+                obj.md5sum = md5
+            obj._dataset_artifact_id = dataset_id
+            if isinstance(n_classes, Mapping):
+                obj._wire_n_classes = {str(k): int(v) for k, v in n_classes.items()}
+        return obj
+
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _dataset(cls, value: Any) -> Any:
+        if value is None or isinstance(value, (DatasetV1, DatasetReference)):
+            return value
+        if isinstance(value, Mapping):
+            if "table" in value:
+                return DatasetV1.model_validate(value)
+            return DatasetReference.model_validate(value)
+        raise ValueError(f"dataset must be a DatasetV1 or {{owner, name}}, got {type(value).__name__}")
+
+    @field_validator("target_cols", "input_cols", mode="before")
+    @classmethod
+    def _cols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        return list(value) if isinstance(value, (tuple, set, frozenset)) else value
+
+    @field_validator("target_cols", "input_cols")
+    @classmethod
+    def _cols_unique(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one column")
+        dupes = sorted({c for c in value if value.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate columns {dupes}")
+        return value
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValueError("split must be [train indices, test indices or {test name: indices}]")
+        train = _as_index_list(value[0], "train")
+        raw_test = value[1]
+        tests = raw_test if isinstance(raw_test, Mapping) else {"test": raw_test}
+        if not tests:
+            raise ValueError("split: at least one test set is required")
+        return train, {str(k): _as_index_list(v, f"test set {k!r}") for k, v in tests.items()}
+
+    @field_validator("split")
+    @classmethod
+    def _split_rules(cls, value: SplitType) -> SplitType:
+        train, tests = value
+        if len(set(train)) != len(train):
+            raise ValueError("split: the training set contains duplicate indices")
+        train_set = set(train)
+        for name, indices in tests.items():
+            if not indices:
+                raise ValueError(f"split: test set {name!r} is empty")
+            if len(set(indices)) != len(indices):
+                raise ValueError(f"split: test set {name!r} contains duplicate indices")
+            overlap = train_set & set(indices)
+            if overlap:
+                raise ValueError(f"split: test set {name!r} overlaps the training set at {sorted(overlap)[:10]}")
+        negative = [i for i in [*train, *(i for s in tests.values() for i in s)] if i < 0]
+        if negative:
+            raise ValueError(f"split: negative indices {sorted(set(negative))[:10]}")
+        return value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        if isinstance(value, (str, Mapping, Metric)):
+            return [value]
+        return list(value) if isinstance(value, (tuple, set, frozenset)) else value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_unique(cls, value: list[Metric]) -> list[Metric]:
+        if not value:
+            raise ValueError("at least one metric is required")
+        names = [m.name for m in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique; duplicated: {dupes}")
+        return value
+
+    @field_validator("main_metric", mode="before")
+    @classmethod
+    def _main_metric(cls, value: Any) -> Any:
+        if isinstance(value, Metric):
+            return value.name
+        if isinstance(value, Mapping):
+            return Metric.model_validate(value).name
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BenchmarkSpecification:
+        names = [m.name for m in self.metrics]
+        if self.main_metric is None:
+            if len(self.metrics) != 1:
+                raise ValueError(f"main_metric is required when there are several metrics (one of {names})")
+            self.main_metric = names[0]
+        elif self.main_metric not in names:
+            raise ValueError(f"main_metric {self.main_metric!r} is not one of the metrics {names}")
+        self._check_task()
+        dataset = self.dataset
+        if isinstance(dataset, DatasetV1):
+            columns = set(dataset.columns)
+            for field_name, cols in (("target_cols", self.target_cols), ("input_cols", self.input_cols)):
+                missing = [c for c in cols if c not in columns]
+                if missing:
+                    raise ValueError(f"{field_name}: columns {missing} are not in the dataset")
+            for m in self.metrics:
+                if m.config is not None and m.config.group_by not in columns:
+                    raise ValueError(f"metrics: {m.name!r} groups by {m.config.group_by!r}, not a dataset column")
+            n_rows = dataset.n_rows
+            if n_rows is not None:
+                train, tests = self.split
+                bad = sorted({i for i in [*train, *(i for s in tests.values() for i in s)] if i >= n_rows})
+                if bad:
+                    raise ValueError(f"split: indices {bad[:10]} are out of range for a dataset of {n_rows} rows")
+            if dataset.table is not None:
+                for target in self.target_cols:
+                    if target not in self.target_types and pd.api.types.is_numeric_dtype(dataset.table[target]):
+                        self.target_types[target] = "regression"
+        unknown = sorted(set(self.target_types) - set(self.target_cols))
+        if unknown:
+            raise ValueError(f"target_types: {unknown} are not target columns")
+        return self
+
+    def _check_task(self) -> None:
+        """Subclasses restrict the number of targets."""
+
+    # -- derived fields -------------------------------------------------------------------------------------------
+
+    @field_serializer("split")
+    def _split_out(self, value: SplitType) -> list[Any]:
+        return [list(value[0]), {k: list(v) for k, v in value[1].items()}]
+
+    @field_serializer("metrics")
+    def _metrics_out(self, value: list[Metric]) -> list[dict[str, Any]]:
+        return [m.to_wire() for m in value]
+
+    @property
+    def main_metric_obj(self) -> Metric:
+        return next(m for m in self.metrics if m.name == self.main_metric)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dataset_artifact_id(self) -> str | None:
+        if self.dataset is not None:
+            return self.dataset.artifact_id
+        return self._dataset_artifact_id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n_train_datapoints(self) -> int:
+        return len(self.split[0])
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n_test_sets(self) -> int:
+        return len(self.split[1])
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n_test_datapoints(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.split[1].items()}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n_classes(self) -> dict[str, int] | None:
+        dataset = self.dataset
+        if not isinstance(dataset, DatasetV1) or dataset.table is None:
+            return self._wire_n_classes
+        return {
+            t: int(dataset.table[t].nunique(dropna=True))
+            for t in self.target_cols
+            if self.target_types.get(t) == "classification"
+        }
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def task_type(self) -> TaskType:
+        return "single_task" if len(self.target_cols) == 1 else "multi_task"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def test_set_labels(self) -> list[str]:
+        return sorted(self.split[1])
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def test_set_sizes(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.split[1].items()}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def md5sum(self) -> str | None:
+        """Benchmark checksum (section 7.5): the Hub's value when set, else computed from the dataset's checksum."""
+        if self._md5sum is None and isinstance(self.dataset, DatasetV1) and self.dataset.md5sum is not None:
+            self._md5sum = self.compute_md5sum()
+        return self._md5sum
+
+    @md5sum.setter
+    def md5sum(self, value: str) -> None:
+        if not checksum.is_md5(value):
+            raise InvalidArtifactError(f"md5sum must be 32 lowercase hex characters, got {value!r}")
+        self._md5sum = value
+
+    def compute_md5sum(self) -> str:
+        """Recompute the checksum from the dataset's checksum, columns, metrics and split.
+
+        Raises:
+            InvalidArtifactError: the dataset (or its checksum) is not available.
+        """
+        dataset = self.dataset
+        if not isinstance(dataset, DatasetV1) or dataset.md5sum is None:
+            raise InvalidArtifactError("the benchmark checksum needs the dataset and its checksum")
+        return checksum.benchmark_md5(dataset.md5sum, self.target_cols, self.input_cols, self.metrics, self.split)
+
+    def verify_checksum(self, expected: str | None = None) -> None:
+        """Compare the recomputed checksum with ``expected`` (default: the stored Hub value).
+
+        Raises:
+            PolarisChecksumError: they differ.
+            InvalidArtifactError: nothing to compare with, or the dataset is not loaded.
+        """
+        target = expected if expected is not None else self._md5sum
+        if target is None:
+            raise InvalidArtifactError("no benchmark checksum to verify against")
+        checksum.verify_md5(target, self.compute_md5sum(), artifact=self.artifact_id or self.name or "benchmark")
+
+    # -- data -----------------------------------------------------------------------------------------------------
+
+    def _require_dataset(self) -> DatasetV1:
+        if not isinstance(self.dataset, DatasetV1) or self.dataset.table is None:
+            raise InvalidArtifactError("this benchmark's dataset is not loaded (load the benchmark through the client)")
+        return self.dataset
+
+    def get_train_test_split(self) -> tuple[Subset, Subset | dict[str, Subset]]:
+        """``(train, test)``; ``test`` is a dict by name when there are several test sets. Test targets are hidden.
+
+        Raises:
+            InvalidArtifactError: the dataset is not loaded.
+        """
+        dataset = self._require_dataset()
+        train = Subset(dataset, self.split[0], self.input_cols, self.target_cols)
+        tests = {
+            name: Subset(dataset, idx, self.input_cols, self.target_cols, hide_targets=True)
+            for name, idx in self.split[1].items()
+        }
+        if len(tests) == 1:
+            return train, next(iter(tests.values()))
+        return train, tests
+
+    def _ground_truth(self) -> tuple[dict[str, dict[str, npt.NDArray[Any]]], dict[str, dict[str, npt.NDArray[Any]]]]:
+        dataset = self._require_dataset()
+        assert dataset.table is not None
+        y_true: dict[str, dict[str, npt.NDArray[Any]]] = {}
+        groups: dict[str, dict[str, npt.NDArray[Any]]] = {}
+        group_cols = sorted({m.config.group_by for m in self.metrics if m.config is not None})
+        for name in self.test_set_labels:
+            idx = self.split[1][name]
+            rows = dataset.table.iloc[idx]
+            y_true[name] = {t: rows[t].to_numpy() for t in self.target_cols}
+            groups[name] = {c: rows[c].to_numpy() for c in group_cols}
+        return y_true, groups
+
+    def evaluate(self, y_pred: Any = None, y_prob: Any = None) -> BenchmarkResults:
+        """Score predictions on the test sets (section 10.2).
+
+        Raises:
+            InvalidArtifactError: the dataset is not loaded.
+            ValueError: predictions have the wrong shape/length, or a metric needs ``y_prob``/``y_pred`` not given.
+            NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
+        """
+        from polaris.artifacts.results import BenchmarkResults
+
+        if y_pred is None and y_prob is None:
+            raise ValueError("give y_pred and/or y_prob")
+        y_true, groups = self._ground_truth()
+        labels, sizes = self.test_set_labels, self.test_set_sizes
+        pred = None if y_pred is None else normalize_predictions(y_pred, self.target_cols, labels, sizes)
+        prob = None if y_prob is None else normalize_predictions(y_prob, self.target_cols, labels, sizes)
+        records = score(self.metrics, y_true, pred, prob, groups=groups)
+        return BenchmarkResults(results=records, benchmark_artifact_id=self.artifact_id)
+
+    # -- wire -----------------------------------------------------------------------------------------------------
+
+    def check_uploadable(self) -> None:
+        """Raise before anything is sent if the Hub would refuse this benchmark.
+
+        Raises:
+            InvalidArtifactError: no name/owner, no dataset id, or a target without a type.
+        """
+        if not self.name:
+            raise InvalidArtifactError("benchmark.name is required to upload a benchmark")
+        if self.owner is None:
+            raise InvalidArtifactError("benchmark.owner is required to upload a benchmark")
+        if self.dataset_artifact_id is None:
+            raise InvalidArtifactError("benchmark.dataset must be an uploaded dataset (owner and name set)")
+        missing = [t for t in self.target_cols if t not in self.target_types]
+        if missing:
+            raise InvalidArtifactError(f"target_types: give a type for non-numeric targets {missing}")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The PUT ``/v1/benchmark`` body (dataset excluded; ``datasetArtifactId`` and the computed fields included)."""
+        body = self.to_wire_base()
+        access = body.pop("access", "private")
+        body["access"] = access  # appended last, like the reference client
+        return body
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], **extra: Any) -> Any:
+        """Parse a Hub benchmark; on the base class, picks the single- or multi-task class from ``targetCols``.
+
+        Raises:
+            pydantic.ValidationError: the data breaks a rule (the error names the field).
+        """
+        if cls is BenchmarkSpecification:
+            cols = extra.get("target_cols", data.get("targetCols", data.get("target_cols", [])))
+            n_targets = 1 if isinstance(cols, str) else len(cols)
+            target = SingleTaskBenchmarkSpecification if n_targets == 1 else MultiTaskBenchmarkSpecification
+            return target.from_wire(data, **extra)
+        return super().from_wire(data, **extra)
+
+
+class SingleTaskBenchmarkSpecification(BenchmarkSpecification):
+    """A benchmark with exactly one target column."""
+
+    def _check_task(self) -> None:
+        if len(self.target_cols) != 1:
+            raise ValueError(f"target_cols: a single-task benchmark needs exactly 1 target, got {self.target_cols}")
+
+
+class MultiTaskBenchmarkSpecification(BenchmarkSpecification):
+    """A benchmark with two or more target columns."""
+
+    def _check_task(self) -> None:
+        if len(self.target_cols) < 2:
+            raise ValueError(f"target_cols: a multi-task benchmark needs at least 2 targets, got {self.target_cols}")

@@ -1,0 +1,185 @@
+"""Prediction normalisation (Hub section 10.3) and scoring (section 10.2), shared by the client and the local Hub."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from polaris.evaluate.metrics import Metric
+
+__all__ = ["RESULTS_COLUMNS", "normalize_predictions", "records_to_rows", "rows_to_records", "score"]
+
+#: Columns of the in-memory results table.
+RESULTS_COLUMNS: tuple[str, str, str, str] = ("Test set", "Target label", "Metric", "Score")
+
+Normalized = dict[str, dict[str, npt.NDArray[Any]]]
+
+
+def _as_array(values: Any, where: str) -> npt.NDArray[Any]:
+    if isinstance(values, Mapping):
+        raise ValueError(f"predictions for {where} must be a list or array, got a mapping with keys {sorted(values)}")
+    if isinstance(values, (str, bytes)):
+        raise ValueError(f"predictions for {where} must be a list or array, got a string")
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        raise ValueError(f"predictions for {where} must be a list or array, got a scalar")
+    return arr
+
+
+def _is_mapping_of_mappings(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) > 0 and all(isinstance(v, Mapping) for v in value.values())
+
+
+def normalize_predictions(
+    predictions: Any,
+    target_labels: Sequence[str],
+    test_set_labels: Sequence[str],
+    test_set_sizes: Mapping[str, int],
+) -> Normalized:
+    """Bring predictions to ``{test set: {target: array}}``.
+
+    Accepted shapes: the full two-level dict (any benchmark); a flat list/array (1 target, 1 test set);
+    ``{test set: array}`` (1 target); ``{target: array}`` (1 test set). Every array must have its test set's size.
+
+    Raises:
+        ValueError: unknown/missing test set or target names, a shape that does not fit the benchmark, or an array
+            whose length differs from its test set size (the message names test set, target, expected and got).
+    """
+    targets = list(target_labels)
+    tests = list(test_set_labels)
+    if not targets or not tests:
+        raise ValueError("a benchmark needs at least one target and one test set to take predictions")
+    if predictions is None:
+        raise ValueError("no predictions given")
+
+    result: Normalized
+    if _is_mapping_of_mappings(predictions):
+        keys = set(predictions)
+        if keys != set(tests):
+            raise ValueError(
+                f"predictions are keyed by test sets {sorted(map(str, keys))} "
+                f"but the benchmark has test sets {sorted(tests)}"
+            )
+        result = {}
+        for test in tests:
+            inner = predictions[test]
+            if set(inner) != set(targets):
+                raise ValueError(
+                    f"predictions for test set {test!r} have targets {sorted(map(str, inner))}, "
+                    f"expected {sorted(targets)}"
+                )
+            result[test] = {t: _as_array(inner[t], f"test set {test!r}, target {t!r}") for t in targets}
+    elif isinstance(predictions, Mapping):
+        keys = set(predictions)
+        if len(targets) == 1 and keys == set(tests):
+            result = {test: {targets[0]: _as_array(predictions[test], f"test set {test!r}")} for test in tests}
+        elif len(tests) == 1 and keys == set(targets):
+            result = {tests[0]: {t: _as_array(predictions[t], f"target {t!r}") for t in targets}}
+        elif len(targets) > 1 and len(tests) > 1:
+            raise ValueError(
+                "this benchmark has several targets and several test sets: give predictions as "
+                f"{{test set: {{target: values}}}} with test sets {sorted(tests)} and targets {sorted(targets)}"
+            )
+        else:
+            expected = sorted(tests) if len(targets) == 1 else sorted(targets)
+            what = "test set" if len(targets) == 1 else "target"
+            raise ValueError(
+                f"predictions are keyed by {sorted(map(str, keys))}; expected one entry per {what}: {expected}"
+            )
+    else:
+        if len(targets) != 1 or len(tests) != 1:
+            raise ValueError(
+                "a flat list of predictions only fits a benchmark with one target and one test set; this one has "
+                f"targets {targets} and test sets {sorted(tests)}"
+            )
+        result = {tests[0]: {targets[0]: _as_array(predictions, f"test set {tests[0]!r}, target {targets[0]!r}")}}
+
+    for test, per_target in result.items():
+        if test not in test_set_sizes:
+            raise ValueError(f"no size known for test set {test!r}")
+        expected_len = int(test_set_sizes[test])
+        for target, arr in per_target.items():
+            if arr.shape[0] != expected_len:
+                raise ValueError(
+                    f"predictions for test set {test!r}, target {target!r} have length {arr.shape[0]}, "
+                    f"expected {expected_len} (the size of the test set)"
+                )
+    return result
+
+
+def _group_values(groups: Any, test: str, metric: Metric) -> Any:
+    if groups is None or metric.config is None:
+        return None
+    per_test = groups.get(test)
+    if isinstance(per_test, Mapping):
+        return per_test.get(metric.config.group_by)
+    return per_test
+
+
+def score(
+    metrics: Iterable[Metric | str | Mapping[str, Any]],
+    y_true: Mapping[str, Mapping[str, npt.ArrayLike]],
+    y_pred: Mapping[str, Mapping[str, npt.ArrayLike]] | None = None,
+    y_prob: Mapping[str, Mapping[str, npt.ArrayLike]] | None = None,
+    groups: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Score normalised predictions against the true values.
+
+    ``y_true``/``y_pred``/``y_prob`` are ``{test set: {target: array}}``. ``groups`` (for grouped metrics) is
+    ``{test set: array}`` or ``{test set: {group_by column: array}}``. Rows whose true value is NaN/None are dropped.
+
+    Returns wire-form records ``[{"testSet", "targetLabel", "scores": {metric name: float}}]`` sorted by test set then
+    target. A score may be NaN (serialisation turns it into null).
+
+    Raises:
+        ValueError: a metric needs predictions that were not given, or lengths/targets do not match.
+        NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
+    """
+    parsed = [m if isinstance(m, Metric) else Metric.model_validate(m) for m in metrics]
+    if not parsed:
+        raise ValueError("no metrics to score")
+    records: list[dict[str, Any]] = []
+    for test in sorted(y_true):
+        for target in sorted(y_true[test]):
+            scores: dict[str, float] = {}
+            for metric in parsed:
+                source = y_prob if metric.y_type == "y_prob" else y_pred
+                if source is None:
+                    raise ValueError(f"metric {metric.name!r} needs {metric.y_type}, which was not given")
+                if test not in source or target not in source[test]:
+                    raise ValueError(f"no {metric.y_type} for test set {test!r}, target {target!r}")
+                kwargs: dict[str, Any] = {metric.y_type: source[test][target]}
+                scores[metric.name] = metric.score(
+                    y_true[test][target], groups=_group_values(groups, test, metric), **kwargs
+                )
+            records.append({"testSet": test, "targetLabel": target, "scores": scores})
+    return records
+
+
+def records_to_rows(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str, float]]:
+    """Wire records (camelCase or snake_case keys) -> ``(test set, target, metric, score)`` rows; null -> NaN."""
+    rows: list[tuple[str, str, str, float]] = []
+    for rec in records:
+        test = rec.get("testSet", rec.get("test_set"))
+        target = rec.get("targetLabel", rec.get("target_label"))
+        if test is None or target is None or not isinstance(rec.get("scores"), Mapping):
+            raise ValueError(f"a results record needs testSet, targetLabel and scores, got keys {sorted(rec)}")
+        for metric, value in rec["scores"].items():
+            rows.append((str(test), str(target), str(metric), math.nan if value is None else float(value)))
+    return rows
+
+
+def rows_to_records(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """``(test set, target, metric, score)`` rows -> wire records sorted by test set then target; NaN -> None."""
+    grouped: dict[tuple[str, str], dict[str, float | None]] = {}
+    for test, target, metric, value in rows:
+        val = None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
+        grouped.setdefault((str(test), str(target)), {})[str(metric)] = val
+    return [
+        {"testSet": test, "targetLabel": target, "scores": scores}
+        for (test, target), scores in sorted(grouped.items(), key=lambda kv: kv[0])
+    ]
