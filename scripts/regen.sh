@@ -45,6 +45,7 @@ generate() {  # generate <target dir>
     { printf '%s\n' "$header"; cat "$f"; } >"$f.tmp" && mv "$f.tmp" "$f"
   done
   printf '%s\n' "$header" | sed 's/^# //' >"$work/polaris_hub_api/GENERATED.txt"
+  : >"$work/polaris_hub_api/py.typed"  # PEP 561: the generated package is typed
   rm -rf "$target"
   mkdir -p "$(dirname "$target")"
   mv "$work/polaris_hub_api" "$target"

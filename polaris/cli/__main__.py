@@ -1,0 +1,5 @@
+"""``python -m polaris.cli``."""
+
+from polaris.cli import main
+
+main()

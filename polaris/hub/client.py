@@ -1,0 +1,305 @@
+"""``PolarisHubClient``: the documented entry point to the Polaris Hub.
+
+It *is* an httpx client (an authlib ``OAuth2Client``): every request carries the Hub token, renewed
+without asking the user when it expires. ``client.api`` is the generated client sharing that connection,
+for power users who want to call any endpoint directly.
+
+Importing this module stays cheap: no pandas, pyarrow, zarr, obstore, numpy or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from polaris.errors import ClientClosedError, PolarisUnauthorizedError
+from polaris.hub._transport import RetryTransport
+from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
+from polaris.hub.settings import PolarisHubSettings
+from polaris.hub.token_cache import TokenCache
+
+if TYPE_CHECKING:
+    from polaris_hub_api import AuthenticatedClient
+
+    from polaris.hub._wire import Page, Wire
+
+    _OAuth2ClientBase = httpx.Client
+else:
+    _OAuth2ClientBase = load_oauth2_client_class()
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
+
+logger = logging.getLogger(__name__)
+
+#: Items per request when walking a whole listing.
+DEFAULT_PAGE_SIZE = 100
+#: Upper bound of pages one iteration walks (a guard against a Hub that never stops paging).
+MAX_PAGES = 10_000
+
+
+class PolarisHubClient(_OAuth2ClientBase):
+    """A client of one Polaris Hub.
+
+    Args:
+        settings: where the Hub is and how to log in (default: read from ``POLARIS_*`` and ``.env``).
+        cache_auth_token: keep tokens in the per-Hub cache file (``False``: memory only, nothing written).
+        **kwargs: passed to authlib / httpx (``headers``, ``timeout``, ``transport``, ...). A ``transport``
+            you pass replaces the retrying default.
+
+    Use it as a context manager, or call :meth:`close`. A closed client raises
+    :class:`~polaris.errors.ClientClosedError`.
+
+    Raises:
+        pydantic.ValidationError: invalid settings read from the environment.
+        FileNotFoundError: ``ca_bundle`` names a missing file.
+    """
+
+    if TYPE_CHECKING:
+        token: Any
+
+    def __init__(
+        self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
+    ) -> None:
+        self.settings = settings if settings is not None else PolarisHubSettings()
+        verify = kwargs.pop("verify", None)
+        if verify is None:
+            verify = self.settings.httpx_verify()
+        timeout = kwargs.pop("timeout", None) or self.settings.httpx_timeout()
+        transport = kwargs.pop("transport", None)
+        if transport is None:
+            transport = RetryTransport(httpx.HTTPTransport(verify=verify))
+        token_http_options: dict[str, Any] = {
+            "verify": verify,
+            "timeout": timeout,
+            "transport": RetryTransport(httpx.HTTPTransport(verify=verify)),
+        }
+        self._authenticator = HubAuthenticator(
+            self.settings, TokenCache(self.settings.hub_url, persist=cache_auth_token), token_http_options
+        )
+        self._wire_instance: Wire | None = None
+        kwargs.setdefault("base_url", self.settings.resolved_api_url)
+        super().__init__(  # type: ignore[call-arg]
+            token=self._authenticator.tokens.hub_token,
+            timeout=timeout,
+            transport=transport,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"PolarisHubClient(hub_url={self.settings.hub_url!r}, logged_in={self.is_logged_in})"
+
+    # ------------------------------------------------------------------ lifecycle
+    def _check_open(self) -> None:
+        if self.is_closed:
+            raise ClientClosedError("This PolarisHubClient has been closed")
+
+    def __enter__(self) -> PolarisHubClient:
+        self._check_open()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (safe to call twice). The client cannot be used afterwards."""
+        self._authenticator.close()
+        super().close()
+
+    # ------------------------------------------------------------------ authlib hooks
+    def ensure_active_token(self, token: Any = None) -> bool:
+        """Make the Hub token usable: renew it from the external token or the password if it expired.
+
+        Returns ``False`` when no usable token can be had (authlib then refuses the request).
+        """
+        hub = self._authenticator.active_hub_token()
+        if hub is None:
+            return False
+        current = self.token
+        if current is None or current.get("access_token") != hub.get("access_token"):
+            self.token = hub
+        return True
+
+    def _authenticate(self, withhold_token: bool, auth: Any) -> None:
+        self._check_open()
+        if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
+            return
+        if not self.ensure_active_token():
+            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+
+    def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        withhold_token: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """An httpx request carrying the Hub token (``withhold_token=True`` sends none).
+
+        Raises:
+            ClientClosedError: the client was closed.
+            PolarisUnauthorizedError: no usable Hub token.
+            httpx.HTTPError: transport failures (the typed funnel lives in the high-level methods).
+        """
+        self._authenticate(withhold_token, auth)
+        return super().request(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
+
+    def stream(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        withhold_token: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        **kwargs: Any,
+    ) -> Any:
+        """Like :meth:`request`, streaming the response body."""
+        self._authenticate(withhold_token, auth)
+        return super().stream(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        self._check_open()
+        return super().send(request, **kwargs)
+
+    # ------------------------------------------------------------------ generated client
+    @property
+    def _wire(self) -> Wire:
+        if self._wire_instance is None:
+            from polaris.hub._wire import Wire
+
+            self._wire_instance = Wire(self, self.settings.resolved_api_url)
+        return self._wire_instance
+
+    @property
+    def api(self) -> AuthenticatedClient:
+        """The generated ``polaris_hub_api`` client, sharing this authenticated connection.
+
+        Call any generated endpoint with it, e.g. ``list_datasets_v1.sync_detailed(client=client.api)``.
+        """
+        self._check_open()
+        return self._wire.api
+
+    # ------------------------------------------------------------------ authentication
+    @property
+    def is_logged_in(self) -> bool:
+        """True when a Hub token is held (it may still need a silent renewal)."""
+        return self._authenticator.tokens.hub_token is not None
+
+    def login(
+        self, overwrite: bool = False, auto_open_browser: bool = True, *, ui: LoginUI | None = None
+    ) -> LoginResult:
+        """Log in to the Hub and cache the tokens.
+
+        With ``username`` and ``password`` set, the password grant is used (no browser). Otherwise the
+        identity provider's authorization-code flow with PKCE (S256) runs: the authorization URL is shown
+        (and opened in a browser when ``auto_open_browser``); with a loopback ``callback_url`` the code is
+        caught by a one-shot local server (state checked), else the user pastes the code from the Hub's
+        callback page. The login is then exchanged (RFC 8693) for a Hub token.
+        Already logged in and not ``overwrite``: logs who you are and does nothing.
+
+        Args:
+            overwrite: log in again even if a usable login is cached.
+            auto_open_browser: open the authorization URL in a browser.
+            ui: how to show the URL and read a pasted code (default: the terminal).
+
+        Raises:
+            TokenExchangeError: the identity provider or the Hub refused the login.
+            PolarisUnauthorizedError: the login was aborted, timed out, or its state did not match.
+            HubConnectionError, HubServerError: the Hub or identity provider could not be reached or failed.
+            ClientClosedError: the client was closed.
+        """
+        self._check_open()
+        result = self._authenticator.login(
+            overwrite=overwrite, ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser)
+        )
+        self.token = self._authenticator.tokens.hub_token
+        return result
+
+    def logout(self) -> bool:
+        """Forget this Hub's tokens (memory and cache file). Returns whether a cache file was removed."""
+        removed = self._authenticator.logout()
+        self.token = None
+        return removed
+
+    def whoami(self) -> str:
+        """Who is logged in (e-mail or user name), after making sure the login is still usable.
+
+        Raises:
+            PolarisUnauthorizedError: not logged in, or the login can no longer be renewed.
+            HubConnectionError, HubServerError, TokenExchangeError: renewing the Hub token failed.
+        """
+        self._check_open()
+        if not self.ensure_active_token():
+            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+        return self._authenticator.identity()
+
+    # ------------------------------------------------------------------ helpers
+    def get_metadata_from_response(self, response: httpx.Response, key: str) -> str | None:
+        """The custom metadata header ``<custom_metadata_prefix><key>`` of a response, or ``None``."""
+        value: str | None = response.headers.get(f"{self.settings.custom_metadata_prefix}{key}")
+        return value
+
+    # ------------------------------------------------------------------ listings
+    def list_datasets(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
+        """``owner/name`` of the V1 datasets you can see, one page.
+
+        Raises:
+            PolarisUnauthorizedError: not logged in. HubConnectionError: no answer.
+            PolarisHubError (subclass per status): the Hub refused or failed.
+        """
+        self._check_open()
+        return self._wire.list_datasets(limit=limit, offset=offset).items
+
+    def list_benchmarks(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
+        """``owner/name`` of the benchmarks you can see, one page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        self._check_open()
+        return self._wire.list_benchmarks(limit=limit, offset=offset).items
+
+    def list_competitions(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
+        """``owner/name`` of the competitions you can see, one page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        self._check_open()
+        return self._wire.list_competitions(limit=limit, offset=offset).items
+
+    def _walk(self, fetch: Callable[..., Page], page_size: int) -> Iterator[str]:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        offset = 0
+        for _ in range(MAX_PAGES):
+            self._check_open()
+            page = fetch(limit=page_size, offset=offset)
+            yield from page.items
+            offset += len(page.items)
+            if not page.items or (page.total is not None and offset >= page.total):
+                return
+            if page.total is None and len(page.items) < page_size:
+                return
+        logger.warning("Stopped listing after %d pages", MAX_PAGES)
+
+    def iter_datasets(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every V1 dataset you can see (``owner/name``), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._walk(self._wire.list_datasets, page_size)
+
+    def iter_benchmarks(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every benchmark you can see (``owner/name``), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._walk(self._wire.list_benchmarks, page_size)
+
+    def iter_competitions(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every competition you can see (``owner/name``), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._walk(self._wire.list_competitions, page_size)
