@@ -104,6 +104,8 @@ class BenchmarkResults(ResultsBase):
 
     access: AccessType = "private"
     benchmark_artifact_id: str | None = None
+    #: Where the uploaded results can be seen (set by ``PolarisHubClient.upload_results``; never sent).
+    hub_url: str | None = Field(default=None, exclude=True)
     benchmark_name: SlugCompatible | None = None
     benchmark_owner: HubOwner | None = None
 

@@ -241,6 +241,15 @@ class Wire:
             HubConnectionError: no answer (connection, TLS, timeout).
             PolarisHubError (a subclass per status): a non-2xx answer.
         """
+        return self.call_detailed(method, path, endpoint, **kwargs).parsed
+
+    def call_detailed(
+        self, method: str, path: str, endpoint: Callable[..., GeneratedResponse[_R]], **kwargs: Any
+    ) -> GeneratedResponse[_R]:
+        """Like :meth:`call`, but return the whole generated response (status, headers, parsed model).
+
+        Raises: see :meth:`call`.
+        """
         url = f"{self.api_url.rstrip('/')}{path}"
         self._local.response = None
         try:
@@ -262,8 +271,7 @@ class Wire:
         status = int(result.status_code)
         if not 200 <= status < 300:
             raise error_for_status(status, result.content, result.headers, method=method, url=url)
-        parsed: _R | None = result.parsed
-        return parsed
+        return result
 
     # ---------------------------------------------------------------- listings
     def list_datasets(self, *, limit: int, offset: int) -> Page:
@@ -307,6 +315,124 @@ class Wire:
             raise PolarisHubError("GET /v2/competition: the Hub's answer is not a competition list")
         items = [f"{_owner_slug(item.owner)}/{item.name}" for item in parsed.data]
         return Page(items=items, total=parsed.metadata.total, limit=limit, offset=offset)
+
+    # ---------------------------------------------------------------- artifacts (JSON dicts in, JSON dicts out)
+    def _json(
+        self,
+        method: str,
+        path: str,
+        endpoint: Callable[..., GeneratedResponse[Any]],
+        *,
+        body_model: Any = None,
+        body: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """Send ``body`` (checked against the spec's model), return the answer as a JSON dict plus its headers."""
+        if body is not None:
+            try:
+                kwargs["body"] = body_model.from_dict(dict(body))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PolarisHubError(
+                    f"{method} {path}: the request body does not match the Hub's API ({exc})"
+                ) from exc
+        result = self.call_detailed(method, path, endpoint, **kwargs)
+        parsed = result.parsed
+        if parsed is None or not hasattr(parsed, "to_dict"):
+            raise PolarisHubError(f"{method} {path}: the Hub answered without the expected JSON body")
+        data: dict[str, Any] = parsed.to_dict()
+        return data, result.headers
+
+    def get_dataset_v1(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v1/dataset/{owner}/{name}``. Raises: see :meth:`call` (404 -> ArtifactNotFoundError)."""
+        from polaris_hub_api.api.datasets import get_dataset_v1
+
+        return self._json("GET", f"/v1/dataset/{owner}/{name}", get_dataset_v1.sync_detailed, owner=owner, name=name)[0]
+
+    def get_dataset_v2(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v2/dataset/{owner}/{name}``. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.datasets import get_dataset_v2
+
+        return self._json("GET", f"/v2/dataset/{owner}/{name}", get_dataset_v2.sync_detailed, owner=owner, name=name)[0]
+
+    def put_dataset_v1(self, owner: str, slug: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/dataset/{owner}/{slug}`` (the slug in the path). Raises: see :meth:`call`."""
+        from polaris_hub_api.api.datasets import put_dataset_v1
+        from polaris_hub_api.models import DatasetV1Upload
+
+        path = f"/v1/dataset/{owner}/{slug}"
+        return self._json(
+            "PUT", path, put_dataset_v1.sync_detailed, body_model=DatasetV1Upload, body=body, owner=owner, name=slug
+        )[0]
+
+    def put_dataset_v2(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v2/dataset/{owner}/{name}`` (the name in the path). Raises: see :meth:`call`."""
+        from polaris_hub_api.api.datasets import put_dataset_v2
+        from polaris_hub_api.models import DatasetV2Upload
+
+        path = f"/v2/dataset/{owner}/{name}"
+        return self._json(
+            "PUT", path, put_dataset_v2.sync_detailed, body_model=DatasetV2Upload, body=body, owner=owner, name=name
+        )[0]
+
+    def get_benchmark(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v1/benchmark/{owner}/{name}``. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.benchmarks import get_benchmark
+
+        path = f"/v1/benchmark/{owner}/{name}"
+        return self._json("GET", path, get_benchmark.sync_detailed, owner=owner, name=name)[0]
+
+    def put_benchmark(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/benchmark/{owner}/{name}``. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.benchmarks import put_benchmark
+        from polaris_hub_api.models import BenchmarkUpload
+
+        path = f"/v1/benchmark/{owner}/{name}"
+        return self._json(
+            "PUT", path, put_benchmark.sync_detailed, body_model=BenchmarkUpload, body=body, owner=owner, name=name
+        )[0]
+
+    def create_result(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """``POST /v2/result``; returns the stored result and its ``Content-Location`` (relative to hub_url).
+
+        Raises: see :meth:`call`.
+        """
+        from polaris_hub_api.api.results import create_result
+        from polaris_hub_api.models import ResultUpload
+
+        data, headers = self._json(
+            "POST", "/v2/result", create_result.sync_detailed, body_model=ResultUpload, body=body
+        )
+        return data, headers.get("content-location")
+
+    def get_competition(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v2/competition/{owner}/{name}``. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.competitions import get_competition
+
+        path = f"/v2/competition/{owner}/{name}"
+        return self._json("GET", path, get_competition.sync_detailed, owner=owner, name=name)[0]
+
+    def get_competition_dataset(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v2/competition/dataset/{owner}/{name}``. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.competitions import get_competition_dataset
+
+        path = f"/v2/competition/dataset/{owner}/{name}"
+        return self._json("GET", path, get_competition_dataset.sync_detailed, owner=owner, name=name)[0]
+
+    def evaluate_competition(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v2/competition/{owner}/{name}/evaluate`` with snake_case predictions. Raises: see :meth:`call`."""
+        from polaris_hub_api.api.competitions import evaluate_competition
+        from polaris_hub_api.models import CompetitionPredictions
+
+        path = f"/v2/competition/{owner}/{name}/evaluate"
+        return self._json(
+            "POST",
+            path,
+            evaluate_competition.sync_detailed,
+            body_model=CompetitionPredictions,
+            body=body,
+            owner=owner,
+            name=name,
+        )[0]
 
 
 # ---------------------------------------------------------------------------------------------- identity provider

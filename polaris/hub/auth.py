@@ -239,8 +239,12 @@ class LoopbackCallbackServer:
 
 
 # ---------------------------------------------------------------------------------------------- token endpoints
-def _post_token_form(http: httpx.Client, url: str, form: dict[str, str], *, step: str) -> dict[str, Any]:
+def _post_token_form(
+    http: httpx.Client, url: str, form: dict[str, str], *, step: str, token_type: str = "bearer"
+) -> dict[str, Any]:
     """POST a token request; return the token with ``expires_at``.
+
+    ``token_type`` is the type the answer must have when it names one (``bearer``; ``storage`` for storage tokens).
 
     Raises:
         HubConnectionError: no answer. HubServerError: 5xx. TokenExchangeError: an RFC 6749 error.
@@ -271,9 +275,9 @@ def _post_token_form(http: httpx.Client, url: str, form: dict[str, str], *, step
         raise error_for_status(response.status_code, response.content, response.headers, method="POST", url=url)
     if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
         raise PolarisHubError(f"{step}: the token endpoint answered without an access token", method="POST", url=url)
-    token_type = data.get("token_type")
-    if token_type is not None and str(token_type).lower() != "bearer":
-        raise PolarisHubError(f"{step}: unexpected token type {token_type!r}", method="POST", url=url)
+    answered_type = data.get("token_type")
+    if answered_type is not None and str(answered_type).lower() != token_type:
+        raise PolarisHubError(f"{step}: unexpected token type {answered_type!r}", method="POST", url=url)
     return with_expires_at(data)
 
 
@@ -294,6 +298,29 @@ def exchange_for_hub_token(
     token = _post_token_form(http, settings.resolved_hub_token_url, form, step="Exchanging the login for a Hub token")
     token.pop("refresh_token", None)  # Hub tokens are renewed by a new exchange, never refreshed
     return token
+
+
+def exchange_for_storage_token(
+    http: httpx.Client, settings: PolarisHubSettings, hub_access_token: str, *, resource: str, scope: str
+) -> dict[str, Any]:
+    """RFC 8693: trade the Hub token for a storage token on one artifact (``resource`` URN, ``read``/``write``).
+
+    Returns the raw answer (with ``expires_at``): ``access_token`` plus ``extra_data`` (S3 key, secret, endpoint and
+    the artifact's paths).
+
+    Raises: see :func:`_post_token_form` (``TokenExchangeError`` when the Hub refuses this artifact or scope).
+    """
+    form = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": hub_access_token,
+        "subject_token_type": JWT_TOKEN_TYPE,
+        "requested_token_type": JWT_TOKEN_TYPE,
+        "resource": resource,
+        "scope": scope,
+        "client_id": HUB_CLIENT_ID,
+    }
+    step = f"Getting {scope} access to the storage of {resource}"
+    return _post_token_form(http, settings.resolved_hub_token_url, form, step=step, token_type="storage")
 
 
 def password_grant(http: httpx.Client, settings: PolarisHubSettings) -> dict[str, Any]:
@@ -341,6 +368,19 @@ class HubAuthenticator:
 
     def __repr__(self) -> str:
         return f"HubAuthenticator(hub_url={self.settings.hub_url!r}, tokens={self.tokens!r})"
+
+    def storage_token(self, *, resource: str, scope: str) -> dict[str, Any]:
+        """A fresh storage token for one artifact (renewing the Hub token first if it expired).
+
+        Raises:
+            PolarisUnauthorizedError: not logged in. TokenExchangeError: the Hub refused this artifact or scope.
+        """
+        hub = self.active_hub_token()
+        if hub is None:
+            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+        return exchange_for_storage_token(
+            self._token_http(), self.settings, str(hub["access_token"]), resource=resource, scope=scope
+        )
 
     # -- plumbing
     def _token_http(self) -> httpx.Client:

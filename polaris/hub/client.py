@@ -20,11 +20,28 @@ from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
+from polaris.types import (
+    AccessType,
+    ChecksumStrategy,
+    HubOwner,
+    ZarrConflictResolution,
+    split_artifact_id,
+)
 
 if TYPE_CHECKING:
     from polaris_hub_api import AuthenticatedClient
 
+    from polaris.artifacts import (
+        BenchmarkResults,
+        BenchmarkSpecification,
+        CompetitionResults,
+        CompetitionSpecification,
+        DatasetV1,
+        DatasetV2,
+    )
+    from polaris.artifacts.competition import CompetitionPredictions
     from polaris.hub._wire import Page, Wire
+    from polaris.hub.artifact_io import ArtifactIO
 
     _OAuth2ClientBase = httpx.Client
 else:
@@ -80,6 +97,9 @@ class PolarisHubClient(_OAuth2ClientBase):
             self.settings, TokenCache(self.settings.hub_url, persist=cache_auth_token), token_http_options
         )
         self._wire_instance: Wire | None = None
+        self._artifact_io: ArtifactIO | None = None
+        #: Show byte-level progress bars during transfers (set to False in scripts that log to files).
+        self.show_progress = True
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
         super().__init__(  # type: ignore[call-arg]
             token=self._authenticator.tokens.hub_token,
@@ -303,3 +323,147 @@ class PolarisHubClient(_OAuth2ClientBase):
         Raises: as :meth:`list_datasets`.
         """
         return self._walk(self._wire.list_competitions, page_size)
+
+    # ------------------------------------------------------------------ artifacts
+    @property
+    def _artifacts(self) -> ArtifactIO:
+        self._check_open()
+        if self._artifact_io is None:
+            from polaris.hub.artifact_io import ArtifactIO
+
+            def storage_token(resource: str, scope: str) -> dict[str, Any]:
+                return self._authenticator.storage_token(resource=resource, scope=scope)
+
+            self._artifact_io = ArtifactIO(self._wire, storage_token, self.settings, progress=self.show_progress)
+        self._artifact_io.progress = self.show_progress
+        return self._artifact_io
+
+    def get_dataset(
+        self,
+        owner: str | HubOwner,
+        name: str | None = None,
+        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+    ) -> DatasetV1 | DatasetV2:
+        """Download a dataset (V1, else V2) into the local cache and return it.
+
+        ``get_dataset("owner", "name")`` or ``get_dataset("owner/name")``. An unchanged dataset is served from the
+        cache without any transfer (and, when the Hub cannot be reached, from the newest cached copy).
+        Every file is verified against the Hub's checksums while it streams; ``verify_checksum`` decides whether
+        the dataset's content checksum is recomputed too (``verify``, ``verify_unless_zarr``, ``ignore``).
+
+        Raises:
+            ArtifactNotFoundError: no such dataset, or you may not see it.
+            PolarisChecksumError: the data does not match the Hub's checksum (nothing is cached).
+            PolarisUnauthorizedError: not logged in.
+            StorageError: the object storage could not be read.
+        """
+        owner, name = _split(owner, name)
+        return self._artifacts.get_dataset(owner, name, verify_checksum)
+
+    def get_benchmark(
+        self,
+        owner: str | HubOwner,
+        name: str | None = None,
+        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+    ) -> BenchmarkSpecification:
+        """Download a benchmark and its dataset; its checksum is really compared when the strategy verifies.
+
+        Raises:
+            ArtifactNotFoundError: no such benchmark (or dataset), or you may not see it.
+            PolarisChecksumError: the benchmark or its dataset does not match the Hub's checksum.
+            PolarisUnauthorizedError: not logged in.
+        """
+        owner, name = _split(owner, name)
+        return self._artifacts.get_benchmark(owner, name, verify_checksum)
+
+    def get_competition(
+        self,
+        owner: str | HubOwner,
+        name: str | None = None,
+        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+    ) -> CompetitionSpecification:
+        """Download a competition and its dataset (test targets stay on the Hub).
+
+        Raises:
+            ArtifactNotFoundError: no such competition, or you may not see it.
+            PolarisChecksumError: the dataset does not match the Hub's masked checksum.
+            PolarisUnauthorizedError: not logged in.
+        """
+        owner, name = _split(owner, name)
+        return self._artifacts.get_competition(owner, name, verify_checksum)
+
+    def upload_dataset(
+        self,
+        dataset: DatasetV1 | DatasetV2,
+        access: AccessType = "private",
+        owner: str | HubOwner | None = None,
+        if_exists: ZarrConflictResolution = "replace",
+    ) -> dict[str, Any]:
+        """Upload a dataset: metadata to the Hub, table / manifest / Zarr archive to its storage.
+
+        ``owner`` wins over ``dataset.owner``. ``if_exists`` applies to the Zarr objects: ``replace`` overwrites,
+        ``skip`` keeps objects already there (so re-running an interrupted upload sends only what is missing),
+        ``raise`` refuses to overwrite. Returns the Hub's JSON answer.
+
+        Raises:
+            LicenseRequiredError, InvalidArtifactError: refused client-side, before anything is sent.
+            PolarisCreateArtifactError: you may not create artifacts for this owner.
+            ArtifactExistsError: ``if_exists="raise"`` and objects exist.
+            PartialUploadError: part of the data was sent; re-run with ``if_exists="skip"``.
+        """
+        return self._artifacts.upload_dataset(dataset, access=access, owner=owner, if_exists=if_exists)
+
+    def upload_benchmark(
+        self,
+        benchmark: BenchmarkSpecification,
+        access: AccessType = "private",
+        owner: str | HubOwner | None = None,
+    ) -> dict[str, Any]:
+        """Upload a benchmark; its dataset must already be on the Hub. Returns the Hub's JSON answer.
+
+        Raises:
+            InvalidArtifactError: the dataset is not on the Hub, or the benchmark breaks a rule.
+            PolarisCreateArtifactError: you may not create artifacts for this owner.
+        """
+        return self._artifacts.upload_benchmark(benchmark, access=access, owner=owner)
+
+    def upload_results(
+        self,
+        results: BenchmarkResults,
+        access: AccessType = "private",
+        owner: str | HubOwner | None = None,
+    ) -> BenchmarkResults:
+        """Upload benchmark results (from ``benchmark.evaluate``); the Hub makes you their owner.
+
+        A missing name is generated. The link where they can be seen is logged and kept in ``results.hub_url``.
+
+        Raises:
+            InvalidArtifactError: the results do not name their benchmark.
+            ArtifactNotFoundError: the benchmark is not on the Hub.
+            PolarisCreateArtifactError: ``owner`` is not you.
+        """
+        uploaded, url = self._artifacts.upload_results(results, access=access, owner=owner)
+        uploaded.hub_url = url
+        return uploaded
+
+    def evaluate_competition(
+        self, competition: CompetitionSpecification, competition_predictions: CompetitionPredictions | Any
+    ) -> CompetitionResults:
+        """Send predictions to the Hub, which scores them against the hidden test labels.
+
+        ``competition_predictions`` is a :class:`CompetitionPredictions` or any prediction shape
+        ``benchmark.evaluate`` accepts (a list for one target and one test set, ``{test: {target: values}}``...).
+
+        Raises:
+            ValueError: the predictions do not fit the competition's test sets.
+            ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
+        """
+        return self._artifacts.evaluate_competition(competition, competition_predictions)
+
+
+def _split(owner: str | HubOwner, name: str | None) -> tuple[str, str]:
+    """``("owner", "name")`` from ``owner, name`` or from a single ``"owner/name"``."""
+    slug = owner.slug if isinstance(owner, HubOwner) else str(owner)
+    if name is None:
+        return split_artifact_id(slug)
+    return slug, name

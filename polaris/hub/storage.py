@@ -958,7 +958,7 @@ class StorageSession:
         """
         root = Path(local_root)
         store = parse_url(store_url)
-        first = _prepare_zarr(root)
+        first = prepare_zarr(root)
         files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
         total = sum((root / f).stat().st_size for f in files)
         report = UploadReport()
@@ -1094,7 +1094,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:500]}"
 
 
-def _prepare_zarr(root: Path) -> list[str]:
+def prepare_zarr(root: Path) -> list[str]:
     """The keys to upload first (consolidated metadata), consolidating the local archive if needed.
 
     Raises:

@@ -92,7 +92,7 @@ class FaultProxy:
             self.faults.clear()
             self.log.clear()
             self.delay = 0.0
-            self.in_flight = self.max_in_flight = 0
+            self.max_in_flight = self.in_flight  # in_flight is live: requests may still be finishing
 
     def requests(self, method: str | None = None, status: int | None = None) -> list[Seen]:
         with self._lock:
@@ -404,7 +404,12 @@ def test_in_flight_requests_never_exceed_the_limit(proxy: FaultProxy, tmp_path: 
     with StorageSession(CountingProvider(proxy.url), max_workers=limit, progress=False) as session:
         session.upload_zarr(local, store)
         up_peak = proxy.max_in_flight
-        proxy.max_in_flight = 0
+        # The proxy decrements its counter after the answer is sent: let the last upload finish counting.
+        deadline = time.monotonic() + 5
+        while proxy.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with proxy._lock:
+            proxy.max_in_flight = 0
         session.download_zarr(store, tmp_path / "copy.zarr")
         down_peak = proxy.max_in_flight
     assert up_peak == limit  # reached (the pool is used) but never exceeded

@@ -1,0 +1,421 @@
+"""Getting and uploading artifacts: Hub metadata (through :mod:`polaris.hub._wire`) plus their bytes in object storage.
+
+The flow of every download is the same:
+
+1. read the artifact's metadata from the Hub (its checksums included);
+2. look the content up in the content-addressed :class:`~polaris.hub.cache.DownloadCache`
+   (key = artifact id + the Hub's checksum), so an unchanged artifact is never transferred twice;
+3. on a miss, take a read-scoped storage token and stream the objects into ``<entry>.incomplete``, verifying
+   every file (and every Zarr chunk, against the Hub's manifest) as it arrives; verify the whole dataset's
+   checksum when the strategy says so; only then rename the entry into place;
+4. build the artifact model from the metadata and the local files.
+
+If the Hub cannot be reached, the most recent verified copy in the cache is used (logged as a warning).
+
+Uploads go the other way: client-side checks first (licence, owner, ...), then the metadata ``PUT``, then a
+write-scoped storage token and the objects. An interrupted upload can be completed with ``if_exists="skip"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polaris import checksum
+from polaris.errors import (
+    ArtifactNotFoundError,
+    HubConnectionError,
+    InvalidArtifactError,
+    PartialUploadError,
+    StorageError,
+)
+from polaris.hub.cache import CacheKey, DownloadCache
+from polaris.hub.storage import StorageSession, StorageToken, prepare_zarr
+from polaris.types import ChecksumStrategy, HubOwner, ZarrConflictResolution, artifact_urn, slugify
+
+if TYPE_CHECKING:
+    from polaris.artifacts import (
+        BenchmarkResults,
+        BenchmarkSpecification,
+        CompetitionResults,
+        CompetitionSpecification,
+        DatasetV1,
+        DatasetV2,
+    )
+    from polaris.artifacts.competition import CompetitionPredictions
+    from polaris.hub._wire import Wire
+    from polaris.hub.settings import PolarisHubSettings
+
+__all__ = ["ArtifactIO"]
+
+logger = logging.getLogger(__name__)
+
+TABLE_FILE = "table.parquet"
+ZARR_DIR = "data.zarr"
+MANIFEST_FILE = "zarr_manifest.parquet"
+METADATA_FILE = "metadata.json"
+
+StorageTokenSource = Callable[[str, str], Mapping[str, Any]]
+
+
+def owner_slug(owner: str | HubOwner) -> str:
+    return owner.slug if isinstance(owner, HubOwner) else str(owner)
+
+
+class ArtifactIO:
+    """Artifact transfers for one client.
+
+    Args:
+        wire: the client's :class:`~polaris.hub._wire.Wire` (all Hub calls go through it).
+        storage_token: ``(resource URN, scope) -> storage-token answer``; renews the Hub token as needed.
+        settings: the client's settings (hub_url for links, ca_bundle for storage TLS).
+        progress: show byte-level progress bars during transfers.
+    """
+
+    def __init__(
+        self,
+        wire: Wire,
+        storage_token: StorageTokenSource,
+        settings: PolarisHubSettings,
+        *,
+        progress: bool = True,
+        cache: DownloadCache | None = None,
+    ) -> None:
+        self.wire = wire
+        self._storage_token = storage_token
+        self.settings = settings
+        self.progress = progress
+        self.cache = cache if cache is not None else DownloadCache()
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def storage(self, resource: str, scope: str) -> Iterator[StorageSession]:
+        """A storage session for one artifact; the token is fetched lazily and renewed when it expires."""
+
+        def provider() -> StorageToken:
+            return StorageToken.from_response(dict(self._storage_token(resource, scope)))
+
+        ca_bundle = self.settings.ca_bundle
+        with StorageSession(provider, progress=self.progress, ca_bundle=ca_bundle) as session:
+            yield session
+
+    def web_url(self, path: str) -> str:
+        return self.settings.hub_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def _cached_metadata(self, kind: str, artifact_id: str) -> tuple[dict[str, Any], Path] | None:
+        """The newest complete cache entry of an artifact (for offline use)."""
+        folder = self.cache.root / kind / artifact_id
+        best: tuple[float, Path] | None = None
+        if folder.is_dir():
+            for meta in folder.glob(f"*/{METADATA_FILE}"):
+                mtime = meta.stat().st_mtime
+                if best is None or mtime > best[0]:
+                    best = (mtime, meta.parent)
+        if best is None:
+            return None
+        data = json.loads((best[1] / METADATA_FILE).read_text(encoding="utf-8"))
+        return data, best[1]
+
+    # ------------------------------------------------------------------ datasets
+    def get_dataset(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> DatasetV1 | DatasetV2:
+        """V1 first, V2 when the Hub has no V1 dataset of that name."""
+        try:
+            data = self.wire.get_dataset_v1(owner, name)
+        except ArtifactNotFoundError:
+            data = self.wire.get_dataset_v2(owner, name)
+            return self._load_v2(owner, name, data, verify_checksum)
+        except HubConnectionError:
+            offline = self._offline("dataset", owner, name)
+            if offline is None:
+                raise
+            data, entry = offline
+            if "zarrManifestMd5Sum" in data and "md5Sum" not in data:
+                return self._v2_from_entry(data, entry)
+            return self._v1_from_entry(data, entry)
+        return self._load_v1(owner, name, data, verify_checksum)
+
+    def _offline(self, kind: str, owner: str, name: str) -> tuple[dict[str, Any], Path] | None:
+        found = self._cached_metadata(kind, f"{owner}/{slugify(name)}")
+        if found is not None:
+            logger.warning("The Hub cannot be reached; using the cached copy of %s/%s", owner, name)
+        return found
+
+    def _load_v1(
+        self, owner: str, name: str, data: dict[str, Any], verify: ChecksumStrategy, *, kind: str = "dataset"
+    ) -> DatasetV1:
+        artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
+        md5 = str(data["md5Sum"]) if kind == "dataset" else str(data.get("maskedMd5Sum") or data["md5Sum"])
+        table_md5 = (data.get("tableContent") or {}).get("md5Sum")
+        annotations = data.get("annotations") or {}
+        has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
+        manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []} or None
+        # The dataset URN is used for competition datasets too, as the Hub expects.
+        urn = artifact_urn("dataset", owner, name)
+
+        def fill(tmp: Path) -> None:
+            tmp.mkdir(parents=True)
+            with self.storage(urn, "read") as session:
+                paths = session.token.paths
+                session.download_file(paths["root"], tmp / TABLE_FILE, expected_md5=table_md5, artifact=artifact_id)
+                if has_zarr:
+                    extension = paths.get("extension")
+                    if not extension:
+                        raise StorageError(
+                            f"the Hub gave no Zarr location for {artifact_id}, which has pointer columns"
+                        )
+                    session.download_zarr(extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+            dataset = self._v1_from_entry(data, tmp, kind=kind)
+            # Pointer columns included: the archive is local now, so the full checksum can be computed.
+            if verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1):
+                dataset.verify_checksum(md5)
+            (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+
+        entry = self.cache.fetch(CacheKey(kind, artifact_id, md5), fill)
+        return self._v1_from_entry(data, entry, kind=kind)
+
+    @staticmethod
+    def _v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset") -> DatasetV1:
+        import pandas as pd
+
+        from polaris.artifacts import DatasetV1
+        from polaris.artifacts.dataset import CompetitionDataset
+
+        table = pd.read_parquet(entry / TABLE_FILE)
+        zarr_path = entry / ZARR_DIR
+        cls = CompetitionDataset if kind == "competitionDataset" else DatasetV1
+        dataset: DatasetV1 = cls.from_wire(
+            data, table=table, zarr_root_path=str(zarr_path) if zarr_path.is_dir() else None
+        )
+        return dataset
+
+    def _load_v2(self, owner: str, name: str, data: dict[str, Any], verify: ChecksumStrategy) -> DatasetV2:
+        artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
+        manifest_md5 = str(data["zarrManifestMd5Sum"])
+        urn = artifact_urn("dataset", owner, name)
+
+        def fill(tmp: Path) -> None:
+            tmp.mkdir(parents=True)
+            with self.storage(urn, "read") as session:
+                paths = session.token.paths
+                expected = None if verify == "ignore" else manifest_md5
+                session.download_file(
+                    paths["manifest"], tmp / MANIFEST_FILE, expected_md5=expected, artifact=artifact_id
+                )
+                manifest = None if verify == "ignore" else checksum.read_zarr_manifest(tmp / MANIFEST_FILE)
+                session.download_zarr(paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+            self._v2_from_entry(data, tmp)  # validates the archive's layout before it is cached
+            (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+
+        entry = self.cache.fetch(CacheKey("dataset", artifact_id, manifest_md5), fill)
+        return self._v2_from_entry(data, entry)
+
+    @staticmethod
+    def _v2_from_entry(data: Mapping[str, Any], entry: Path) -> DatasetV2:
+        from polaris.artifacts import DatasetV2
+
+        dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=str(entry / ZARR_DIR))
+        return dataset
+
+    def upload_dataset(
+        self,
+        dataset: DatasetV1 | DatasetV2,
+        *,
+        access: str,
+        owner: str | HubOwner | None,
+        if_exists: ZarrConflictResolution,
+    ) -> dict[str, Any]:
+        from polaris.artifacts import DatasetV2
+
+        if owner is not None:
+            dataset.owner = HubOwner.normalize(owner)
+        dataset.access = access  # type: ignore[assignment]
+        dataset.check_uploadable()
+        assert dataset.owner is not None and dataset.name
+        if isinstance(dataset, DatasetV2):
+            return self._upload_v2(dataset, if_exists)
+        return self._upload_v1(dataset, if_exists)
+
+    def _upload_v1(self, dataset: DatasetV1, if_exists: ZarrConflictResolution) -> dict[str, Any]:
+        assert dataset.owner is not None and dataset.name and dataset.table is not None
+        owner, slug = dataset.owner.slug, slugify(dataset.name)
+        with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
+            table_path = Path(tmp) / TABLE_FILE
+            dataset.table.to_parquet(table_path)
+            table_md5, table_size = checksum.file_md5(table_path)
+            if dataset.uses_zarr:
+                assert dataset.zarr_root_path is not None
+                prepare_zarr(Path(dataset.zarr_root_path))
+            dataset.md5sum = dataset.compute_md5sum()  # also refreshes the Zarr manifest
+            body = dataset.to_wire(table_content={"size": table_size, "fileType": "parquet", "md5Sum": table_md5})
+            stored = self.wire.put_dataset_v1(owner, slug, body)
+            urn = artifact_urn("dataset", owner, dataset.name)
+            with self.storage(urn, "write") as session:
+                paths = session.token.paths
+                try:
+                    session.upload_file(paths["root"], table_path, if_exists="replace")
+                except StorageError as exc:
+                    raise PartialUploadError(
+                        f"the metadata of {owner}/{slug} is on the Hub but its table did not upload ({exc})"
+                    ) from exc
+                if dataset.uses_zarr:
+                    assert dataset.zarr_root_path is not None
+                    extension = paths.get("extension")
+                    if not extension:
+                        raise StorageError(f"the Hub gave no Zarr location for {owner}/{slug}")
+                    session.upload_zarr(Path(dataset.zarr_root_path), extension, if_exists=if_exists)
+        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slug}"))
+        return stored
+
+    def _upload_v2(self, dataset: DatasetV2, if_exists: ZarrConflictResolution) -> dict[str, Any]:
+        assert dataset.owner is not None and dataset.name
+        owner, name = dataset.owner.slug, dataset.name
+        root = Path(dataset.zarr_root_path)
+        prepare_zarr(root)
+        with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
+            manifest_path = Path(tmp) / MANIFEST_FILE
+            dataset.write_manifest(manifest_path)
+            stored = self.wire.put_dataset_v2(owner, name, dataset.to_wire())
+            urn = artifact_urn("dataset", owner, name)
+            with self.storage(urn, "write") as session:
+                paths = session.token.paths
+                try:
+                    session.upload_file(paths["manifest"], manifest_path, if_exists="replace")
+                except StorageError as exc:
+                    raise PartialUploadError(
+                        f"the metadata of {owner}/{name} is on the Hub but its manifest did not upload ({exc})"
+                    ) from exc
+                session.upload_zarr(root, paths["root"], if_exists=if_exists)
+        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slugify(name)}"))
+        return stored
+
+    # ------------------------------------------------------------------ benchmarks and results
+    def get_benchmark(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> BenchmarkSpecification:
+        from polaris.artifacts import BenchmarkSpecification, DatasetV1
+
+        try:
+            data = self.wire.get_benchmark(owner, name)
+        except HubConnectionError:
+            offline = self._offline("benchmark", owner, name)
+            if offline is None:
+                raise
+            data = offline[0]
+        ref = data["dataset"]
+        dataset = self.get_dataset(owner_slug(ref["owner"]["slug"]), str(ref["name"]), verify_checksum)
+        if not isinstance(dataset, DatasetV1):
+            raise InvalidArtifactError(
+                f"benchmark {owner}/{name} is built on a V2 dataset, which this client cannot use"
+            )
+        benchmark: BenchmarkSpecification = BenchmarkSpecification.from_wire(
+            {k: v for k, v in data.items() if k != "dataset"}, dataset=dataset
+        )
+        if checksum.should_verify(verify_checksum, has_zarr=dataset.uses_zarr, version=1) and data.get("md5Sum"):
+            benchmark.verify_checksum(str(data["md5Sum"]))
+        self._remember("benchmark", str(data.get("artifactId") or f"{owner}/{slugify(name)}"), data)
+        return benchmark
+
+    def _remember(self, kind: str, artifact_id: str, data: Mapping[str, Any]) -> None:
+        """Keep the metadata of a metadata-only artifact so it can be loaded offline later."""
+        digest = str(data.get("md5Sum") or "latest")
+        try:
+
+            def fill(tmp: Path) -> None:
+                tmp.mkdir(parents=True)
+                (tmp / METADATA_FILE).write_text(json.dumps(dict(data)), encoding="utf-8")
+
+            self.cache.fetch(CacheKey(kind, artifact_id, digest), fill)
+        except OSError as exc:  # the cache is a convenience; never fail a download over it
+            logger.debug("could not cache %s %s: %s", kind, artifact_id, exc)
+
+    def upload_benchmark(
+        self, benchmark: BenchmarkSpecification, *, access: str, owner: str | HubOwner | None
+    ) -> dict[str, Any]:
+        from polaris.artifacts import DatasetV1
+
+        if owner is not None:
+            benchmark.owner = HubOwner.normalize(owner)
+        benchmark.access = access  # type: ignore[assignment]
+        benchmark.check_uploadable()
+        assert benchmark.owner is not None and benchmark.name
+        dataset = benchmark.dataset
+        raw_owner = getattr(dataset, "owner", None)
+        ds_owner = owner_slug(raw_owner) if raw_owner is not None else None
+        ds_name = getattr(dataset, "name", None)
+        if ds_owner is None or not ds_name:
+            raise InvalidArtifactError("benchmark.dataset must name an uploaded dataset (owner and name)")
+        try:
+            self.wire.get_dataset_v1(ds_owner, ds_name)
+        except ArtifactNotFoundError as exc:
+            raise InvalidArtifactError(
+                f"the benchmark's dataset {ds_owner}/{ds_name} is not on the Hub (or you cannot see it)",
+                hint="Upload the dataset first with client.upload_dataset(...), then the benchmark.",
+            ) from exc
+        if isinstance(dataset, DatasetV1) and dataset.table is not None:
+            benchmark.md5sum = benchmark.compute_md5sum()
+        stored = self.wire.put_benchmark(benchmark.owner.slug, benchmark.name, benchmark.to_wire())
+        logger.info("Benchmark uploaded: %s", self.web_url(f"benchmarks/{benchmark.owner.slug}/{benchmark.name}"))
+        return stored
+
+    def upload_results(
+        self, results: BenchmarkResults, *, access: str, owner: str | HubOwner | None
+    ) -> tuple[BenchmarkResults, str | None]:
+        if owner is not None:
+            results.owner = HubOwner.normalize(owner)
+        results.access = access  # type: ignore[assignment]
+        if not results.name:
+            results.name = f"results-{time.strftime('%Y%m%d-%H%M%S')}"
+        if results.benchmark_artifact_id is None:
+            raise InvalidArtifactError("results.benchmark_artifact_id is required (results come from evaluate())")
+        body = results.to_wire()
+        stored, location = self.wire.create_result(body)
+        if results.owner is None and isinstance(stored.get("owner"), Mapping):
+            results.owner = HubOwner.normalize(stored["owner"])
+        url = self.web_url(location) if location else None
+        if url:
+            logger.info("Results uploaded; see them at %s", url)
+        return results, url
+
+    # ------------------------------------------------------------------ competitions
+    def get_competition(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> CompetitionSpecification:
+        from polaris.artifacts import CompetitionSpecification
+
+        data = self.wire.get_competition(owner, name)
+        ref = data["dataset"]
+        ds_owner, ds_name = owner_slug(ref["owner"]["slug"]), str(ref["name"])
+        ds_data = self.wire.get_competition_dataset(ds_owner, ds_name)
+        dataset = self._load_v1(ds_owner, ds_name, ds_data, verify_checksum, kind="competitionDataset")
+        competition: CompetitionSpecification = CompetitionSpecification.from_wire(
+            {k: v for k, v in data.items() if k != "dataset"}, dataset=dataset
+        )
+        return competition
+
+    def evaluate_competition(
+        self, competition: CompetitionSpecification, predictions: CompetitionPredictions | Any
+    ) -> CompetitionResults:
+        from polaris.artifacts import CompetitionResults
+        from polaris.artifacts.competition import CompetitionPredictions
+
+        if not isinstance(predictions, CompetitionPredictions):
+            predictions = CompetitionPredictions(
+                predictions=predictions,
+                target_labels=list(competition.target_cols),
+                test_set_labels=competition.test_set_labels,
+                test_set_sizes=competition.test_set_sizes,
+            )
+        if competition.owner is None or not competition.name:
+            raise InvalidArtifactError("the competition needs an owner and a name (load it with get_competition)")
+        owner = competition.owner.slug
+        answer = self.wire.evaluate_competition(owner, competition.name, predictions.to_wire())
+        result: CompetitionResults = CompetitionResults(
+            results=answer["results"],
+            name=predictions.name,
+            competition_name=competition.name,
+            competition_owner=competition.owner,
+        )
+        logger.info("Competition scored: %s", self.web_url(f"v2/competition/{owner}/{competition.name}/{answer['id']}"))
+        return result
