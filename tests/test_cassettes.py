@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import vcr
@@ -76,13 +76,32 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+#: The identity provider's endpoints the *client* calls; its HTML pages are the browser's business, not recorded.
+IDP_CLIENT_PATHS = ("/oauth/token", "/oauth/userinfo")
+
+
+def scrub_client_request(request: Any) -> Any:
+    """Scrub a request, or drop it (None) when a browser, not the client, made it (login and consent pages)."""
+    path = urlsplit(request.uri).path
+    if path.startswith(("/oauth/", "/oauth2/")) and path not in IDP_CLIENT_PATHS:
+        return None
+    return scrub_request(request)
+
+
+def cassette(name: str) -> Any:
+    """Use cassette ``name``: replayed normally; re-recorded from scratch with POLARIS_RECORD_CASSETTES=1."""
+    if RECORD:
+        (CASSETTES / name).unlink(missing_ok=True)  # "all" mode would append to the old recording
+    return recorder().use_cassette(name)
+
+
 def recorder() -> vcr.VCR:
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if RECORD else "none",
         match_on=["method", "path", "query"],
         filter_headers=["authorization", "cookie"],
-        before_record_request=scrub_request,
+        before_record_request=scrub_client_request,
         before_record_response=scrub_response,
         decode_compressed_response=True,
     )
@@ -98,7 +117,7 @@ def settings(request: pytest.FixtureRequest) -> PolarisHubSettings:
 
 
 def test_password_login_and_listings(settings: PolarisHubSettings) -> None:
-    with recorder().use_cassette("password_login_and_listings.yaml") as cassette:
+    with cassette("password_login_and_listings.yaml") as tape:
         with PolarisHubClient(settings, cache_auth_token=False) as client:
             result = client.login()
             assert result.method == "password" and result.identity == "demo-user"
@@ -109,13 +128,56 @@ def test_password_login_and_listings(settings: PolarisHubSettings) -> None:
             assert "polaris-demo/freesolv-challenge" in client.list_competitions()
             assert list(client.iter_competitions(page_size=1)) == client.list_competitions()
         if not RECORD:
-            assert cassette.all_played, "replay must use every recorded exchange"
+            assert tape.all_played, "replay must use every recorded exchange"
         # The token request is kept, scrubbed: the Hub's password grant with the literal client_id=None.
-        token_request = cassette.requests[0]
+        token_request = tape.requests[0]
         assert token_request.path.endswith("/api/auth/token")
         form = dict(parse_qsl(token_request.body.decode()))
         assert form["grant_type"] == "password" and form["password"] == REDACTED and form["client_id"] == "None"
-        assert all("authorization" not in {k.lower() for k in r.headers} for r in cassette.requests)
+        assert all("authorization" not in {k.lower() for k in r.headers} for r in tape.requests)
+
+
+class _PastedCode:
+    """Replay stand-in for the person who pastes the code shown on the Hub's callback page."""
+
+    def open_url(self, url: str) -> None:
+        self.url = url
+
+    def ask_code(self) -> str:
+        return REDACTED  # the recorded code was scrubbed; replay does not match on bodies
+
+
+def test_pkce_login_with_pasted_code_and_listing(request: pytest.FixtureRequest) -> None:
+    if RECORD:
+        from http_browser import Browser, ScriptedUI  # tests/ is on sys.path (conftest)
+
+        hub = request.getfixturevalue("local_hub")
+        settings = hub.settings()  # callback on the Hub's own page: the code is pasted
+        ui: Any = ScriptedUI(Browser("demo-user", hub.users["demo-user"]))
+    else:
+        settings = PolarisHubSettings(
+            hub_url=REPLAY_HUB_URL,
+            authorize_url=REPLAY_HUB_URL + "oauth/authorize",
+            token_fetch_url=REPLAY_HUB_URL + "oauth/token",
+            user_info_url=REPLAY_HUB_URL + "oauth/userinfo",
+        )
+        ui = _PastedCode()
+    with cassette("pkce_login_and_listing.yaml") as tape:
+        with PolarisHubClient(settings, cache_auth_token=False) as client:
+            result = client.login(ui=ui)
+            assert result.method != "password"
+            assert "demo-user" in result.identity
+            assert "polaris-demo/freesolv-hydration-free-energy" in client.list_benchmarks()
+        if not RECORD:
+            assert tape.all_played, "replay must use every recorded exchange"
+        paths = [urlsplit(r.uri).path for r in tape.requests]
+        assert paths == ["/oauth/token", "/api/auth/token", "/oauth/userinfo", "/api/v1/benchmark"], paths
+        code_request = dict(parse_qsl(tape.requests[0].body.decode()))
+        assert code_request["grant_type"] == "authorization_code"
+        assert code_request["code"] == REDACTED and code_request["code_verifier"] == REDACTED
+        exchange = dict(parse_qsl(tape.requests[1].body.decode()))
+        assert exchange["subject_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+        assert exchange["subject_token"] == REDACTED and exchange["client_id"] == "None"
 
 
 def test_no_cassette_contains_a_secret() -> None:

@@ -69,12 +69,12 @@ def _require_chromium() -> None:
         message = f"playwright is not installed ({exc}); run `make install`"
         if _in_ci():
             pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        pytest.skip(message)  # outside CI only; in CI the test fails instead
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):  # pragma: no cover - depends on the machine
         message = f"{CHROMIUM} is missing; run scripts/ensure-browser.sh (installs Debian's chromium with apt)"
         if _in_ci():
             pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
+        pytest.skip(message)  # outside CI only; in CI the test fails instead
 
 
 @contextmanager
