@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from polaris import checksum
 from polaris.errors import (
+    ArtifactExistsError,
     ArtifactNotFoundError,
     HubConnectionError,
     InvalidArtifactError,
@@ -237,9 +238,20 @@ class ArtifactIO:
         dataset.access = access  # type: ignore[assignment]
         dataset.check_uploadable()
         assert dataset.owner is not None and dataset.name
+        if if_exists == "raise":
+            self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
         if isinstance(dataset, DatasetV2):
             return self._upload_v2(dataset, if_exists)
         return self._upload_v1(dataset, if_exists)
+
+    def _refuse_existing(self, owner: str, name: str, *, v2: bool) -> None:
+        """``if_exists="raise"``: refuse before anything is sent (metadata included) when the dataset exists."""
+        get = self.wire.get_dataset_v2 if v2 else self.wire.get_dataset_v1
+        try:
+            get(owner, slugify(name) if not v2 else name)
+        except ArtifactNotFoundError:
+            return
+        raise ArtifactExistsError(f"dataset {owner}/{slugify(name)} already exists on the Hub; nothing was sent")
 
     def _upload_v1(self, dataset: DatasetV1, if_exists: ZarrConflictResolution) -> dict[str, Any]:
         assert dataset.owner is not None and dataset.name and dataset.table is not None

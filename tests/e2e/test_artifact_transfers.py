@@ -176,8 +176,13 @@ def test_if_exists_raise_refuses_and_skip_completes(client: PolarisHubClient, tm
     name = _unique("conflicts")
     dataset = _zarr_dataset(tmp_path, name)
     client.upload_dataset(dataset, if_exists="raise")
+    before = client.get_dataset("demo-user", name)
+    changed = _zarr_dataset(tmp_path / "other", name)
+    changed.table["y"] = changed.table["y"] + 1.0
     with pytest.raises(ArtifactExistsError):
-        client.upload_dataset(dataset, if_exists="raise")
+        client.upload_dataset(changed, if_exists="raise")
+    # nothing was sent: the Hub still describes the first upload
+    assert client.get_dataset("demo-user", name).md5sum == before.md5sum != changed.compute_md5sum()
     client.upload_dataset(dataset, if_exists="skip")  # everything is there: nothing to send, no error
     assert client.get_dataset("demo-user", name, verify_checksum="verify").md5sum == dataset.md5sum
 
