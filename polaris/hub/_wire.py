@@ -450,6 +450,20 @@ def fetch_user_info(http: httpx.Client, *, user_info_url: str) -> dict[str, Any]
     from polaris_hub_api.api.identity import get_user_info
     from polaris_hub_api.models.user_info import UserInfo
 
+    if not user_info_url.rstrip("/").endswith("/oauth/userinfo"):
+        # Not where the spec puts the operation: fetch the configured URL as it is.
+        try:
+            response = http.get(user_info_url)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, method="GET", url=user_info_url) from exc
+        raise_for_response(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise PolarisHubError(f"GET {user_info_url}: the answer is not JSON") from exc
+        if not isinstance(data, dict):
+            raise PolarisHubError(f"GET {user_info_url}: the answer is not user information")
+        return {k: v for k, v in data.items() if v is not None}
     api = AuthenticatedClient(base_url=str(http.base_url), token="").set_httpx_client(http)
     try:
         result = get_user_info.sync_detailed(client=api)

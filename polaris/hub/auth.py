@@ -66,6 +66,8 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 #: The Hub's client has no id; the reference client sends Python's ``None`` as text, and so do we.
 HUB_CLIENT_ID = "None"
+#: Path of the generated user-info operation (relative to the identity provider's base URL).
+USER_INFO_PATH = "/oauth/userinfo"
 _FORM_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -488,10 +490,13 @@ class HubAuthenticator:
         return "an unknown user"
 
     def _fetch_identity(self, external: dict[str, Any]) -> dict[str, Any]:
-        parts = urlsplit(self.settings.user_info_url)
-        origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        # The generated operation's path is /oauth/userinfo: the base is whatever comes before it (an identity
+        # provider may live under a path prefix). Any other URL is fetched as given (see fetch_user_info).
+        url = self.settings.user_info_url
+        parts = urlsplit(url)
+        prefix = parts.path[: -len(USER_INFO_PATH)] if parts.path.endswith(USER_INFO_PATH) else ""
         options = dict(self._http_options)
-        options["base_url"] = origin
+        options["base_url"] = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
         options["headers"] = {"authorization": f"Bearer {external['access_token']}"}
         with httpx.Client(**options) as http:
             claims = fetch_user_info(http, user_info_url=self.settings.user_info_url)
