@@ -338,7 +338,9 @@ class Wire:
         result = self.call_detailed(method, path, endpoint, **kwargs)
         parsed = result.parsed
         if parsed is None or not hasattr(parsed, "to_dict"):
-            raise PolarisHubError(f"{method} {path}: the Hub answered without the expected JSON body")
+            raise PolarisHubError(
+                f"{method} {path}: the Hub answered without the expected JSON body", status_code=int(result.status_code)
+            )
         data: dict[str, Any] = parsed.to_dict()
         return data, result.headers
 
@@ -399,9 +401,16 @@ class Wire:
         from polaris_hub_api.api.results import create_result
         from polaris_hub_api.models import ResultUpload
 
-        data, headers = self._json(
-            "POST", "/v2/result", create_result.sync_detailed, body_model=ResultUpload, body=body
-        )
+        try:
+            data, headers = self._json(
+                "POST", "/v2/result", create_result.sync_detailed, body_model=ResultUpload, body=body
+            )
+        except PolarisHubError as exc:
+            # polaris-lib never read this answer's body, so a Hub may send none: success is the 2xx status.
+            last = self._last_response()
+            if exc.status_code is None or not 200 <= exc.status_code < 300 or last is None:
+                raise
+            return {}, last.headers.get("content-location")
         return data, headers.get("content-location")
 
     def get_competition(self, owner: str, name: str) -> dict[str, Any]:
