@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from polaris.cli import auth, emulator, listing
+from polaris.cli import auth, emulator, fetch, listing
 from polaris.cli._common import CliState, configure_logging
 
 __all__ = ["app", "main"]
@@ -38,6 +38,8 @@ def _global_options(
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
+# Importing `fetch` registered `datasets get` and `benchmarks get` on the sub-apps below.
+__all__ += ["fetch"]
 app.add_typer(listing.datasets_app, name="datasets")
 app.add_typer(listing.benchmarks_app, name="benchmarks")
 app.add_typer(listing.competitions_app, name="competitions")
