@@ -684,7 +684,7 @@ class TokenEndpoint:
             "extra_data": {
                 "key": f"polaris-{who.user}",
                 "secret": secrets.token_urlsafe(24),
-                "endpoint": self.state.store.endpoint,
+                "endpoint": self.state.store.public_endpoint,
                 "paths": paths,
             },
         }

@@ -59,6 +59,9 @@ def start(
     enable_faults: Annotated[bool, typer.Option(help="Allow tests to inject faults via /__emulator__/faults.")] = False,
     validate: Annotated[bool, typer.Option(help="Validate /api requests against openapi/hub.yaml.")] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    storage_auth: Annotated[
+        bool, typer.Option(help="Check storage tokens on every S3 request (--no-storage-auth: hand out moto directly).")
+    ] = True,
 ) -> None:
     """Start the local Hub and print its URL, the POLARIS_* settings and the seeded credentials."""
     import logging
@@ -85,6 +88,7 @@ def start(
         enable_faults=enable_faults,
         validate_requests=validate,
         log_level=log_level,
+        storage_auth=storage_auth,
     )
     try:
         code = run(options)

@@ -1,9 +1,9 @@
 """Object storage of the local Hub: a moto S3 server on loopback, one bucket, snapshots to the data dir.
 
-moto keeps objects in memory and does not check credentials or signatures. The emulator enforces
-access when it issues storage tokens (scope and artifact prefix); the S3 server itself trusts
-whoever reaches it on loopback. With ``--data-dir`` the bucket is written to
-``<data-dir>/objects/`` on shutdown and loaded back at start.
+moto keeps objects in memory and does not check credentials or signatures. Clients reach it through the
+S3 gateway of :mod:`polaris.emulator.s3gate` (``public_endpoint``), which checks the storage token on every
+request; the emulator itself (seeding, snapshots, evaluation) talks to moto directly (``endpoint``).
+With ``--data-dir`` the bucket is written to ``<data-dir>/objects/`` on shutdown and loaded back at start.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ class ObjectStore:
         self._server: Any = None
         self._client: Any = None
         self.endpoint = ""
+        """moto itself (no credentials checked)."""
+        self.public_endpoint = ""
+        """What storage tokens hand out: the gateway when one runs, else moto."""
 
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -45,6 +48,7 @@ class ObjectStore:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}/"
+        self.public_endpoint = self.endpoint
         self._client = self._make_client()
         with contextlib.suppress(self._client.exceptions.BucketAlreadyOwnedByYou):
             self._client.create_bucket(Bucket=BUCKET)

@@ -1,4 +1,4 @@
-"""Start and stop the local Hub: data dir, SQLite, moto S3, uvicorn, ready line, signals, snapshot."""
+"""Start and stop the local Hub: data dir, SQLite, moto S3 (+ token-checking gateway), uvicorn, ready line, signals."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polaris.emulator.objects import ObjectStore
+from polaris.emulator.objects import BUCKET, ObjectStore
+from polaris.emulator.s3gate import StorageGateway
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class EmulatorOptions:
     enable_faults: bool = False
     validate_requests: bool = True
     log_level: str = "warning"
+    storage_auth: bool = True
 
 
 class EmulatorError(Exception):
@@ -94,7 +96,9 @@ def run(options: EmulatorOptions) -> int:
     port = sock.getsockname()[1]
     hub_url = f"http://{_url_host(options.host)}:{port}/"
     db = Database(data_dir / "hub.sqlite3")
-    store = ObjectStore(options.host if options.host in ("127.0.0.1", "localhost") else "127.0.0.1")
+    store_host = options.host if options.host in ("127.0.0.1", "localhost") else "127.0.0.1"
+    store = ObjectStore(store_host)
+    gateway: StorageGateway | None = None
     try:
         store.start()
         restored = store.restore(data_dir) if options.data_dir is not None else 0
@@ -115,6 +119,10 @@ def run(options: EmulatorOptions) -> int:
             db.upsert_org(org, members)
 
         signer = TokenSigner(db.secret("jwt"), options.token_ttl)
+        if options.storage_auth:
+            gateway = StorageGateway(signer, store.endpoint, BUCKET, host=store_host)
+            gateway.start()
+            store.public_endpoint = gateway.endpoint
         idp = IdentityProvider(db, callback_url=hub_url + "oauth2/callback", token_ttl=options.token_ttl)
         openapi = None
         if options.validate_requests and SPEC_PATH.exists():
@@ -147,7 +155,9 @@ def run(options: EmulatorOptions) -> int:
                 f"POLARIS_TOKEN_FETCH_URL={hub_url}oauth/token",
                 f"POLARIS_USER_INFO_URL={hub_url}oauth/userinfo",
                 f"POLARIS_CLIENT_ID={DEFAULT_CLIENT_ID}",
-                f"S3 endpoint {store.endpoint} (bucket polaris-hub; moto does not check credentials)",
+                f"S3 endpoint {store.public_endpoint} (bucket polaris-hub; "
+                + ("storage tokens checked on every request)" if gateway else "no credentials checked)"),
+                f"S3 direct endpoint {store.endpoint} (moto itself, no credentials checked; for tests)",
                 f"data dir {data_dir}" + (" (temporary, removed at exit)" if temp_dir else ""),
             ]
             lines += [f"user {name} password {password}" for name, password in credentials]
@@ -174,6 +184,8 @@ def run(options: EmulatorOptions) -> int:
         return 0 if server.started else 1
     finally:
         sock.close()
+        if gateway is not None:
+            gateway.stop()  # before the snapshot: no client writes race it
         try:
             if options.data_dir is not None and store.endpoint:
                 count = store.snapshot(data_dir)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
 
 HUB_TOKEN_TYPE = "hub"
@@ -18,6 +18,10 @@ ISSUER = "polaris-hub-emulator"
 
 class TokenError(Exception):
     """The token is malformed, badly signed, expired, or of the wrong kind."""
+
+
+class TokenExpiredError(TokenError):
+    """The token is well formed and correctly signed, but past its ``exp``."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ class TokenSigner:
         """Verify signature, expiry and kind.
 
         Raises:
-            TokenError: for anything but a valid, unexpired token of ``expected_type``.
+            TokenExpiredError: a correctly signed token of any kind that is past its expiry.
+            TokenError: for anything else but a valid, unexpired token of ``expected_type``.
         """
         try:
             decoded = jwt.decode(token, self._key, algorithms=["HS256"])
@@ -84,6 +89,8 @@ class TokenSigner:
                 leeway=0,
             )
             registry.validate(decoded.claims)
+        except ExpiredTokenError:
+            raise TokenExpiredError("the token has expired") from None
         except (JoseError, ValueError, TypeError) as exc:
             raise TokenError(f"invalid token: {exc.__class__.__name__}") from None
         claims = dict(decoded.claims)

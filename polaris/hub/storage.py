@@ -174,6 +174,8 @@ class StorageToken:
     endpoint: str
     paths: dict[str, str]
     expires_at: float | None = None
+    #: When the token was received (epoch seconds): short-lived tokens get a proportionally short leeway.
+    issued_at: float = field(default_factory=time.time)
 
     @classmethod
     def from_response(cls, payload: dict[str, Any]) -> StorageToken:
@@ -218,8 +220,15 @@ class StorageToken:
         )
 
     def expired(self, leeway: float = TOKEN_EXPIRY_LEEWAY) -> bool:
-        """True when the token expires within ``leeway`` seconds (never, without an expiry)."""
-        return self.expires_at is not None and time.time() + leeway >= self.expires_at
+        """True when the token expires within ``leeway`` seconds (never, without an expiry).
+
+        The leeway is at most a third of the token's lifetime, so a token that lives less than the leeway is still
+        used for most of its life instead of being renewed before every request.
+        """
+        if self.expires_at is None:
+            return False
+        lifetime = max(0.0, self.expires_at - self.issued_at)
+        return time.time() + min(leeway, lifetime / 3) >= self.expires_at
 
     @property
     def session_token(self) -> str:

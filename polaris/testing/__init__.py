@@ -90,6 +90,7 @@ class LocalHub:
         self.user_info_url = ""
         self.client_id = ""
         self.s3_endpoint = ""
+        self.s3_direct_endpoint = ""
         self.users: dict[str, str] = {}
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
@@ -154,6 +155,8 @@ class LocalHub:
                 setattr(self, attr, value)
         elif line.startswith("S3 endpoint "):
             self.s3_endpoint = line.split()[2]
+        elif line.startswith("S3 direct endpoint "):
+            self.s3_direct_endpoint = line.split()[3]
         elif line.startswith("user "):
             parts = line.split()
             if len(parts) == 4 and parts[2] == "password":

@@ -5,7 +5,8 @@ Installed with the package, so any test suite gets these fixtures without a ``co
 ``local_hub`` (session scope)
     A :class:`polaris.testing.LocalHub` started with ``--seed demo --enable-faults``. Attributes: ``url`` (the
     hub_url, trailing ``/``), ``api_url``, ``authorize_url``, ``token_fetch_url``, ``user_info_url``, ``client_id``,
-    ``users`` (``{"demo-user": "demo-password", "other-user": "other-password"}``), ``s3_endpoint``; methods
+    ``users`` (``{"demo-user": "demo-password", "other-user": "other-password"}``), ``s3_endpoint`` (the S3 gateway
+    that checks storage tokens), ``s3_direct_endpoint`` (moto itself, any credentials: for tampering); methods
     ``env()`` (the ``POLARIS_*`` variables), ``settings(**overrides)`` (a ``PolarisHubSettings``),
     ``inject_fault(path, status=503, count=1, method="*", retry_after=None)`` and ``clear_faults()``.
     The demo content: organization ``polaris-demo`` (member ``demo-user``) owns the public dataset

@@ -376,3 +376,16 @@ def test_download_zarr_of_empty_prefix(session: StorageSession, tmp_path: Path) 
     with pytest.raises(StorageError, match="no objects"):
         session.download_zarr(unique("empty"), tmp_path / "x.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_short_lived_tokens_get_a_proportional_leeway() -> None:
+    now = time.time()
+    base = {"access_token": "t", "key": "k", "secret": "s", "endpoint": "http://127.0.0.1:1/", "paths": {"root": "x"}}
+    short = StorageToken(**base, expires_at=now + 3, issued_at=now)  # type: ignore[arg-type]
+    assert not short.expired()  # 30 s leeway would call a fresh 3 s token expired at once
+    assert short.expired(leeway=30) is False
+    nearly = StorageToken(**base, expires_at=now + 0.5, issued_at=now - 2.5)  # type: ignore[arg-type]
+    assert nearly.expired()  # inside the last third of its life
+    long = StorageToken(**base, expires_at=now + 20, issued_at=now - 3600)  # type: ignore[arg-type]
+    assert long.expired()  # a long-lived token keeps the full 30 s leeway
+    assert not StorageToken(**base, expires_at=None).expired()  # type: ignore[arg-type]
