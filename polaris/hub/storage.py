@@ -357,6 +357,9 @@ def _is_network_oserror(exc: BaseException) -> bool:
 def _kind_from(status: int, code: str) -> ErrorKind:
     if code in _AUTH_CODES or status in (401, 403):
         return "auth"
+    if status == 400 and not code:
+        # HEAD answers carry no body, so an expired token shows only as a bare 400: renew once and retry.
+        return "auth"
     if status == 412 or code == "PreconditionFailed":
         return "precondition"
     if status == 404 or code in ("NoSuchKey", "NotFound"):

@@ -33,7 +33,7 @@ from joserfc.jwk import OctKey
 from polaris.artifacts import DatasetV1
 from polaris.artifacts.dataset import ColumnAnnotation
 from polaris.hub.client import PolarisHubClient
-from polaris.hub.storage import TOKEN_EXPIRY_LEEWAY
+from polaris.hub.storage import TOKEN_EXPIRY_LEEWAY, StorageSession, StorageToken
 from polaris.testing import LocalHub
 
 pytestmark = pytest.mark.timeout(180)
@@ -424,3 +424,23 @@ def test_client_transfer_outlives_its_storage_tokens(
         for item in page.get("Contents", [])
     }
     assert len(keys) >= N_CHUNKS
+
+
+def test_client_head_renews_an_expired_token(short_hub: LocalHub) -> None:
+    """HEAD errors have no body: the client still recognises the bare 400 of an expired token and renews it."""
+    resource = "urn:polaris:dataset:polaris-demo:freesolv"
+    issued: list[StorageToken] = []
+
+    def provider() -> StorageToken:
+        payload = _storage_token(short_hub, resource, "read")
+        payload.pop("expires_in", None)  # the client cannot know: only the storage's answer tells it
+        issued.append(StorageToken.from_response(payload))
+        return issued[-1]
+
+    with StorageSession(provider, progress=False) as session:
+        table = session.token.paths["root"]
+        assert session.exists(table)
+        time.sleep(SHORT_TTL + 1.1)
+        assert session.exists(table)  # renewed after the bare 400, not an error
+        assert not session.exists(table + ".missing")
+    assert len(issued) == 2
