@@ -616,10 +616,10 @@ class TokenEndpoint:
             raise OAuthError("invalid_request", "missing 'subject_token' or 'subject_token_type'")
         if subject_type == TT_ACCESS:
             row = self.state.db.idp_token_by_access(subject)
-            user = None if row is None else self.state.db.get_user(row["user"])
-            if user is None:
+            idp_user = None if row is None else self.state.db.get_user(row["user"])
+            if idp_user is None:
                 raise OAuthError("invalid_grant", "the subject token is not a valid, unexpired identity-provider token")
-            return self._hub_token(user)
+            return self._hub_token(idp_user)
         if subject_type == TT_JWT:
             return self._storage_token(subject, form)
         raise OAuthError("invalid_request", f"unsupported subject_token_type '{subject_type}'")

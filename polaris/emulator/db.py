@@ -304,7 +304,7 @@ class Database:
 
     def get_code(self, code: str, client_id: str) -> sqlite3.Row | None:
         with self._lock:
-            row = self._conn.execute(
+            row: sqlite3.Row | None = self._conn.execute(
                 "SELECT * FROM auth_codes WHERE code = ? AND client_id = ?", (code, client_id)
             ).fetchone()
         if row is None or time.time() - row["created_at"] > AUTH_CODE_LIFETIME_SECONDS:
@@ -334,13 +334,14 @@ class Database:
 
     def idp_token_by_refresh(self, refresh_token: str) -> sqlite3.Row | None:
         with self._lock:
-            return self._conn.execute(
+            row: sqlite3.Row | None = self._conn.execute(
                 "SELECT * FROM idp_tokens WHERE refresh_token = ? AND refresh_revoked = 0", (refresh_token,)
             ).fetchone()
+        return row
 
     def idp_token_by_access(self, access_token: str) -> sqlite3.Row | None:
         with self._lock:
-            row = self._conn.execute(
+            row: sqlite3.Row | None = self._conn.execute(
                 "SELECT * FROM idp_tokens WHERE access_token = ? AND revoked = 0", (access_token,)
             ).fetchone()
         if row is None or row["issued_at"] + row["expires_in"] < time.time():

@@ -444,7 +444,8 @@ class StorageGateway:
         """
         self._server = _GatewayServer((self._host, 0), self._signer, self._upstream, self._bucket)
         host, port = self._server.server_address[:2]
-        self.endpoint = f"http://{host}:{port}/"
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        self.endpoint = f"http://{host_text}:{port}/"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="s3-gateway", daemon=True
         )
