@@ -8,12 +8,30 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_serializer,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from polaris import checksum
+from polaris.errors import InvalidArtifactError
 from polaris.types import HubOwner, SlugCompatible, artifact_urn, slugify
 
-__all__ = ["PEP440_PATTERN", "BaseArtifactModel", "clean_json", "package_version", "validate_http_url"]
+__all__ = [
+    "PEP440_PATTERN",
+    "BaseArtifactModel",
+    "clean_json",
+    "package_version",
+    "require_md5",
+    "url_fields",
+    "validate_http_url",
+]
 
 #: PEP 440 version (public + local), case-insensitive; written from the grammar in the PEP.
 PEP440_PATTERN = re.compile(
@@ -54,6 +72,26 @@ def validate_http_url(value: str | None, field: str) -> str | None:
     if not _URL_RE.match(text):
         raise ValueError(f"{field} must be an http(s) URL, got {text!r}")
     return text
+
+
+def _check_url_field(cls: type, value: str | None, info: ValidationInfo) -> str | None:
+    return validate_http_url(value, info.field_name or "url")
+
+
+def url_fields(*fields: str) -> Any:
+    """A pydantic validator accepting ``None`` or an http(s) URL for each named field (errors name the field)."""
+    return field_validator(*fields)(_check_url_field)
+
+
+def require_md5(value: str, field: str) -> str:
+    """``value`` if it is 32 lowercase hex characters.
+
+    Raises:
+        InvalidArtifactError: anything else (the message names ``field``).
+    """
+    if not checksum.is_md5(value):
+        raise InvalidArtifactError(f"{field} must be 32 lowercase hex characters, got {value!r}")
+    return value
 
 
 def clean_json(value: Any) -> Any:

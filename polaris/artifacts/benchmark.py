@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import BaseArtifactModel
+from polaris.artifacts._base import BaseArtifactModel, require_md5
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
@@ -410,9 +410,7 @@ class BenchmarkSpecification(BaseArtifactModel):
 
     @md5sum.setter
     def md5sum(self, value: str) -> None:
-        if not checksum.is_md5(value):
-            raise InvalidArtifactError(f"md5sum must be 32 lowercase hex characters, got {value!r}")
-        self._md5sum = value
+        self._md5sum = require_md5(value, "md5sum")
 
     def compute_md5sum(self) -> str:
         """Recompute the checksum from the dataset's checksum, columns, metrics and split.

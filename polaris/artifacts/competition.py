@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import Field, field_serializer, model_validator
 
-from polaris.artifacts._base import BaseArtifactModel, clean_json, validate_http_url
+from polaris.artifacts._base import BaseArtifactModel, clean_json, url_fields
 from polaris.artifacts.benchmark import BenchmarkSpecification
 from polaris.evaluate import normalize_predictions
 from polaris.types import AccessType, SlugCompatible
@@ -89,15 +89,7 @@ class CompetitionPredictions(BaseArtifactModel):
         out["predictions"] = normalize_predictions(out.get("predictions"), targets, tests, sizes)
         return out
 
-    @field_validator("github_url")
-    @classmethod
-    def _github(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "github_url")
-
-    @field_validator("paper_url")
-    @classmethod
-    def _paper(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "paper_url")
+    _urls = url_fields("github_url", "paper_url")
 
     @field_serializer("predictions")
     def _predictions_out(self, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import BaseArtifactModel, validate_http_url
+from polaris.artifacts._base import BaseArtifactModel, require_md5, url_fields
 from polaris.errors import InvalidArtifactError, LicenseRequiredError
 from polaris.types import SUPPORTED_LICENSES, AccessType, License
 
@@ -172,15 +172,7 @@ class _DatasetBase(BaseArtifactModel):
     def _license(cls, value: Any) -> Any:
         return _validate_license(value)
 
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "source")
-
-    @field_validator("curation_reference")
-    @classmethod
-    def _curation(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "curation_reference")
+    _urls = url_fields("source", "curation_reference")
 
     @field_validator("default_adapters", mode="before")
     @classmethod
@@ -342,9 +334,7 @@ class DatasetV1(_DatasetBase):
 
     @md5sum.setter
     def md5sum(self, value: str) -> None:
-        if not checksum.is_md5(value):
-            raise InvalidArtifactError(f"md5sum must be 32 lowercase hex characters, got {value!r}")
-        self._md5sum = value
+        self._md5sum = require_md5(value, "md5sum")
 
     def compute_md5sum(self) -> str:
         """Recompute the checksum from the table (and the local Zarr archive); also refreshes :attr:`zarr_manifest`.
@@ -569,9 +559,7 @@ class DatasetV2(_DatasetBase):
 
     @zarr_manifest_md5sum.setter
     def zarr_manifest_md5sum(self, value: str) -> None:
-        if not checksum.is_md5(value):
-            raise InvalidArtifactError(f"zarr_manifest_md5sum must be 32 lowercase hex characters, got {value!r}")
-        self._zarr_manifest_md5sum = value
+        self._zarr_manifest_md5sum = require_md5(value, "zarr_manifest_md5sum")
 
     def write_manifest(self, out_path: str | os.PathLike[str]) -> str:
         """Write the manifest Parquet of the local archive and remember its md5.

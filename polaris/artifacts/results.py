@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
 
-from polaris.artifacts._base import BaseArtifactModel, validate_http_url
+from polaris.artifacts._base import BaseArtifactModel, url_fields
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import RESULTS_COLUMNS, records_to_rows, rows_to_records
 from polaris.types import AccessType, HubOwner, SlugCompatible, slugify
@@ -64,15 +64,7 @@ class ResultsBase(BaseArtifactModel):
     def _results(cls, value: Any) -> Any:
         return results_table(value)
 
-    @field_validator("github_url")
-    @classmethod
-    def _github(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "github_url")
-
-    @field_validator("paper_url")
-    @classmethod
-    def _paper(cls, value: str | None) -> str | None:
-        return validate_http_url(value, "paper_url")
+    _urls = url_fields("github_url", "paper_url")
 
     @field_serializer("results")
     def _results_out(self, value: pd.DataFrame) -> list[dict[str, Any]]:
