@@ -315,3 +315,33 @@ def upload_v2_dataset(
         store.put(f"{root}/{rel}", data)
     store.put(Storage.key(store.paths["manifest"]), manifest, "application/vnd.apache.parquet")
     return slug, files
+
+
+def read_zarr_columns(fetch: Any, columns: list[str]) -> dict[str, Any]:
+    """Read 1-D columns of a consolidated Zarr v2 archive the way polaris-lib does: ``.zmetadata``, then the chunks.
+
+    ``fetch(key)`` returns the bytes of one key relative to the archive root, or None when it is missing (a missing
+    chunk is the fill value)."""
+    import json
+
+    import numpy as np
+    import zarr
+
+    meta_bytes = fetch(".zmetadata")
+    assert meta_bytes is not None, "the archive has no .zmetadata"
+    metadata = json.loads(meta_bytes)["metadata"]
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="hub9-read-") as tmp:
+        root = Path(tmp)
+        for name, content in metadata.items():  # the consolidated metadata stands in for the per-node files
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(json.dumps(content))
+        for col in columns:
+            array_meta = metadata[f"{col}/.zarray"]
+            n_chunks = -(-array_meta["shape"][0] // array_meta["chunks"][0])
+            for i in range(n_chunks):
+                data = fetch(f"{col}/{i}")
+                if data is not None:
+                    (root / col / str(i)).write_bytes(data)
+            out[col] = np.asarray(zarr.open_array(str(root / col), mode="r", zarr_format=2)[:])
+    return out
