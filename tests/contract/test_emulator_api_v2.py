@@ -310,13 +310,23 @@ def test_models_post_put_get_list(api: httpx.Client, spec: OpenAPI, token: str, 
     assert conform(spec, api.get(f"v2/model/demo-user/{name}")).status_code == 404
     got = conform(spec, api.get(f"v2/model/demo-user/{name}", headers=bearer(token))).json()
     assert got["codeUrl"] == "https://example.org/c" and got["readme"] == "# m"
-    # 0.13: PUT without access -> public (0.13 reads models anonymously)
+    # 0.13: a PUT without access keeps a private model private (nothing is published by omission) ...
     body13 = {k: v for k, v in body.items() if k != "access"} | {"artifactVersion": 1, "parentArtifactId": None}
     r = conform(spec, api.put(f"v2/model/demo-user/{name}", json=body13, headers=bearer(token)))
-    assert r.status_code == 200 and r.json()["access"] == "public"
-    assert conform(spec, api.get(f"v2/model/demo-user/{name}")).json()["access"] == "public"
+    assert r.status_code == 200 and r.json()["access"] == "private"
+    assert conform(spec, api.get(f"v2/model/demo-user/{name}")).status_code == 404
+    # ... and so does a new version of it; a new model without access is public (0.13 reads models anonymously)
+    versioned = body13 | {"parentArtifactId": f"demo-user/{name}", "artifactChangelog": "v2"}
+    r = conform(spec, api.put(f"v2/model/demo-user/{name}", json=versioned, headers=bearer(token)))
+    assert r.status_code == 201 and (r.json()["slug"], r.json()["access"]) == (f"{name}-v2", "private")
+    fresh = unique("model13")
+    body_new = body13 | {"name": fresh, "slug": fresh, "artifactId": f"demo-user/{fresh}"}
+    r = conform(spec, api.put(f"v2/model/demo-user/{fresh}", json=body_new, headers=bearer(token)))
+    assert r.status_code == 201 and r.json()["access"] == "public"
+    assert conform(spec, api.get(f"v2/model/demo-user/{fresh}")).json()["access"] == "public"
     listed = conform(spec, api.get("v2/model", params={"limit": 1000})).json()
-    assert f"demo-user/{name}" in [m["artifactId"] for m in listed["data"]]
+    assert f"demo-user/{fresh}" in [m["artifactId"] for m in listed["data"]]
+    assert f"demo-user/{name}" not in [m["artifactId"] for m in listed["data"]]
     assert conform(spec, api.put(f"v2/model/demo-user/{name}", json=body13, headers=bearer(other))).status_code == 403
     no_owner = {k: v for k, v in body.items() if k != "owner"}
     assert conform(spec, api.post("v2/model", json=no_owner, headers=bearer(token))).status_code == 422
