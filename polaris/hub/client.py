@@ -18,6 +18,7 @@ import httpx
 from polaris.errors import ClientClosedError, PolarisUnauthorizedError
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
+from polaris.hub.redact import install_log_redaction, redact_url
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
 from polaris.types import (
@@ -50,6 +51,8 @@ else:
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
 
 logger = logging.getLogger(__name__)
+# Secrets never reach a log line: the client's loggers and those of the HTTP stacks get a redacting filter.
+install_log_redaction()
 
 #: Items per request when walking a whole listing.
 DEFAULT_PAGE_SIZE = 100
@@ -80,6 +83,7 @@ class PolarisHubClient(_OAuth2ClientBase):
     def __init__(
         self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
     ) -> None:
+        install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
         self.settings = settings if settings is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
@@ -109,7 +113,12 @@ class PolarisHubClient(_OAuth2ClientBase):
         )
 
     def __repr__(self) -> str:
-        return f"PolarisHubClient(hub_url={self.settings.hub_url!r}, logged_in={self.is_logged_in})"
+        return f"PolarisHubClient(hub_url={redact_url(self.settings.hub_url)!r}, logged_in={self.is_logged_in})"
+
+    def __del__(self) -> None:
+        # authlib's __del__ assumes its __init__ ran; ours may have raised before (e.g. an unsafe token cache).
+        if "session" in self.__dict__:
+            super().__del__()  # type: ignore[misc]
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
