@@ -96,10 +96,12 @@ class PolarisHubError(PolarisError):
         hint: str | None = None,
         body: Any = None,
     ) -> None:
+        from polaris.hub.redact import redact_text
+
         self.status_code = status_code
-        self.hub_message = hub_message
+        self.hub_message = redact_text(hub_message) if hub_message else hub_message
         self.method = method
-        self.url = url
+        self.url = redact_text(url) if url else url
         self.body = body
         text = message
         if hub_message:

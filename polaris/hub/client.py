@@ -18,7 +18,7 @@ import httpx
 from polaris.errors import ClientClosedError, PolarisUnauthorizedError
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
-from polaris.hub.redact import install_log_redaction, redact_url
+from polaris.hub.redact import install_log_redaction, mask_secret, redact_url
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
 from polaris.types import (
@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from polaris.hub.artifact_io import ArtifactIO
 
     _OAuth2ClientBase = httpx.Client
+    _OAuth2Token = dict
 else:
     _OAuth2ClientBase = load_oauth2_client_class()
+    from authlib.oauth2.rfc6749 import OAuth2Token as _OAuth2Token
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
 
@@ -58,6 +60,26 @@ install_log_redaction()
 DEFAULT_PAGE_SIZE = 100
 #: Upper bound of pages one iteration walks (a guard against a Hub that never stops paging).
 MAX_PAGES = 10_000
+
+
+_SECRET_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
+
+
+class MaskedToken(_OAuth2Token):  # type: ignore[type-arg]
+    """authlib's ``OAuth2Token`` (a dict: every key and value still there) whose repr shows ``***`` + last 4 only."""
+
+    def __repr__(self) -> str:
+        shown = {k: mask_secret(str(v)) if k in _SECRET_TOKEN_FIELDS and v else v for k, v in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
+def _masked(token: Any) -> Any:
+    """``token`` as a :class:`MaskedToken` (``None`` and non-dicts unchanged)."""
+    if isinstance(token, dict) and not isinstance(token, MaskedToken):
+        return MaskedToken(dict(token))
+    return token
 
 
 class PolarisHubClient(_OAuth2ClientBase):
@@ -76,9 +98,6 @@ class PolarisHubClient(_OAuth2ClientBase):
         pydantic.ValidationError: invalid settings read from the environment.
         FileNotFoundError: ``ca_bundle`` names a missing file.
     """
-
-    if TYPE_CHECKING:
-        token: Any
 
     def __init__(
         self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
@@ -106,7 +125,7 @@ class PolarisHubClient(_OAuth2ClientBase):
         self.show_progress = True
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
         super().__init__(  # type: ignore[call-arg]
-            token=self._authenticator.tokens.hub_token,
+            token=_masked(self._authenticator.tokens.hub_token),
             timeout=timeout,
             transport=transport,
             **kwargs,
@@ -119,6 +138,15 @@ class PolarisHubClient(_OAuth2ClientBase):
         # authlib's __del__ assumes its __init__ ran; ours may have raised before (e.g. an unsafe token cache).
         if "session" in self.__dict__:
             super().__del__()  # type: ignore[misc]
+
+    @property
+    def token(self) -> Any:
+        """The Hub token in use (authlib's ``OAuth2Token`` dict; its repr shows ``***`` + the last 4 characters)."""
+        return self.token_auth.token  # type: ignore[attr-defined]
+
+    @token.setter
+    def token(self, value: Any) -> None:
+        self.token_auth.set_token(_masked(value))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from polaris.hub.redact import redact_text, redact_url
 from polaris.types import TimeoutTypes
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def _check_url(value: str, field: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
-        raise ValueError(f"{field} must be an absolute http(s) URL, got {value!r}")
+        raise ValueError(f"{field} must be an absolute http(s) URL, got {redact_url(value)!r}")
     if parts.username or parts.password:
         raise ValueError(f"{field} must not carry credentials")
     return value
@@ -81,6 +82,8 @@ class PolarisHubSettings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         validate_default=True,
+        # A ValidationError never echoes what was given: a hub_url with credentials must not reach logs or tracebacks.
+        hide_input_in_errors=True,
     )
 
     hub_url: str = "https://polarishub.io/"
@@ -135,6 +138,11 @@ class PolarisHubSettings(BaseSettings):
         if self.callback_url is None:
             self.callback_url = urljoin(self.hub_url, "/oauth2/callback")
         return self
+
+    def __repr_args__(self) -> Any:
+        # URLs are shown without user-info or token-looking query values (the password is never shown at all).
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) else value
 
     # ----------------------------------------------------------------- derived helpers
     @property
