@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from polaris.errors import ClientClosedError, PolarisUnauthorizedError
+from polaris.errors import ClientClosedError, PolarisError, PolarisUnauthorizedError
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
 from polaris.hub.redact import install_log_redaction, mask_secret, redact_url
@@ -217,8 +217,43 @@ class PolarisHubClient(_OAuth2ClientBase):
         return super().stream(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
         self._check_open()
+        response = super().send(request, **kwargs)
+        if response.status_code != 401:
+            return response
+        rejected = self._rejected_hub_token(request)
+        if rejected is None:
+            return response
+        try:
+            renewed = self._authenticator.renew_rejected_hub_token(rejected)
+        except PolarisError as exc:
+            logger.info("The Hub rejected the Hub token and renewing it failed: %s", exc.message)
+            return response
+        if renewed is None:
+            logger.info("The Hub rejected the Hub token, and no password or refreshable login can renew it")
+            return response
+        logger.info("The Hub rejected the Hub token; renewed it once and sending the request again")
+        response.close()
+        self.token = renewed
+        request.headers["Authorization"] = f"Bearer {renewed['access_token']}"
         return super().send(request, **kwargs)
+
+    def _rejected_hub_token(self, request: httpx.Request) -> str | None:
+        """The Hub token ``request`` carried, when its 401 may be cured by renewing it (and it can be resent)."""
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            return None
+        hub = self._authenticator.tokens.hub_token
+        held = self.token
+        known = {str(t.get("access_token")) for t in (hub, held) if t}
+        if value not in known:
+            return None  # a token the caller set by hand, or one for another service
+        try:
+            request.read()  # bytes bodies can be sent again; a consumed stream cannot
+        except httpx.StreamConsumed:
+            return None
+        return str(value)
 
     # ------------------------------------------------------------------ generated client
     @property
@@ -254,7 +289,9 @@ class PolarisHubClient(_OAuth2ClientBase):
         (and opened in a browser when ``auto_open_browser``); with a loopback ``callback_url`` the code is
         caught by a one-shot local server (state checked), else the user pastes the code from the Hub's
         callback page. The login is then exchanged (RFC 8693) for a Hub token.
-        Already logged in and not ``overwrite``: logs who you are and does nothing.
+        Already logged in and not ``overwrite``: the cached login is checked with one Hub request; if the Hub accepts
+        it, this logs who you are and does nothing; if it rejects it, it is renewed silently when it can be (password,
+        or refreshable login: ``method="renewed"``), otherwise the login runs again.
 
         Args:
             overwrite: log in again even if a usable login is cached.
@@ -268,14 +305,25 @@ class PolarisHubClient(_OAuth2ClientBase):
             ClientClosedError: the client was closed.
         """
         self._check_open()
+
+        def probe() -> None:  # one authenticated request: does the Hub accept the cached token? (401 renews once)
+            self.token = self._authenticator.tokens.hub_token
+            self._wire.list_datasets(limit=1, offset=0)
+
         result = self._authenticator.login(
-            overwrite=overwrite, ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser)
+            overwrite=overwrite,
+            ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser),
+            probe=probe,
         )
         self.token = self._authenticator.tokens.hub_token
         return result
 
     def logout(self) -> bool:
-        """Forget this Hub's tokens (memory and cache file). Returns whether a cache file was removed."""
+        """Forget this Hub's tokens (memory and cache file) after revoking them at the Hub.
+
+        The revocation (RFC 7009 at ``settings.revoke_url``) is best effort: without an endpoint or a network the
+        tokens are still forgotten. Returns whether a cache file was removed.
+        """
         removed = self._authenticator.logout()
         self.token = None
         return removed

@@ -36,6 +36,7 @@ _URL_FIELDS = (
     "callback_url",
     "token_fetch_url",
     "user_info_url",
+    "revoke_url",
 )
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -66,6 +67,8 @@ class PolarisHubSettings(BaseSettings):
         authorize_url, token_fetch_url, user_info_url: the external identity provider (not derived).
         callback_url: OAuth2 ``redirect_uri`` (default ``{scheme}://{host}/oauth2/callback``). A loopback URL
             (``http://127.0.0.1:0/callback``) makes ``login`` catch the code itself.
+        revoke_url: RFC 7009 token revocation, called by ``logout`` (default ``{scheme}://{host}/oauth/revoke``);
+            identity-provider tokens are sent there only when it is on ``token_fetch_url``'s origin.
         scopes: space-separated OAuth2 scopes; client_id: the public PKCE client id.
         ca_bundle: ``None``/``True`` verify TLS with the default CA store, ``False`` disables verification,
             a path verifies against that CA bundle file (or directory).
@@ -96,6 +99,7 @@ class PolarisHubSettings(BaseSettings):
     callback_url: str | None = None
     token_fetch_url: str = "https://clerk.polarishub.io/oauth/token"
     user_info_url: str = "https://clerk.polarishub.io/oauth/userinfo"
+    revoke_url: str | None = None
     scopes: str = "profile email"
     client_id: str = "agQP2xVM6JqMHvGc"
     ca_bundle: bool | str | None = None
@@ -137,6 +141,8 @@ class PolarisHubSettings(BaseSettings):
             self.hub_token_url = urljoin(self.hub_url, "/api/auth/token")
         if self.callback_url is None:
             self.callback_url = urljoin(self.hub_url, "/oauth2/callback")
+        if self.revoke_url is None:
+            self.revoke_url = urljoin(self.hub_url, "/oauth/revoke")
         return self
 
     def __repr_args__(self) -> Any:
@@ -155,6 +161,12 @@ class PolarisHubSettings(BaseSettings):
     def resolved_hub_token_url(self) -> str:
         assert self.hub_token_url is not None
         return self.hub_token_url
+
+    @property
+    def resolved_revoke_url(self) -> str:
+        """Where ``logout`` revokes tokens (RFC 7009; default ``{scheme}://{host}/oauth/revoke`` of ``hub_url``)."""
+        assert self.revoke_url is not None
+        return self.revoke_url
 
     @property
     def resolved_callback_url(self) -> str:

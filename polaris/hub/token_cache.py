@@ -92,6 +92,8 @@ class TokenCache:
         self.hub_url = hub_url
         self.persist = persist
         self.folder = folder if folder is not None else _paths.token_dir()
+        #: Lock files live next to the token folder (``<cache>/locks``), so the token folder holds token files only.
+        self.lock_folder = self.folder.parent / "locks"
         self._memory = CachedTokens()
         self._thread_lock = threading.RLock()
         self._file_lock: Any = None
@@ -121,10 +123,10 @@ class TokenCache:
             if self._file_lock is None:
                 from filelock import FileLock
 
-                with PrivateDir.open(self.folder, what=_WHAT, create=True):
+                with PrivateDir.open(self.lock_folder, what="token lock folder", create=True):
                     pass  # checked (and created 0700) before a lock file is made in it
                 self._file_lock = FileLock(
-                    str(self.path.with_name(self.path.name + ".lock")), timeout=timeout, mode=CACHE_FILE_MODE,
+                    str(self.lock_folder / f"{self.path.stem}.lock"), timeout=timeout, mode=CACHE_FILE_MODE,
                     thread_local=False,
                 )  # fmt: skip
             with self._file_lock.acquire(timeout=timeout):
