@@ -28,6 +28,7 @@ __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "PrivateDir",
+    "check_private_dir",
     "ensure_private_dir",
     "ensure_private_subdirs",
     "make_private_tree",
@@ -140,6 +141,22 @@ def ensure_private_dir(path: Path, *, what: str = "cache folder") -> Path:
         os.chmod(path, PRIVATE_DIR_MODE)
         _tighten_warning(path, stat.S_IMODE(st.st_mode), PRIVATE_DIR_MODE, what)
     return path
+
+
+def check_private_dir(path: Path, *, what: str = "cache folder") -> None:
+    """Like :func:`ensure_private_dir` for a folder that may not exist yet: nothing is created.
+
+    Raises:
+        UnsafeCacheError: ``path`` exists and is not private to us (see :func:`ensure_private_dir`).
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        return
+    _check_parent(path, what)
+    st = os.lstat(path)
+    if _check(st, path, what=what, is_dir=True):
+        os.chmod(path, PRIVATE_DIR_MODE)
+        _tighten_warning(path, stat.S_IMODE(st.st_mode), PRIVATE_DIR_MODE, what)
 
 
 def ensure_private_subdirs(folder: Path, *, root: Path, what: str = "cache folder") -> Path:

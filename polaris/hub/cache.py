@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from polaris._paths import data_dir
-from polaris.hub._fs_safety import ensure_private_subdirs, make_private_tree
+from polaris.hub._fs_safety import check_private_dir, ensure_private_subdirs, make_private_tree
 
 __all__ = ["LOCK_TIMEOUT", "CacheKey", "DownloadCache"]
 
@@ -66,6 +66,7 @@ class DownloadCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
+        check_private_dir(self.root, what="download cache folder")  # a planted or shared cache is never served
 
     def entry(self, key: CacheKey) -> Path:
         """Where the complete entry for ``key`` lives (whether or not it exists yet)."""

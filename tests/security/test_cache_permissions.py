@@ -13,6 +13,7 @@ from attack_helpers import SharedCache, planted_token_file
 
 from polaris import _paths
 from polaris.errors import UnsafeCacheError
+from polaris.hub.cache import DownloadCache
 from polaris.hub.client import PolarisHubClient
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import CachedTokens, TokenCache
@@ -180,3 +181,23 @@ def test_symlinked_download_cache_is_refused(shared_cache: SharedCache, hub_clie
     with pytest.raises(UnsafeCacheError):
         hub_client.get_dataset("polaris-demo", "freesolv")
     assert os.listdir(shared_cache.root / "theirs") == []
+
+
+def test_download_cache_planted_by_another_user_is_never_served(shared_cache: SharedCache, hub_client: Any) -> None:
+    # A complete-looking entry in the attacker's folder: refused before any cache hit could serve it.
+    shared_cache.as_other_user("mkdir -p theirs/dataset/polaris-demo/freesolv && ln -s theirs data")
+    with pytest.raises(UnsafeCacheError) as info:
+        hub_client.get_dataset("polaris-demo", "freesolv")
+    assert info.value.path == str(shared_cache.root / "data")
+    with pytest.raises(UnsafeCacheError):
+        DownloadCache()
+
+
+def test_loosened_download_cache_is_tightened(caplog: pytest.LogCaptureFixture) -> None:
+    root = _paths.data_dir()
+    root.mkdir(parents=True)
+    os.chmod(root, 0o755)
+    with caplog.at_level(logging.WARNING, logger="polaris"):
+        DownloadCache()
+    assert _mode(root) == 0o700
+    assert any("0755" in r.getMessage() for r in caplog.records)
