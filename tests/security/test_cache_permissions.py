@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attack_helpers import SharedCache, planted_token_file
+from attack_helpers import IS_ROOT, OTHER_UID, SharedCache, planted_token_file
 
 from polaris import _paths
 from polaris.errors import UnsafeCacheError
+from polaris.hub import _fs_safety
 from polaris.hub.cache import DownloadCache
 from polaris.hub.client import PolarisHubClient
 from polaris.hub.settings import PolarisHubSettings
@@ -201,3 +202,46 @@ def test_loosened_download_cache_is_tightened(caplog: pytest.LogCaptureFixture) 
         DownloadCache()
     assert _mode(root) == 0o700
     assert any("0755" in r.getMessage() for r in caplog.records)
+
+
+def test_token_file_owned_by_another_user_in_our_folder_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = _saved_cache()
+    if IS_ROOT:
+        os.chown(cache.path, OTHER_UID, OTHER_UID)  # e.g. left by `sudo` or planted by an administrator account
+    else:
+        real = os.geteuid()
+        monkeypatch.setattr(_fs_safety, "current_uid", lambda: real)  # the folder check passes...
+        monkeypatch.setattr(_fs_safety, "_check", _foreign_files_only(real))  # ...and the file looks foreign
+    with pytest.raises(UnsafeCacheError) as info:
+        TokenCache(HUB_URL).load()
+    assert "belongs to another user" in info.value.reason and info.value.path == str(cache.path)
+
+
+def _foreign_files_only(real: int) -> Any:
+    original = _fs_safety._check
+
+    def check(st: os.stat_result, path: Any, *, what: str, is_dir: bool) -> bool:
+        if not is_dir:
+            fields = list(st)
+            fields[stat.ST_UID] = real + 1
+            st = os.stat_result(fields)
+        return original(st, path, what=what, is_dir=is_dir)
+
+    return check
+
+
+def test_a_real_login_leaves_only_private_files(local_hub: Any) -> None:
+    old = os.umask(0)  # the most permissive umask: modes must not depend on it
+    try:
+        settings = local_hub.settings(username="demo-user", password=local_hub.users["demo-user"])
+        with PolarisHubClient(settings) as client:
+            client.login()
+            client.list_datasets()
+    finally:
+        os.umask(old)
+    root = _paths.cache_root()
+    dirs, files = _walk_modes(root)
+    assert {p.name for p in root.iterdir()} >= {"tokens", "locks"}
+    assert dirs == {0o700}, {oct(m) for m in dirs}
+    assert files == {0o600}, {oct(m) for m in files}
+    assert [p.suffix for p in (root / "tokens").iterdir()] == [".json"]
