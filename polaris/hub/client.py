@@ -222,7 +222,7 @@ class PolarisHubClient(_OAuth2ClientBase):
         response = super().send(request, **kwargs)
         if response.status_code != 401:
             return response
-        rejected = self._rejected_hub_token(request)
+        rejected = self._rejected_hub_token(response.request, request)
         if rejected is None:
             return response
         try:
@@ -239,9 +239,12 @@ class PolarisHubClient(_OAuth2ClientBase):
         request.headers["Authorization"] = f"Bearer {renewed['access_token']}"
         return super().send(request, **kwargs)
 
-    def _rejected_hub_token(self, request: httpx.Request) -> str | None:
-        """The Hub token ``request`` carried, when its 401 may be cured by renewing it (and it can be resent)."""
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    def _rejected_hub_token(self, sent: httpx.Request, request: httpx.Request) -> str | None:
+        """The Hub token ``sent`` carried, when its 401 may be cured by renewing it (and ``request`` can be resent).
+
+        ``sent`` is what went on the wire (authlib's auth flow builds it from ``request``).
+        """
+        scheme, _, value = sent.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not value:
             return None
         hub = self._authenticator.tokens.hub_token
