@@ -103,6 +103,7 @@ finally:
 """
 
 
+@pytest.mark.slow
 def test_processes_sharing_one_cache_all_stay_logged_in_after_expiry(local_hub_factory: Any) -> None:
     hub = local_hub_factory(token_ttl=3, seed="demo")
     settings = _pkce_settings(hub)
@@ -214,6 +215,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_hub_restarted_with_a_new_signing_secret_renews_the_cached_token(local_hub_factory: Any, tmp_path: Any) -> None:
     port = _free_port()
     first = local_hub_factory(seed="demo", port=port, data_dir=tmp_path / "first")
@@ -263,6 +265,7 @@ def test_login_logs_in_again_when_the_rejected_cache_cannot_be_renewed(local_hub
         assert isinstance(client.list_datasets(), list)
 
 
+@pytest.mark.slow
 def test_login_with_the_hub_unreachable_keeps_the_cached_login(local_hub_factory: Any) -> None:
     hub = local_hub_factory(seed="demo")
     settings = _password_settings(hub)
