@@ -245,3 +245,19 @@ def test_a_real_login_leaves_only_private_files(local_hub: Any) -> None:
     assert dirs == {0o700}, {oct(m) for m in dirs}
     assert files == {0o600}, {oct(m) for m in files}
     assert [p.suffix for p in (root / "tokens").iterdir()] == [".json"]
+
+
+def test_a_folder_swapped_after_its_check_is_not_written_through(tmp_path: Path) -> None:
+    # Check-then-use race: files are opened relative to the folder descriptor that was checked, never by path.
+    assert _fs_safety._HAVE_DIR_FD  # Linux and macOS have it (CI runs on Linux)
+    folder = tmp_path / "tokens"
+    with _fs_safety.PrivateDir.open(folder, what="token cache folder", create=True) as private:
+        assert private is not None
+        os.rename(folder, tmp_path / "checked")
+        (tmp_path / "attacker").mkdir()
+        folder.symlink_to(tmp_path / "attacker")
+        private.write_atomic("hub.json", b"{}")
+        assert private.read("hub.json") == b"{}"
+    assert os.listdir(tmp_path / "attacker") == []
+    assert os.listdir(tmp_path / "checked") == ["hub.json"]
+    assert _mode(tmp_path / "checked" / "hub.json") == 0o600
