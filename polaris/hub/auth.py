@@ -723,14 +723,19 @@ class HubAuthenticator:
         URL is on the identity provider's own origin (they are never handed to another party).
         """
         url = self.settings.resolved_revoke_url
+        opened_here = self._http is None  # e.g. a logout after close(): do not leave a client open
         http = self._token_http()
-        if tokens.hub_token and tokens.hub_token.get("access_token"):
-            revoke_token(http, url, str(tokens.hub_token["access_token"]), hint="access_token")
-        external = tokens.external_token or {}
-        if external and _origin(url) == _origin(self.settings.token_fetch_url):
-            for hint in ("refresh_token", "access_token"):
-                if external.get(hint):
-                    revoke_token(http, url, str(external[hint]), hint=hint, client_id=self.settings.client_id)
+        try:
+            if tokens.hub_token and tokens.hub_token.get("access_token"):
+                revoke_token(http, url, str(tokens.hub_token["access_token"]), hint="access_token")
+            external = tokens.external_token or {}
+            if external and _origin(url) == _origin(self.settings.token_fetch_url):
+                for hint in ("refresh_token", "access_token"):
+                    if external.get(hint):
+                        revoke_token(http, url, str(external[hint]), hint=hint, client_id=self.settings.client_id)
+        finally:
+            if opened_here:
+                self.close()
 
     def logout(self, *, revoke: bool = True) -> bool:
         """Forget every token of this Hub, revoking them first (best effort). Returns whether a cache file was removed.
