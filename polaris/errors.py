@@ -14,6 +14,7 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   ├── HubConnectionError              connection refused, DNS, TLS, timeouts
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
+    ├── UnsafeCacheError                a cache folder or file could be controlled by someone else (PermissionError)
     ├── InvalidArtifactError            an artifact fails a client-side rule (ValueError)
     │   └── LicenseRequiredError
     ├── StorageError                    object-storage transfer failed
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimitedError",
     "StorageError",
     "TokenExchangeError",
+    "UnsafeCacheError",
 ]
 
 
@@ -61,8 +63,11 @@ class PolarisError(Exception):
     default_hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        from polaris.hub.redact import redact_text  # URLs with credentials and tokens never reach the text
+
+        message = redact_text(message)
         self.message = message
-        self.hint = self.default_hint if hint is None else hint
+        self.hint = redact_text(self.default_hint if hint is None else hint)
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -91,10 +96,12 @@ class PolarisHubError(PolarisError):
         hint: str | None = None,
         body: Any = None,
     ) -> None:
+        from polaris.hub.redact import redact_text
+
         self.status_code = status_code
-        self.hub_message = hub_message
+        self.hub_message = redact_text(hub_message) if hub_message else hub_message
         self.method = method
-        self.url = url
+        self.url = redact_text(url) if url else url
         self.body = body
         text = message
         if hub_message:
@@ -231,6 +238,25 @@ class PartialUploadError(StorageError):
         self.done = done
         self.failed = failed
         super().__init__(f"{message} ({done} objects uploaded, {failed} failed)", hint=hint)
+
+
+class UnsafeCacheError(PolarisError, PermissionError):
+    """A token or data cache folder or file is not private to the current user, so it is not used.
+
+    Attributes:
+        path: the folder or file that was refused.
+        reason: why (a symbolic link, owned by another user, writable by others...).
+    """
+
+    default_hint = (
+        "Remove it (or point POLARIS_CACHE_DIR at a folder only you can write to) and log in again; "
+        "the client recreates it with owner-only permissions."
+    )
+
+    def __init__(self, message: str, *, path: str, reason: str, hint: str | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(message, hint=hint)
 
 
 class ClientClosedError(PolarisError, RuntimeError):

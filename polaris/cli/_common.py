@@ -112,11 +112,27 @@ def report_error(exc: BaseException, *, debug: bool = False) -> None:
     """Print the one friendly line (+ hint), and the traceback with ``--debug``."""
     console = err_console()
     if debug:
-        console.print_exception(show_locals=False)
+        _print_redacted_traceback(exc, console)
     message, hint = _describe(exc)
     console.print(f"[bold red]Error:[/] {escape(message)}")
     if hint:
         console.print(f"[yellow]Hint:[/] {escape(hint)}")
+
+
+def _print_redacted_traceback(exc: BaseException, console: Console) -> None:
+    """The ``--debug`` traceback, rendered as plain text and redacted (no URL credentials or tokens)."""
+    import io
+
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    from polaris.hub.redact import redact_text
+
+    buffer = io.StringIO()
+    plain = Console(file=buffer, width=console.width, no_color=True, color_system=None, force_terminal=False)
+    plain.print(Traceback.from_exception(type(exc), exc, exc.__traceback__, show_locals=False))
+    console.file.write(redact_text(buffer.getvalue()))
+    console.file.flush()
 
 
 def escape(text: str) -> str:

@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 import webbrowser
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +32,7 @@ from polaris.errors import (
     TokenExchangeError,
 )
 from polaris.hub._wire import connection_error, error_for_status, fetch_user_info
+from polaris.hub.redact import redact_url
 from polaris.hub.token_cache import CachedTokens, TokenCache, with_expires_at
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ __all__ = [
     "LoginUI",
     "LoopbackCallbackServer",
     "load_oauth2_client_class",
+    "revoke_token",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,11 @@ _FORM_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
 }
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def load_oauth2_client_class() -> type[Any]:
@@ -341,6 +349,27 @@ def password_grant(http: httpx.Client, settings: PolarisHubSettings) -> dict[str
     return token
 
 
+def revoke_token(http: httpx.Client, url: str, token: str, *, hint: str, client_id: str | None = None) -> bool:
+    """RFC 7009: ask ``url`` to revoke ``token`` (``token_type_hint`` = ``hint``). Best effort: never raises.
+
+    Returns whether the endpoint answered 2xx. A missing endpoint (404/405), another refusal or a network error is
+    logged at DEBUG: a logout must work offline and against a Hub without revocation.
+    """
+    form = {"token": token, "token_type_hint": hint}
+    if client_id:
+        form["client_id"] = client_id
+    try:
+        response = http.post(url, data=form, headers=_FORM_HEADERS)
+    except httpx.HTTPError as exc:
+        logger.debug("Token revocation at %s failed: %s", url, type(exc).__name__)
+        return False
+    if 200 <= response.status_code < 300:
+        logger.debug("Revoked the %s at %s", hint.replace("_", " "), url)
+        return True
+    logger.debug("Token revocation at %s answered HTTP %d; nothing revoked", url, response.status_code)
+    return False
+
+
 # ---------------------------------------------------------------------------------------------- authenticator
 @dataclass(frozen=True)
 class LoginResult:
@@ -348,7 +377,7 @@ class LoginResult:
 
     identity: str
     already_logged_in: bool
-    method: str  # "cached", "password" or "authorization_code"
+    method: str  # "cached", "renewed" (the Hub rejected the cached token), "password" or "authorization_code"
 
 
 class HubAuthenticator:
@@ -369,7 +398,7 @@ class HubAuthenticator:
         self.tokens: CachedTokens = cache.load()
 
     def __repr__(self) -> str:
-        return f"HubAuthenticator(hub_url={self.settings.hub_url!r}, tokens={self.tokens!r})"
+        return f"HubAuthenticator(hub_url={redact_url(self.settings.hub_url)!r}, tokens={self.tokens!r})"
 
     def storage_token(self, *, resource: str, scope: str) -> dict[str, Any]:
         """A fresh storage token for one artifact (renewing the Hub token first if it expired).
@@ -380,8 +409,19 @@ class HubAuthenticator:
         hub = self.active_hub_token()
         if hub is None:
             raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+        try:
+            return exchange_for_storage_token(
+                self._token_http(), self.settings, str(hub["access_token"]), resource=resource, scope=scope
+            )
+        except TokenExchangeError as exc:
+            if exc.error != "invalid_grant":  # the artifact or scope was refused, not the Hub token
+                raise
+            logger.info("The Hub rejected the Hub token for a storage token; renewing it once")
+            renewed = self.renew_rejected_hub_token(str(hub["access_token"]))
+            if renewed is None:
+                raise
         return exchange_for_storage_token(
-            self._token_http(), self.settings, str(hub["access_token"]), resource=resource, scope=scope
+            self._token_http(), self.settings, str(renewed["access_token"]), resource=resource, scope=scope
         )
 
     # -- plumbing
@@ -410,10 +450,18 @@ class HubAuthenticator:
             **self._http_options,
         )
 
+    def _sync_from_cache(self) -> None:
+        """Adopt what the cache holds now: another process may have renewed the tokens (or rotated the refresh
+        token, which makes ours useless). Call with the cache lock held."""
+        if not self.cache.persist:
+            return
+        disk = self.cache.load()
+        if disk.external_token is not None or disk.hub_token is not None:
+            self.tokens = disk
+
     # -- external token
-    def _refresh_external(self) -> dict[str, Any] | None:
-        token = self.tokens.external_token
-        if not token or not token.get("refresh_token"):
+    def _refresh_external(self, token: dict[str, Any]) -> dict[str, Any] | None:
+        if not token.get("refresh_token"):
             return None
         from authlib.integrations.base_client import OAuthError
 
@@ -429,40 +477,85 @@ class HubAuthenticator:
         refreshed.setdefault("refresh_token", token["refresh_token"])
         return refreshed
 
-    def active_external_token(self) -> dict[str, Any] | None:
-        """The identity provider's token, refreshed if it expired and can be; ``None`` when unusable."""
+    def active_external_token(self, *, force_refresh: bool = False) -> dict[str, Any] | None:
+        """The identity provider's token, refreshed if it expired and can be; ``None`` when unusable.
+
+        The refresh runs under the cache lock after re-reading the cache, so processes sharing a cache refresh once
+        and all pick up the rotated refresh token. ``force_refresh`` refreshes even an unexpired token (one the Hub
+        refused) unless another process already replaced it.
+        """
         with self._lock:
             token = self.tokens.external_token
             if token is None:
                 return None
-            if not is_expired(token):
+            if not force_refresh and not is_expired(token):
                 return token
-            refreshed = self._refresh_external()
-            if refreshed is None:
-                return None
-            self.tokens = CachedTokens(refreshed, self.tokens.hub_token, self.tokens.identity)
-            self._save()
-            return refreshed
+            with self.cache.locked():
+                self._sync_from_cache()
+                current = self.tokens.external_token
+                if current is None:
+                    return None
+                replaced = current.get("access_token") != token.get("access_token")
+                if not is_expired(current) and (replaced or not force_refresh):
+                    return current  # another process refreshed it meanwhile
+                refreshed = self._refresh_external(current)
+                if refreshed is None:
+                    return None
+                self.tokens = CachedTokens(refreshed, self.tokens.hub_token, self.tokens.identity)
+                self._save()
+                return refreshed
 
     # -- Hub token
+    def _new_hub_token(self) -> dict[str, Any] | None:
+        """Password grant, or exchange of the external token (refreshed once more if the Hub refuses it)."""
+        if self.settings.uses_password_grant:
+            return password_grant(self._token_http(), self.settings)
+        external = self.active_external_token()
+        if external is None:
+            return None
+        try:
+            return exchange_for_hub_token(self._token_http(), self.settings, external["access_token"])
+        except TokenExchangeError as exc:
+            if exc.error != "invalid_grant":
+                raise
+            logger.info("The Hub refused the identity provider's token; refreshing it once")
+            refreshed = self.active_external_token(force_refresh=True)
+            if refreshed is None or refreshed.get("access_token") == external.get("access_token"):
+                raise
+            return exchange_for_hub_token(self._token_http(), self.settings, refreshed["access_token"])
+
+    def _store_hub_token(self, hub: dict[str, Any]) -> dict[str, Any]:
+        logger.info("Obtained a new Hub token")
+        self.tokens = CachedTokens(self.tokens.external_token, hub, self.tokens.identity)
+        self._save()
+        return hub
+
     def renew_hub_token(self) -> dict[str, Any] | None:
         """A fresh Hub token from the password or the external token, or ``None`` if neither works.
 
         Raises:
             HubConnectionError, HubServerError, TokenExchangeError: the token endpoint failed.
+            UnsafeCacheError: the token cache is not private.
         """
-        with self._lock:
-            if self.settings.uses_password_grant:
-                hub = password_grant(self._token_http(), self.settings)
-            else:
-                external = self.active_external_token()
-                if external is None:
-                    return None
-                hub = exchange_for_hub_token(self._token_http(), self.settings, external["access_token"])
-            logger.info("Obtained a new Hub token")
-            self.tokens = CachedTokens(self.tokens.external_token, hub, self.tokens.identity)
-            self._save()
-            return hub
+        with self._lock, self.cache.locked():
+            self._sync_from_cache()
+            hub = self._new_hub_token()
+            return None if hub is None else self._store_hub_token(hub)
+
+    def renew_rejected_hub_token(self, rejected_access_token: str) -> dict[str, Any] | None:
+        """After the Hub answered 401 to ``rejected_access_token``: a new Hub token, or ``None`` if none can be had.
+
+        If another process already replaced the rejected token in the cache, that one is used instead.
+
+        Raises: see :meth:`renew_hub_token`.
+        """
+        with self._lock, self.cache.locked():
+            self._sync_from_cache()
+            current = self.tokens.hub_token
+            if current is not None and current.get("access_token") != rejected_access_token and not is_expired(current):
+                return current
+            hub = self._new_hub_token()
+            return None if hub is None else self._store_hub_token(hub)
 
     def active_hub_token(self) -> dict[str, Any] | None:
         """The Hub token, renewed without asking the user when it expired; ``None`` if that is impossible.
@@ -474,9 +567,15 @@ class HubAuthenticator:
             token = self.tokens.hub_token
             if token is not None and not is_expired(token):
                 return token
-            if token is None and not self.settings.uses_password_grant and self.tokens.external_token is None:
-                return None
-            return self.renew_hub_token()
+            with self.cache.locked():
+                self._sync_from_cache()
+                token = self.tokens.hub_token
+                if token is not None and not is_expired(token):
+                    return token  # another process renewed it
+                if token is None and not self.settings.uses_password_grant and self.tokens.external_token is None:
+                    return None
+                hub = self._new_hub_token()
+                return None if hub is None else self._store_hub_token(hub)
 
     # -- identity
     def identity(self) -> str:
@@ -503,18 +602,40 @@ class HubAuthenticator:
         return {k: claims[k] for k in ("sub", "email", "name", "preferred_username") if claims.get(k)}
 
     # -- login / logout
-    def login(self, *, overwrite: bool = False, ui: LoginUI) -> LoginResult:
-        """Log in (see :meth:`polaris.hub.client.PolarisHubClient.login`)."""
+    def login(self, *, overwrite: bool = False, ui: LoginUI, probe: Callable[[], object] | None = None) -> LoginResult:
+        """Log in (see :meth:`polaris.hub.client.PolarisHubClient.login`).
+
+        ``probe`` makes one authenticated Hub request: a cached login counts only when the Hub accepts it (a 401
+        that cannot be cured by renewing the token means logging in again; an unreachable Hub keeps the cache).
+        """
         with self._lock:
+            if not overwrite:
+                with self.cache.locked():
+                    self._sync_from_cache()  # another process may have logged in meanwhile
             if not overwrite and self.tokens.hub_token is not None:
                 try:
                     active = self.active_hub_token()
                 except PolarisError as exc:
                     logger.info("Cached login unusable (%s); logging in again", type(exc).__name__)
                     active = None
+                if active is not None and probe is not None:
+                    try:
+                        probe()
+                    except PolarisUnauthorizedError:
+                        logger.info("The Hub rejected the cached login and it could not be renewed; logging in again")
+                        active = None
+                    except PolarisError as exc:  # offline or failing Hub: the cached login may still be fine
+                        logger.info("Could not check the cached login with the Hub (%s)", type(exc).__name__)
+                    else:
+                        renewed = self.tokens.hub_token
+                        if renewed is not None and renewed.get("access_token") != active.get("access_token"):
+                            who = self.identity()
+                            logger.info("Renewed the login to %s as %s (the Hub rejected the cached token)",
+                                        redact_url(self.settings.hub_url), who)  # fmt: skip
+                            return LoginResult(identity=who, already_logged_in=False, method="renewed")
                 if active is not None:
                     who = self.identity()
-                    logger.info("You are already logged in to %s as %s", self.settings.hub_url, who)
+                    logger.info("You are already logged in to %s as %s", redact_url(self.settings.hub_url), who)
                     return LoginResult(identity=who, already_logged_in=True, method="cached")
             if self.settings.uses_password_grant:
                 hub = password_grant(self._token_http(), self.settings)
@@ -531,9 +652,10 @@ class HubAuthenticator:
                     identity = {}
                 self.tokens = CachedTokens(external, hub, identity)
                 method = "authorization_code"
-            self._save()
+            with self.cache.locked():
+                self._save()
             who = self.identity()
-            logger.info("Logged in to %s as %s", self.settings.hub_url, who)
+            logger.info("Logged in to %s as %s", redact_url(self.settings.hub_url), who)
             return LoginResult(identity=who, already_logged_in=False, method=method)
 
     def _authorization_code_login(self, ui: LoginUI) -> dict[str, Any]:
@@ -594,8 +716,37 @@ class HubAuthenticator:
                 server.close()
         return with_expires_at(dict(token))
 
-    def logout(self) -> bool:
-        """Forget every token of this Hub. Returns whether a cache file was removed."""
-        with self._lock:
-            self.tokens = CachedTokens()
-            return self.cache.clear()
+    def _revoke_all(self, tokens: CachedTokens) -> None:
+        """Best-effort RFC 7009 revocation of what a logout forgets (see :func:`revoke_token`).
+
+        The Hub token goes to ``settings.resolved_revoke_url``; the identity provider's tokens go there only when that
+        URL is on the identity provider's own origin (they are never handed to another party).
+        """
+        url = self.settings.resolved_revoke_url
+        opened_here = self._http is None  # e.g. a logout after close(): do not leave a client open
+        http = self._token_http()
+        try:
+            if tokens.hub_token and tokens.hub_token.get("access_token"):
+                revoke_token(http, url, str(tokens.hub_token["access_token"]), hint="access_token")
+            external = tokens.external_token or {}
+            if external and _origin(url) == _origin(self.settings.token_fetch_url):
+                for hint in ("refresh_token", "access_token"):
+                    if external.get(hint):
+                        revoke_token(http, url, str(external[hint]), hint=hint, client_id=self.settings.client_id)
+        finally:
+            if opened_here:
+                self.close()
+
+    def logout(self, *, revoke: bool = True) -> bool:
+        """Forget every token of this Hub, revoking them first (best effort). Returns whether a cache file was removed.
+
+        Raises:
+            UnsafeCacheError: the token cache is not private (nothing is read or removed there).
+        """
+        with self._lock, self.cache.locked():
+            self._sync_from_cache()
+            tokens, self.tokens = self.tokens, CachedTokens()
+            removed = self.cache.clear()
+        if revoke:
+            self._revoke_all(tokens)
+        return removed

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from polaris._paths import data_dir
+from polaris.hub._fs_safety import check_private_dir, ensure_private_subdirs, make_private_tree
 
 __all__ = ["LOCK_TIMEOUT", "CacheKey", "DownloadCache"]
 
@@ -65,6 +66,7 @@ class DownloadCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
+        check_private_dir(self.root, what="download cache folder")  # a planted or shared cache is never served
 
     def entry(self, key: CacheKey) -> Path:
         """Where the complete entry for ``key`` lives (whether or not it exists yet)."""
@@ -88,8 +90,8 @@ class DownloadCache:
         from filelock import FileLock
 
         entry = self.entry(key)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(entry.with_name(entry.name + LOCK_SUFFIX)), timeout=timeout, thread_local=False):
+        ensure_private_subdirs(entry.parent, root=self.root, what="download cache folder")  # 0700, never a link
+        with FileLock(str(entry.with_name(entry.name + LOCK_SUFFIX)), timeout=timeout, thread_local=False, mode=0o600):
             yield
 
     def fetch(self, key: CacheKey, fill: Callable[[Path], object]) -> Path:
@@ -114,6 +116,7 @@ class DownloadCache:
                 fill(tmp)
                 if not tmp.exists():
                     raise FileNotFoundError(f"cache fill for {key} produced nothing at {tmp}")
+                make_private_tree(tmp)  # cached artifacts are owner-only: files 0600, folders 0700
                 os.replace(tmp, entry)
             except BaseException:
                 _remove(tmp)

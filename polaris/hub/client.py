@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from polaris.errors import ClientClosedError, PolarisUnauthorizedError
+from polaris.errors import ClientClosedError, PolarisError, PolarisUnauthorizedError
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
+from polaris.hub.redact import install_log_redaction, mask_secret, redact_url
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
 from polaris.types import (
@@ -44,17 +45,41 @@ if TYPE_CHECKING:
     from polaris.hub.artifact_io import ArtifactIO
 
     _OAuth2ClientBase = httpx.Client
+    _OAuth2Token = dict
 else:
     _OAuth2ClientBase = load_oauth2_client_class()
+    from authlib.oauth2.rfc6749 import OAuth2Token as _OAuth2Token
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
 
 logger = logging.getLogger(__name__)
+# Secrets never reach a log line: the client's loggers and those of the HTTP stacks get a redacting filter.
+install_log_redaction()
 
 #: Items per request when walking a whole listing.
 DEFAULT_PAGE_SIZE = 100
 #: Upper bound of pages one iteration walks (a guard against a Hub that never stops paging).
 MAX_PAGES = 10_000
+
+
+_SECRET_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
+
+
+class MaskedToken(_OAuth2Token):  # type: ignore[type-arg]
+    """authlib's ``OAuth2Token`` (a dict: every key and value still there) whose repr shows ``***`` + last 4 only."""
+
+    def __repr__(self) -> str:
+        shown = {k: mask_secret(str(v)) if k in _SECRET_TOKEN_FIELDS and v else v for k, v in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
+def _masked(token: Any) -> Any:
+    """``token`` as a :class:`MaskedToken` (``None`` and non-dicts unchanged)."""
+    if isinstance(token, dict) and not isinstance(token, MaskedToken):
+        return MaskedToken(dict(token))
+    return token
 
 
 class PolarisHubClient(_OAuth2ClientBase):
@@ -74,12 +99,10 @@ class PolarisHubClient(_OAuth2ClientBase):
         FileNotFoundError: ``ca_bundle`` names a missing file.
     """
 
-    if TYPE_CHECKING:
-        token: Any
-
     def __init__(
         self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
     ) -> None:
+        install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
         self.settings = settings if settings is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
@@ -102,14 +125,28 @@ class PolarisHubClient(_OAuth2ClientBase):
         self.show_progress = True
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
         super().__init__(  # type: ignore[call-arg]
-            token=self._authenticator.tokens.hub_token,
+            token=_masked(self._authenticator.tokens.hub_token),
             timeout=timeout,
             transport=transport,
             **kwargs,
         )
 
     def __repr__(self) -> str:
-        return f"PolarisHubClient(hub_url={self.settings.hub_url!r}, logged_in={self.is_logged_in})"
+        return f"PolarisHubClient(hub_url={redact_url(self.settings.hub_url)!r}, logged_in={self.is_logged_in})"
+
+    def __del__(self) -> None:
+        # authlib's __del__ assumes its __init__ ran; ours may have raised before (e.g. an unsafe token cache).
+        if "session" in self.__dict__:
+            super().__del__()  # type: ignore[misc]
+
+    @property
+    def token(self) -> Any:
+        """The Hub token in use (authlib's ``OAuth2Token`` dict; its repr shows ``***`` + the last 4 characters)."""
+        return self.token_auth.token  # type: ignore[attr-defined]
+
+    @token.setter
+    def token(self, value: Any) -> None:
+        self.token_auth.set_token(_masked(value))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -180,8 +217,46 @@ class PolarisHubClient(_OAuth2ClientBase):
         return super().stream(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
         self._check_open()
+        response = super().send(request, **kwargs)
+        if response.status_code != 401:
+            return response
+        rejected = self._rejected_hub_token(response.request, request)
+        if rejected is None:
+            return response
+        try:
+            renewed = self._authenticator.renew_rejected_hub_token(rejected)
+        except PolarisError as exc:
+            logger.info("The Hub rejected the Hub token and renewing it failed: %s", exc.message)
+            return response
+        if renewed is None:
+            logger.info("The Hub rejected the Hub token, and no password or refreshable login can renew it")
+            return response
+        logger.info("The Hub rejected the Hub token; renewed it once and sending the request again")
+        response.close()
+        self.token = renewed
+        request.headers["Authorization"] = f"Bearer {renewed['access_token']}"
         return super().send(request, **kwargs)
+
+    def _rejected_hub_token(self, sent: httpx.Request, request: httpx.Request) -> str | None:
+        """The Hub token ``sent`` carried, when its 401 may be cured by renewing it (and ``request`` can be resent).
+
+        ``sent`` is what went on the wire (authlib's auth flow builds it from ``request``).
+        """
+        scheme, _, value = sent.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            return None
+        hub = self._authenticator.tokens.hub_token
+        held = self.token
+        known = {str(t.get("access_token")) for t in (hub, held) if t}
+        if value not in known:
+            return None  # a token the caller set by hand, or one for another service
+        try:
+            request.read()  # bytes bodies can be sent again; a consumed stream cannot
+        except httpx.StreamConsumed:
+            return None
+        return str(value)
 
     # ------------------------------------------------------------------ generated client
     @property
@@ -217,7 +292,9 @@ class PolarisHubClient(_OAuth2ClientBase):
         (and opened in a browser when ``auto_open_browser``); with a loopback ``callback_url`` the code is
         caught by a one-shot local server (state checked), else the user pastes the code from the Hub's
         callback page. The login is then exchanged (RFC 8693) for a Hub token.
-        Already logged in and not ``overwrite``: logs who you are and does nothing.
+        Already logged in and not ``overwrite``: the cached login is checked with one Hub request; if the Hub accepts
+        it, this logs who you are and does nothing; if it rejects it, it is renewed silently when it can be (password,
+        or refreshable login: ``method="renewed"``), otherwise the login runs again.
 
         Args:
             overwrite: log in again even if a usable login is cached.
@@ -231,14 +308,25 @@ class PolarisHubClient(_OAuth2ClientBase):
             ClientClosedError: the client was closed.
         """
         self._check_open()
+
+        def probe() -> None:  # one authenticated request: does the Hub accept the cached token? (401 renews once)
+            self.token = self._authenticator.tokens.hub_token
+            self._wire.list_datasets(limit=1, offset=0)
+
         result = self._authenticator.login(
-            overwrite=overwrite, ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser)
+            overwrite=overwrite,
+            ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser),
+            probe=probe,
         )
         self.token = self._authenticator.tokens.hub_token
         return result
 
     def logout(self) -> bool:
-        """Forget this Hub's tokens (memory and cache file). Returns whether a cache file was removed."""
+        """Forget this Hub's tokens (memory and cache file) after revoking them at the Hub.
+
+        The revocation (RFC 7009 at ``settings.revoke_url``) is best effort: without an endpoint or a network the
+        tokens are still forgotten. Returns whether a cache file was removed.
+        """
         removed = self._authenticator.logout()
         self.token = None
         return removed

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from polaris.hub.redact import redact_text, redact_url
 from polaris.types import TimeoutTypes
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ _URL_FIELDS = (
     "callback_url",
     "token_fetch_url",
     "user_info_url",
+    "revoke_url",
 )
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -42,7 +44,7 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def _check_url(value: str, field: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
-        raise ValueError(f"{field} must be an absolute http(s) URL, got {value!r}")
+        raise ValueError(f"{field} must be an absolute http(s) URL, got {redact_url(value)!r}")
     if parts.username or parts.password:
         raise ValueError(f"{field} must not carry credentials")
     return value
@@ -65,6 +67,8 @@ class PolarisHubSettings(BaseSettings):
         authorize_url, token_fetch_url, user_info_url: the external identity provider (not derived).
         callback_url: OAuth2 ``redirect_uri`` (default ``{scheme}://{host}/oauth2/callback``). A loopback URL
             (``http://127.0.0.1:0/callback``) makes ``login`` catch the code itself.
+        revoke_url: RFC 7009 token revocation, called by ``logout`` (default ``{scheme}://{host}/oauth/revoke``);
+            identity-provider tokens are sent there only when it is on ``token_fetch_url``'s origin.
         scopes: space-separated OAuth2 scopes; client_id: the public PKCE client id.
         ca_bundle: ``None``/``True`` verify TLS with the default CA store, ``False`` disables verification,
             a path verifies against that CA bundle file (or directory).
@@ -81,6 +85,8 @@ class PolarisHubSettings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         validate_default=True,
+        # A ValidationError never echoes what was given: a hub_url with credentials must not reach logs or tracebacks.
+        hide_input_in_errors=True,
     )
 
     hub_url: str = "https://polarishub.io/"
@@ -93,6 +99,7 @@ class PolarisHubSettings(BaseSettings):
     callback_url: str | None = None
     token_fetch_url: str = "https://clerk.polarishub.io/oauth/token"
     user_info_url: str = "https://clerk.polarishub.io/oauth/userinfo"
+    revoke_url: str | None = None
     scopes: str = "profile email"
     client_id: str = "agQP2xVM6JqMHvGc"
     ca_bundle: bool | str | None = None
@@ -134,7 +141,14 @@ class PolarisHubSettings(BaseSettings):
             self.hub_token_url = urljoin(self.hub_url, "/api/auth/token")
         if self.callback_url is None:
             self.callback_url = urljoin(self.hub_url, "/oauth2/callback")
+        if self.revoke_url is None:
+            self.revoke_url = urljoin(self.hub_url, "/oauth/revoke")
         return self
+
+    def __repr_args__(self) -> Any:
+        # URLs are shown without user-info or token-looking query values (the password is never shown at all).
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) else value
 
     # ----------------------------------------------------------------- derived helpers
     @property
@@ -147,6 +161,12 @@ class PolarisHubSettings(BaseSettings):
     def resolved_hub_token_url(self) -> str:
         assert self.hub_token_url is not None
         return self.hub_token_url
+
+    @property
+    def resolved_revoke_url(self) -> str:
+        """Where ``logout`` revokes tokens (RFC 7009; default ``{scheme}://{host}/oauth/revoke`` of ``hub_url``)."""
+        assert self.revoke_url is not None
+        return self.revoke_url
 
     @property
     def resolved_callback_url(self) -> str:

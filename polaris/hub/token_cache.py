@@ -2,6 +2,14 @@
 
 The file holds the external (identity provider) token and the Hub token, each with ``expires_at``.
 It never holds a password. ``persist=False`` keeps everything in memory.
+
+The folder and file are trusted only when private to the current user (see :mod:`polaris.hub._fs_safety`): a
+symbolic link, a folder or file of another user, or one writable by others raises
+:class:`~polaris.errors.UnsafeCacheError` instead of being read; ours that are merely readable by others are
+tightened to ``0700`` / ``0600`` with a warning. Files are opened with ``O_NOFOLLOW`` relative to the checked folder.
+
+:meth:`TokenCache.locked` is a file lock shared by every process using the cache: renewals re-read the file under it,
+so a refresh token rotated by one process is picked up by the others instead of being used stale.
 """
 
 from __future__ import annotations
@@ -10,24 +18,27 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import stat
-import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polaris import _paths
+from polaris.hub._fs_safety import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PrivateDir
 
-__all__ = ["CACHE_FILE_MODE", "CACHE_FOLDER_MODE", "CachedTokens", "TokenCache", "with_expires_at"]
+__all__ = ["CACHE_FILE_MODE", "CACHE_FOLDER_MODE", "LOCK_TIMEOUT", "CachedTokens", "TokenCache", "with_expires_at"]
 
 logger = logging.getLogger(__name__)
 
 #: Permissions of a token file: read/write for the owner only.
-CACHE_FILE_MODE = 0o600
+CACHE_FILE_MODE = PRIVATE_FILE_MODE
 #: Permissions of the token folder: owner only.
-CACHE_FOLDER_MODE = 0o700
+CACHE_FOLDER_MODE = PRIVATE_DIR_MODE
+#: Seconds a process waits for another one renewing the same login.
+LOCK_TIMEOUT = 120.0
+_WHAT = "token cache folder"
 #: Version of the file layout; files of another version are ignored.
 CACHE_FORMAT_VERSION = 1
 
@@ -81,37 +92,76 @@ class TokenCache:
         self.hub_url = hub_url
         self.persist = persist
         self.folder = folder if folder is not None else _paths.token_dir()
+        #: Lock files live next to the token folder (``<cache>/locks``), so the token folder holds token files only.
+        self.lock_folder = self.folder.parent / "locks"
         self._memory = CachedTokens()
+        self._thread_lock = threading.RLock()
+        self._file_lock: Any = None
 
     def __repr__(self) -> str:
-        return f"TokenCache(hub_url={self.hub_url!r}, persist={self.persist})"
+        from polaris.hub.redact import redact_url
+
+        return f"TokenCache(hub_url={redact_url(self.hub_url)!r}, persist={self.persist})"
 
     @property
     def path(self) -> Path:
         """The cache file of this Hub (``<token_dir>/hub-<hash>.json``)."""
         return self.folder / f"hub-{_cache_key(self.hub_url)}.json"
 
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def locked(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold this Hub's cache lock (threads and processes; re-entrant). Memory-only caches lock threads only.
+
+        Raises:
+            UnsafeCacheError: the folder is not private. filelock.Timeout: another process held it too long.
+        """
+        with self._thread_lock:
+            if not self.persist:
+                yield
+                return
+            if self._file_lock is None:
+                from filelock import FileLock
+
+                with PrivateDir.open(self.lock_folder, what="token lock folder", create=True):
+                    pass  # checked (and created 0700) before a lock file is made in it
+                self._file_lock = FileLock(
+                    str(self.lock_folder / f"{self.path.stem}.lock"), timeout=timeout, mode=CACHE_FILE_MODE,
+                    thread_local=False,
+                )  # fmt: skip
+            with self._file_lock.acquire(timeout=timeout):
+                yield
+
     # ------------------------------------------------------------------ reading
     def load(self) -> CachedTokens:
-        """The cached tokens; an unreadable or foreign file counts as empty (and is logged, without contents)."""
+        """The cached tokens; an unreadable or foreign file counts as empty (and is logged, without contents).
+
+        Raises:
+            UnsafeCacheError: the folder or file is a symbolic link, someone else's, or writable by others.
+        """
         if not self.persist:
             return CachedTokens(self._memory.external_token, self._memory.hub_token, self._memory.identity)
         try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return CachedTokens()
+            with PrivateDir.open(self.folder, what=_WHAT, create=False) as folder:
+                raw_bytes = None if folder is None else folder.read(self.path.name)
         except OSError as exc:
+            from polaris.errors import UnsafeCacheError
+
+            if isinstance(exc, UnsafeCacheError):
+                raise
             logger.warning("Cannot read the token cache %s: %s", self.path, exc.strerror)
             return CachedTokens()
+        if raw_bytes is None:
+            return CachedTokens()
         try:
-            data = json.loads(raw)
+            data = json.loads(raw_bytes.decode("utf-8"))
         except ValueError:
             logger.warning("Ignoring a corrupt token cache file %s", self.path)
             return CachedTokens()
         if not isinstance(data, dict) or data.get("version") != CACHE_FORMAT_VERSION:
             logger.warning("Ignoring a token cache file of another format: %s", self.path)
             return CachedTokens()
-        if data.get("hub_url", "").rstrip("/").lower() != self.hub_url.rstrip("/").lower():
+        if str(data.get("hub_url", "")).rstrip("/").lower() != self.hub_url.rstrip("/").lower():
             logger.warning("Ignoring a token cache file written for another Hub: %s", self.path)
             return CachedTokens()
         external = data.get(_EXTERNAL)
@@ -128,7 +178,7 @@ class TokenCache:
         """Store both tokens (atomically: temporary file, fsync, rename). Nothing on disk when not persisting.
 
         Raises:
-            OSError: the folder or file cannot be written.
+            UnsafeCacheError: the folder is not private. OSError: the folder or file cannot be written.
         """
         self._memory = CachedTokens(tokens.external_token, tokens.hub_token, tokens.identity)
         if not self.persist:
@@ -143,35 +193,22 @@ class TokenCache:
             _HUB: tokens.hub_token,
             _IDENTITY: tokens.identity,
         }
-        self._ensure_folder()
-        fd, tmp_name = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.folder)
-        try:
-            os.fchmod(fd, CACHE_FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
+        with PrivateDir.open(self.folder, what=_WHAT, create=True) as folder:
+            assert folder is not None
+            folder.write_atomic(self.path.name, json.dumps(payload).encode("utf-8"))
         logger.debug("Token cache written to %s", self.path)
 
     def clear(self) -> bool:
-        """Forget both tokens (memory and file). Returns whether a file was removed."""
+        """Forget both tokens (memory and file). Returns whether a file was removed.
+
+        Raises:
+            UnsafeCacheError: the folder is not private (nothing is removed from someone else's folder).
+        """
         self._memory = CachedTokens()
         if not self.persist:
             return False
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        logger.debug("Token cache %s removed", self.path)
-        return True
-
-    def _ensure_folder(self) -> None:
-        self.folder.mkdir(mode=CACHE_FOLDER_MODE, parents=True, exist_ok=True)
-        current = stat.S_IMODE(self.folder.stat().st_mode)
-        if current != CACHE_FOLDER_MODE:
-            os.chmod(self.folder, CACHE_FOLDER_MODE)
+        with PrivateDir.open(self.folder, what=_WHAT, create=False) as folder:
+            removed = folder is not None and folder.remove(self.path.name)
+        if removed:
+            logger.debug("Token cache %s removed", self.path)
+        return removed
