@@ -388,6 +388,12 @@ def test_public_dataset_urls_serve_head_range_and_404(hub: LocalHub, api: httpx.
     assert part.status_code == 206 and part.content == ranged.content[4:10]
     whole = httpx.get(d["root"], timeout=30)
     assert whole.status_code == 200 and whole.content == ranged.content
+    tail = httpx.get(d["root"], headers={"Range": "bytes=-4"}, timeout=30)
+    assert tail.status_code == 206 and tail.content == whole.content[-4:]
+    beyond = httpx.get(d["root"], headers={"Range": f"bytes={size}-{size + 10}"}, timeout=30)
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+    ignored = httpx.get(d["root"], headers={"Range": "bytes=0-1,4-5"}, timeout=30)  # not one range: all of it
+    assert ignored.status_code == 200 and ignored.content == whole.content
     v2 = conform(spec, api.get(f"v2/dataset/{DEMO}/freesolv-zarr")).json()
     assert v2["root"].endswith("/dataset/polaris-demo/freesolv-zarr/data.zarr")
     assert httpx.get(v2["root"] + "/.zmetadata", timeout=30).json()["zarr_consolidated_format"] == 1
