@@ -139,7 +139,7 @@ def _advice(kind: str) -> str:
         "tuple": "store it as a pointer column into a Zarr archive, or convert it to a JSON string",
         "set": "convert it to a sorted list in a JSON string",
         "ndarray": "store it as a pointer column into a Zarr archive",
-        "complex": "split it into two float columns (real and imaginary parts)",
+        "complex": "convert it into two float columns (real and imaginary parts)",
         "mixed": "convert it to one type, e.g. df[col].astype(str)",
     }.get(kind, "convert it to str, a number or a pointer column")
 
