@@ -18,6 +18,7 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
     ├── InvalidArtifactError            an artifact fails a client-side rule (ValueError)
     │   └── LicenseRequiredError
+    ├── InvalidPredictionsError         predictions a metric cannot score (ValueError): names target and test set
     ├── StorageError                    object-storage transfer failed
     │   ├── ArtifactExistsError             if_exists="raise" and the object is already there
     │   │   └── ObjectConflictError             if_exists="skip" and a stored object differs from ours
@@ -40,6 +41,7 @@ __all__ = [
     "HubServerError",
     "IncompleteUploadError",
     "InvalidArtifactError",
+    "InvalidPredictionsError",
     "InvalidRequestError",
     "LicenseRequiredError",
     "ObjectConflictError",
@@ -246,6 +248,30 @@ class PolarisChecksumError(PolarisError, ValueError):
 
 class InvalidArtifactError(PolarisError, ValueError):
     """An artifact breaks a rule the Hub enforces; nothing was sent."""
+
+
+class InvalidPredictionsError(PolarisError, ValueError):
+    """Predictions that cannot be scored: NaN, the wrong type, or values a metric refuses.
+
+    Attributes:
+        test_set, target, metric: where it happened (``metric`` may be ``None``).
+    """
+
+    default_hint = "Fix the predictions of that target and test set (numbers, no NaN; probabilities in [0, 1])."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        test_set: str | None = None,
+        target: str | None = None,
+        metric: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.test_set = test_set
+        self.target = target
+        self.metric = metric
+        super().__init__(message, hint=hint)
 
 
 class LicenseRequiredError(InvalidArtifactError):
