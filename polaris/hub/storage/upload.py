@@ -104,6 +104,7 @@ def _upload_one(
     *,
     multipart: bool,
     md5_hex: str | None = None,
+    compared: bool = False,
 ) -> UploadReport:
     if isinstance(data, Path) and data.stat().st_size <= READ_WHOLE_MAX:
         data = data.read_bytes()
@@ -111,7 +112,8 @@ def _upload_one(
         md5_hex, size = md5_of(data)
     else:
         size = len(data) if isinstance(data, bytes) else data.stat().st_size
-    if if_exists == "skip" and _present(session, loc, md5_hex):
+    # ``compared``: a HEAD just found the object missing; the conditional PUT below still refuses to overwrite.
+    if if_exists == "skip" and not compared and _present(session, loc, md5_hex):
         bar.advance(size)
         return UploadReport(skipped=1)
     conditional = if_exists in ("skip", "raise")
@@ -304,7 +306,7 @@ def upload_zarr(
     from ``staged``) and goes first so the Hub can open the archive, then all other files in parallel (at most
     ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps stored objects whose md5
     equals ours and refuses ones that differ, ``raise`` refuses when any object exists. ``only``: upload just these
-    keys (what a comparison found missing).
+    keys (what :func:`compare` found missing; they are not HEADed again).
 
     Raises:
         ArtifactExistsError: ``if_exists="raise"`` and an object already exists.
@@ -341,6 +343,7 @@ def upload_zarr(
                 bar,
                 multipart=False,
                 md5_hex=md5s[name],
+                compared=only is not None,
             )
 
         with Progress(session.progress, f"upload {root.name}", total) as bar:
