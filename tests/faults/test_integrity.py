@@ -22,6 +22,7 @@ from polaris.errors import (
     InvalidArtifactError,
     ObjectConflictError,
     PartialUploadError,
+    StorageError,
 )
 from polaris.hub.client import PolarisHubClient
 from polaris.hub.storage import stage_zarr
@@ -316,3 +317,34 @@ def test_documented_positional_upload_call_and_its_timeout(
     client.upload_dataset(dataset, "private", (7, 123))  # the timeout reaches the Hub requests and storage ...
     assert seen[-1] == ((7.0, 123.0), 7.0, 123.0)
     assert (client.timeout.connect, client.timeout.read) == before  # ... of that call only
+
+
+def test_interrupted_get_dataset_keeps_its_parts_and_the_next_call_continues(
+    client: PolarisHubClient, via_proxy: _StorageViaProxy, tmp_path: Path
+) -> None:
+    name = _unique("dl-resume")
+    dataset = _chunky_dataset(tmp_path, name, n_chunks=12, chunk_kib=128)
+    client.upload_dataset(dataset)
+    client._authenticator.storage_token(resource="urn:polaris:dataset:polaris-demo:freesolv", scope="read")
+    assert via_proxy.proxy is not None
+    proxy = via_proxy.proxy
+    proxy.cut(b"/data.zarr/x/8.0 ", after=0)  # the link drops when that chunk is asked for
+    with pytest.raises(StorageError):
+        client.get_dataset("demo-user", name, verify_checksum="verify")
+    cache = client._artifacts.cache
+    (partial,) = list(cache.root.rglob(f"*{name}*/*.incomplete"))  # the entry being filled is kept ...
+    chunks = partial / "data.zarr.incomplete" / "x"
+    done_before = {
+        p.name: p.stat().st_mtime_ns
+        for p in chunks.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".incomplete")
+    }
+    assert done_before, "no chunk had arrived before the cut"
+    assert all(i.artifact_id != f"demo-user/{name}" for i in cache.entries())  # nothing half-done is an entry
+    proxy.restore()
+    back = client.get_dataset("demo-user", name, verify_checksum="verify")  # ... and continued, verified as a whole
+    assert isinstance(back, DatasetV1) and back.zarr_root_path is not None
+    np.testing.assert_array_equal(back.get_data(8, "x"), dataset.get_data(8, "x"))
+    after = Path(str(back.zarr_root_path)) / "x"
+    assert {k: (after / k).stat().st_mtime_ns for k in done_before} == done_before  # kept, not fetched again
+    assert not list(cache.root.rglob(f"*{name}*/*.incomplete"))
