@@ -215,7 +215,7 @@ def test_cut_upload_raises_partial_upload_then_resume_completes(
 def test_skip_with_changed_data_is_an_error_and_changes_nothing(client: PolarisHubClient, tmp_path: Path) -> None:
     name = _unique("changed")
     dataset = _chunky_dataset(tmp_path, name, n_chunks=4, chunk_kib=8)
-    client.upload_dataset(dataset)
+    client.upload_dataset(dataset, if_exists="skip")  # a new dataset: nothing to compare, everything sent
     before = client.get_dataset("demo-user", name)
     changed = _chunky_dataset(tmp_path / "other", name, n_chunks=4, chunk_kib=8)
     assert changed.table is not None
