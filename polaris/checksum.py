@@ -49,6 +49,7 @@ __all__ = [
     "table_md5",
     "verify_md5",
     "write_zarr_manifest",
+    "write_zarr_manifest_entries",
     "zarr_manifest_entries",
     "zarr_tree_digest",
     "zarr_tree_digest_from_entries",
@@ -469,10 +470,19 @@ def write_zarr_manifest(root: str | os.PathLike[str], out_path: str | os.PathLik
         FileNotFoundError: ``root`` is not a local directory.
         OSError: reading the archive or writing the manifest failed.
     """
+    return write_zarr_manifest_entries(zarr_manifest_entries(root), out_path)
+
+
+def write_zarr_manifest_entries(entries: Sequence[ZarrFileEntry], out_path: str | os.PathLike[str]) -> str:
+    """Write the DatasetV2 manifest Parquet of ``entries`` (sorted by path) and return the md5 of the file.
+
+    Raises:
+        OSError: writing the manifest failed.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    entries = zarr_manifest_entries(root)
+    entries = sorted(entries, key=lambda e: e.path)
     table = pa.table(
         {
             "path": pa.array([e.path for e in entries], pa.string()),

@@ -342,6 +342,7 @@ def check_benchmark(body: Any, *, competition: bool = False) -> dict[str, Any]:
             c.fail("metrics", "metric names must be unique")
         if main not in names:
             c.fail("mainMetric", f"must be the name of one of the metrics {names}")
+    _metrics_fit_targets(c, metrics)
     if not c.body.get("datasetArtifactId") and not isinstance(c.body.get("dataset"), dict):
         c.fail("datasetArtifactId", "is required")
     c.done()
@@ -409,6 +410,22 @@ def _split_v2(v: Any) -> str | None:
     return None
 
 
+def _metrics_fit_targets(c: Checker, metrics: Any) -> None:
+    """Refuse metrics defined for none of the declared target types (e.g. ``roc_auc`` on a regression target)."""
+    types, cols = c.body.get("targetTypes"), c.body.get("targetCols")
+    if not metrics or not isinstance(types, dict) or not cols:
+        return
+    from polaris.evaluate.metrics import unfit_metrics
+
+    targets = [cols] if isinstance(cols, str) else [str(t) for t in cols]
+    try:
+        problems = unfit_metrics(list(metrics), {str(k): str(v) for k, v in types.items()}, targets)
+    except ValueError:
+        return  # an invalid metric is reported by its own check
+    for problem in problems:
+        c.fail("metrics", problem)
+
+
 def _metrics(c: Checker) -> None:
     metrics = c.check("metrics", lambda v: list_of(_metric)(v) or (None if v else "must not be empty"), required=True)
     main = c.check("mainMetric", is_str, required=True)
@@ -432,6 +449,7 @@ def check_benchmark_v2(body: Any) -> dict[str, Any]:
     _metrics(c)
     c.check("readme", is_str)
     c.check("targetTypes", map_of(one_of(TARGET_TYPES)))
+    _metrics_fit_targets(c, c.body.get("metrics"))
     c.check("datasetArtifactId", _artifact_id, required=True)
     c.check("taskType", one_of(TASK_TYPES))
     for key in ("nTrainDatapoints", "nTestSets"):

@@ -1,25 +1,38 @@
 """Retries for idempotent requests, as an httpx transport (so generated calls get them too).
 
 Idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are retried on connection errors and on
-429/502/503/504 answers, with exponential backoff, full jitter and ``Retry-After`` honoured (capped).
+429/502/503/504 answers, following the client's one retry policy (:mod:`polaris.hub.retry`: backoff with
+jitter, ``Retry-After`` honoured).
 POST and PATCH are never retried.
+
+Answers whose body is JSON (or has no content type) are read at most :data:`MAX_JSON_RESPONSE_BYTES` bytes: a Hub
+that streams an endless body gets a :class:`~polaris.errors.ResponseTooLargeError`, not unbounded memory.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
+
+from polaris.errors import ResponseTooLargeError
+from polaris.hub.retry import (
+    BACKOFF_BASE_SECONDS,
+    BACKOFF_MAX_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_RETRY_AFTER_SECONDS,
+    RetryPolicy,
+    parse_retry_after,
+)
 
 __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_MAX_SECONDS",
     "IDEMPOTENT_METHODS",
     "MAX_ATTEMPTS",
+    "MAX_JSON_RESPONSE_BYTES",
     "MAX_RETRY_AFTER_SECONDS",
     "RETRY_STATUSES",
     "RetryTransport",
@@ -28,14 +41,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Total tries of one request (first try included).
-MAX_ATTEMPTS = 4
-#: First backoff; doubles on each retry.
-BACKOFF_BASE_SECONDS = 0.25
-#: Largest backoff between two tries (before jitter).
-BACKOFF_MAX_SECONDS = 8.0
-#: Largest ``Retry-After`` we are willing to wait; longer requests give up and surface the error.
-MAX_RETRY_AFTER_SECONDS = 30.0
+#: Largest JSON answer read from the Hub (the biggest real answers, listing pages, are far below a megabyte).
+MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024
 #: Methods safe to send twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: Answers worth another try.
@@ -51,28 +58,40 @@ _RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
 )
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); ``None`` if absent or unparsable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
 def _replayable(request: httpx.Request) -> bool:
     # A request whose body was already read into memory (or has none) can be sent again.
     return isinstance(request.stream, httpx.ByteStream)
+
+
+def _capped(content_type: str) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return not kind or kind.endswith("json") or kind.endswith("+json") or kind.startswith("text/")
+
+
+class _CappedStream(httpx.SyncByteStream):
+    """A response body that raises once more than ``limit`` bytes arrived (memory stays bounded)."""
+
+    def __init__(self, inner: httpx.SyncByteStream, limit: int, where: str) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._where = where
+
+    def _too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"The Hub's answer to {self._where} is larger than {self._limit} bytes; stopped reading it"
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        seen = 0
+        for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._limit:
+                self.close()
+                raise self._too_large()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -80,7 +99,8 @@ class RetryTransport(httpx.BaseTransport):
 
     Args:
         wrapped: the transport doing the I/O (normally :class:`httpx.HTTPTransport`).
-        max_attempts, backoff_base, backoff_max, max_retry_after: see the module constants.
+        max_attempts, backoff_base, backoff_max, max_retry_after: see :mod:`polaris.hub.retry`.
+        max_json_bytes: largest JSON (or untyped / text) answer body read, see :data:`MAX_JSON_RESPONSE_BYTES`.
         sleep: how to wait (tests may pass a recorder).
     """
 
@@ -93,19 +113,27 @@ class RetryTransport(httpx.BaseTransport):
         backoff_max: float = BACKOFF_MAX_SECONDS,
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        max_json_bytes: int = MAX_JSON_RESPONSE_BYTES,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.wrapped = wrapped
+        self.policy = RetryPolicy(max_attempts, backoff_base, backoff_max, max_retry_after)
         self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
+        self.max_json_bytes = max_json_bytes
         self._sleep = sleep
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)  # jitter, not cryptography
+    def _cap(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not _capped(response.headers.get("content-type", "")):
+            return response
+        where = f"{request.method} {request.url.copy_with(query=None)}"
+        stream = _CappedStream(response.stream, self.max_json_bytes, where)  # type: ignore[arg-type]
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_json_bytes:
+            stream.close()
+            raise stream._too_large()
+        response.stream = stream
+        return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         retryable = request.method.upper() in IDEMPOTENT_METHODS and _replayable(request)
@@ -118,7 +146,7 @@ class RetryTransport(httpx.BaseTransport):
             except _RETRY_EXCEPTIONS as exc:
                 if last_try:
                     raise
-                delay = self._backoff(attempt - 1)
+                delay = self.policy.backoff(attempt - 1)
                 logger.info(
                     "%s %s failed (%s); retry %d/%d in %.2fs",
                     request.method,
@@ -131,12 +159,13 @@ class RetryTransport(httpx.BaseTransport):
                 self._sleep(delay)
                 continue
             if response.status_code not in RETRY_STATUSES or last_try:
-                return response
+                return self._cap(request, response)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None and retry_after > self.max_retry_after:
-                logger.info("Retry-After of %.0fs is longer than we wait; giving up", retry_after)
+            wait = self.policy.delay(attempt - 1, retry_after)
+            if wait is None:
+                logger.info("Retry-After of %.0fs is longer than we wait; giving up", retry_after or 0.0)
                 return response
-            delay = retry_after if retry_after is not None else self._backoff(attempt - 1)
+            delay = wait
             response.close()
             logger.info(
                 "%s %s answered %d; retry %d/%d in %.2fs",

@@ -193,7 +193,10 @@ class CompetitionRoutes(HubCore):
         try:
             y_pred = normalize_predictions(predictions, targets, sorted(tests), sizes)
             y_true = {t: {c: np.asarray(v, dtype=float) for c, v in per.items()} for t, per in labels.items()}
-            records = score(comp.body["metrics"], y_true, y_pred=y_pred, y_prob=y_pred, groups=groups)
+            types = comp.body.get("targetTypes") if isinstance(comp.body.get("targetTypes"), dict) else None
+            records = score(
+                comp.body["metrics"], y_true, y_pred=y_pred, y_prob=y_pred, groups=groups, target_types=types
+            )
         except (ValueError, TypeError, NotImplementedError) as exc:
             raise ApiError(422, f"predictions cannot be scored: {exc}") from None
         return _clean_json(records)  # type: ignore[no-any-return]

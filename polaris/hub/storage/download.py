@@ -1,0 +1,359 @@
+"""Downloads, listing and HEAD with boto3, streaming each object to disk while hashing it; resumable.
+
+boto3 and not obstore: obstore (reqwest) follows a redirect to another host and sends the session token
+(``x-amz-security-token``) there, and it cannot be told not to; botocore never follows redirects (and the session
+switches off its S3 region redirector), so credentials only ever go to the endpoint the Hub named. botocore's read
+timeout is an idle timeout, so a slow but steady object never hits a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polaris.errors import PolarisChecksumError, StorageError
+from polaris.hub.storage._util import bounded_map, remove, safe_relative
+from polaris.hub.storage.classify import ObjectMissing
+from polaris.hub.storage.constants import (
+    INCOMPLETE_SUFFIX,
+    LIST_PAGE_SIZE,
+    MD5_METADATA_KEY,
+    PENDING_PER_WORKER,
+    STREAM_CHUNK_SIZE,
+)
+from polaris.hub.storage.progress import Progress
+from polaris.hub.storage.tokens import ObjectLocation, parse_url
+
+if TYPE_CHECKING:
+    from polaris.hub.storage.session import StorageSession
+
+__all__ = [
+    "ObjectInfo",
+    "download_file",
+    "download_zarr",
+    "exists",
+    "get_to_file",
+    "head",
+    "list_objects",
+    "read_bytes",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD tells about a stored object."""
+
+    size: int
+    etag: str
+    md5: str | None
+    """The ``md5sum`` metadata our uploads set (hex md5 of the whole object), when present."""
+
+    def stored_md5(self) -> str | None:
+        """The object's md5: its ``md5sum`` metadata, else a single-part ETag (which is the md5 itself)."""
+        if self.md5:
+            return self.md5.lower()
+        if len(self.etag) == 32 and "-" not in self.etag:
+            return self.etag.lower()
+        return None
+
+
+def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
+    """Size, ETag and stored md5 (``x-amz-meta-md5sum``) of an object; ``None`` when there is none.
+
+    Raises:
+        StorageError: the storage could not be reached or refused the request.
+    """
+
+    def attempt() -> tuple[int, ObjectInfo]:
+        generation, s3 = session._boto()
+        answer = s3.head_object(Bucket=loc.bucket, Key=loc.key)
+        metadata = {k.lower(): v for k, v in (answer.get("Metadata") or {}).items()}
+        return generation, ObjectInfo(
+            size=int(answer.get("ContentLength") or 0),
+            etag=str(answer.get("ETag") or "").strip('"'),
+            md5=metadata.get(MD5_METADATA_KEY),
+        )
+
+    try:
+        return session._call(f"HEAD {loc.bucket}/{loc.key}", attempt)
+    except ObjectMissing:
+        return None
+
+
+def exists(session: StorageSession, url: str) -> bool:
+    """Whether an object exists at ``url``.
+
+    Raises:
+        StorageError: the storage could not be reached or refused the request.
+    """
+    return head(session, parse_url(url)) is not None
+
+
+def read_bytes(session: StorageSession, url: str) -> bytes:
+    """The whole object at ``url``, in memory (use :meth:`download_file` for big objects).
+
+    Raises:
+        StorageError: missing object, or the storage could not be reached.
+    """
+    loc = parse_url(url)
+
+    def attempt() -> tuple[int, bytes]:
+        generation, s3 = session._boto()
+        answer = s3.get_object(Bucket=loc.bucket, Key=loc.key)
+        return generation, answer["Body"].read()
+
+    try:
+        return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+    except ObjectMissing:
+        raise StorageError(f"no object at {url}") from None
+
+
+def download_file(
+    session: StorageSession, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = ""
+) -> Path:
+    """Stream the object at ``url`` to ``dest`` (via ``dest.incomplete``, renamed when complete and verified).
+
+    An interrupted download keeps ``dest.incomplete``; the next attempt (a retry, or a later call) continues it with
+    a ranged GET and verifies the whole file.
+
+    Raises:
+        PolarisChecksumError: ``expected_md5`` given and the bytes differ; nothing is left at ``dest``.
+        StorageError: missing object, or the storage could not be reached.
+    """
+    loc = parse_url(url)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
+    with Progress(session.progress, f"download {dest.name}", None) as bar:
+        try:
+            get_to_file(session, loc, tmp, expected_md5, artifact, None, bar)
+        except ObjectMissing:
+            remove(tmp)
+            raise StorageError(f"no object at {url}") from None
+    os.replace(tmp, dest)
+    return dest
+
+
+def _md5_prefix(path: Path) -> tuple[Any, int]:
+    digest = hashlib.md5()
+    size = 0
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as fh:
+        while block := fh.read(STREAM_CHUNK_SIZE):
+            digest.update(block)
+            size += len(block)
+    return digest, size
+
+
+def get_to_file(
+    session: StorageSession,
+    loc: ObjectLocation,
+    tmp: Path,
+    expected_md5: str | None,
+    artifact: str,
+    chunk: str | None,
+    bar: Progress,
+) -> int:
+    """GET one object into ``tmp`` while hashing it. Returns its size.
+
+    Bytes already in ``tmp`` (an earlier, interrupted attempt) are kept and the rest is fetched with a ranged GET
+    (``If-Match`` the ETag seen first, so the pieces come from one version); the whole file is then verified. A
+    checksum mismatch deletes ``tmp``; any other failure keeps it for the next attempt.
+    """
+    seen_etag: list[str] = []
+
+    def attempt() -> tuple[int, int]:
+        generation, s3 = session._boto()
+        digest, have = _md5_prefix(tmp)
+        extra: dict[str, Any] = {}
+        if have:
+            extra["Range"] = f"bytes={have}-"
+            if seen_etag:
+                extra["IfMatch"] = seen_etag[0]
+        try:
+            answer = s3.get_object(Bucket=loc.bucket, Key=loc.key, **extra)
+        except Exception as exc:
+            if have and _status_of(exc) in (412, 416):
+                # the object changed, or our partial copy is already as long as it (or longer): start over
+                logger.info("restarting the download of %s/%s from the beginning", loc.bucket, loc.key)
+                remove(tmp)
+                seen_etag.clear()
+                return attempt()
+            raise
+        if not seen_etag and answer.get("ETag"):
+            seen_etag.append(str(answer["ETag"]))
+        ranged = str(answer.get("ContentRange") or "").startswith(f"bytes {have}-")
+        if have and not ranged:  # the server ignored the range: the body is the whole object
+            digest, have = hashlib.md5(), 0
+        if have:
+            logger.info("continuing the download of %s/%s at byte %d", loc.bucket, loc.key, have)
+        written = 0
+        try:
+            with tmp.open("ab" if have else "wb") as fh:
+                for block in answer["Body"].iter_chunks(STREAM_CHUNK_SIZE):
+                    digest.update(block)
+                    fh.write(block)
+                    written += len(block)
+                    bar.advance(len(block))
+        finally:
+            answer["Body"].close()
+        if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
+            tmp.unlink(missing_ok=True)
+            raise PolarisChecksumError(
+                "downloaded data does not match its checksum",
+                artifact=artifact or None,
+                chunk=chunk or loc.key,
+                expected=expected_md5.lower(),
+                actual=digest.hexdigest(),
+            )
+        return generation, have + written
+
+    return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+
+
+def _status_of(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return 0
+    return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+
+
+def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int]]:
+    """(relative key, size) of every object under the store URL's prefix, sorted by key.
+
+    Raises:
+        StorageError: the storage could not be reached or refused the listing.
+    """
+    store_loc = parse_url(store_url)
+    prefix = store_loc.key.rstrip("/") + "/"
+    found: list[tuple[str, int]] = []
+    token: str | None = None
+    while True:
+
+        def attempt(token: str | None = token) -> tuple[int, Any]:
+            generation, s3 = session._boto()
+            extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
+            return generation, s3.list_objects_v2(
+                Bucket=store_loc.bucket, Prefix=prefix, MaxKeys=LIST_PAGE_SIZE, **extra
+            )
+
+        try:
+            page = session._call(f"LIST {store_loc.bucket}/{prefix}", attempt)
+        except ObjectMissing:
+            return []
+        for item in page.get("Contents") or []:
+            found.append((str(item["Key"])[len(prefix) :], int(item["Size"])))
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return sorted(found)
+
+
+def download_zarr(
+    session: StorageSession, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = ""
+) -> Path:
+    """Download every object under ``store_url`` into the folder ``dest``.
+
+    Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
+    replaced). Objects an interrupted run completed are kept, partial ones continued with ranged GETs. With
+    ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
+
+    Raises:
+        PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
+            names the artifact and chunk; nothing is left at ``dest``.
+        StorageError: nothing under ``store_url``, or the storage could not be reached (what arrived is kept
+            in ``dest.incomplete`` and the next call continues from there).
+    """
+    dest = Path(dest)
+    store = parse_url(store_url)
+    objects = session.list_objects(store_url)
+    if not objects:
+        raise StorageError(f"no objects under {store_url}")
+    listed = {name for name, _ in objects}
+    if manifest is not None:
+        missing = sorted(set(manifest) - listed)
+        if missing:
+            raise PolarisChecksumError(
+                f"{len(missing)} object(s) of the manifest are missing from storage",
+                artifact=artifact or None,
+                chunk=missing[0],
+            )
+        extra = sorted(listed - set(manifest))
+        if extra:
+            logger.warning(
+                "%d object(s) under %s are not in the manifest (not verified): %s",
+                len(extra),
+                store_url,
+                ", ".join(extra[:5]),
+            )
+    tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
+    tmp.mkdir(parents=True, exist_ok=True)  # what an interrupted run left is continued, not discarded
+    sizes = dict(objects)
+    _drop_strays(tmp, sizes)
+    total = sum(size for _, size in objects)
+    try:
+        with Progress(session.progress, f"download {dest.name}", total) as bar:
+
+            def one(item: tuple[str, int]) -> int:
+                name, size = item
+                target = tmp.joinpath(*safe_relative(name, store_url).parts)
+                expected = manifest.get(name) if manifest is not None else None
+                if _already_there(target, size, expected):
+                    bar.advance(size)
+                    return size
+                target.parent.mkdir(parents=True, exist_ok=True)
+                part = target.with_name(target.name + INCOMPLETE_SUFFIX)
+                try:
+                    got = get_to_file(session, store.child(name), part, expected, artifact, name, bar)
+                except ObjectMissing:
+                    raise StorageError(f"object {name} vanished from {store_url} during the download") from None
+                os.replace(part, target)
+                return got
+
+            with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-download") as pool:
+                results = bounded_map(pool, one, objects, session.max_workers * PENDING_PER_WORKER)
+                for _, future in results:
+                    exc = future.exception()
+                    if exc is not None:
+                        results.close()
+                        raise exc
+        if dest.exists():
+            remove(dest)
+        os.replace(tmp, dest)
+    except PolarisChecksumError:
+        remove(tmp)  # corrupt data is never kept, not even to resume from
+        raise
+    logger.info("downloaded %d objects (%d bytes) from %s", len(objects), total, store_url)
+    return dest
+
+
+def _already_there(target: Path, size: int, expected_md5: str | None) -> bool:
+    """A file an interrupted run completed: right size and, with a manifest, right md5."""
+    try:
+        if not target.is_file() or target.stat().st_size != size:
+            return False
+    except OSError:
+        return False
+    if expected_md5 is None:
+        return True
+    digest, _ = _md5_prefix(target)
+    return bool(digest.hexdigest() == expected_md5.lower())
+
+
+def _drop_strays(tmp: Path, sizes: dict[str, int]) -> None:
+    """Remove files of an earlier run that are neither a listed object nor the partial copy of one."""
+    for path in list(tmp.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(tmp).as_posix()
+        if rel in sizes:
+            continue
+        if rel.endswith(INCOMPLETE_SUFFIX) and rel[: -len(INCOMPLETE_SUFFIX)] in sizes:
+            continue
+        path.unlink(missing_ok=True)
