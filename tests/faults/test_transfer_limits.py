@@ -134,7 +134,7 @@ def test_slow_but_steady_object_completes_past_the_read_timeout(
     started = time.monotonic()
     with _session(endpoint, timeout=(2, 0.8)) as session:
         out = session.download_file("s3://b/obj", tmp_path / "obj", expected_md5=hashlib.md5(body).hexdigest())
-    assert time.monotonic() - started > 4 * 0.8  # far longer than the read timeout, and still fine
+    assert time.monotonic() - started > 3 * 0.8  # several read timeouts long (15 pauses of 0.2 s), and still fine
     assert out.read_bytes() == body
 
 
