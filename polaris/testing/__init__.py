@@ -49,6 +49,8 @@ class LocalHub:
         token_ttl: lifetime of issued tokens (seconds); small values let tests expire tokens.
         data_dir: keep state there (survives a restart with the same ``data_dir``).
         enable_faults: allow :meth:`inject_fault`.
+        expose_direct_s3: start with ``--expose-direct-s3``: :attr:`s3_direct_endpoint` is moto itself (no token
+            checks), for tests that tamper with stored objects; empty otherwise.
         extra_args: more command-line arguments for ``polaris.emulator start``.
 
     Raises (on :meth:`start`):
@@ -66,6 +68,7 @@ class LocalHub:
         enable_faults: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        expose_direct_s3: bool = False,
         extra_args: list[str] | None = None,
     ) -> None:
         self.args = ["start", "--host", host, "--port", str(port)]
@@ -81,6 +84,8 @@ class LocalHub:
             self.args += ["--data-dir", str(data_dir)]
         if enable_faults:
             self.args.append("--enable-faults")
+        if expose_direct_s3:
+            self.args.append("--expose-direct-s3")
         self.args += list(extra_args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []

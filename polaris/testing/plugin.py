@@ -3,8 +3,9 @@
 Installed with the package, so any test suite gets these fixtures without a ``conftest.py``:
 
 ``local_hub`` (session scope)
-    A :class:`polaris.testing.LocalHub` started with ``--seed demo --enable-faults``. Attributes: ``url`` (the
-    hub_url, trailing ``/``), ``api_url``, ``authorize_url``, ``token_fetch_url``, ``user_info_url``, ``client_id``,
+    A :class:`polaris.testing.LocalHub` started with ``--seed demo --enable-faults --expose-direct-s3``.
+    Attributes: ``url`` (the hub_url, trailing ``/``), ``api_url``, ``authorize_url``, ``token_fetch_url``,
+    ``user_info_url``, ``client_id``,
     ``users`` (``{"demo-user": "demo-password", "other-user": "other-password"}``), ``s3_endpoint`` (the S3 gateway
     that checks storage tokens), ``s3_direct_endpoint`` (moto itself, any credentials: for tampering); methods
     ``env()`` (the ``POLARIS_*`` variables), ``settings(**overrides)`` (a ``PolarisHubSettings``),
@@ -15,7 +16,8 @@ Installed with the package, so any test suite gets these fixtures without a ``co
 
 ``local_hub_factory`` (function scope)
     ``local_hub_factory(**options)`` starts another hub with :class:`LocalHub` options (``seed``, ``users``, ``orgs``,
-    ``token_ttl``, ``data_dir``, ``enable_faults``, ``extra_args``); every hub it started is stopped at teardown.
+    ``token_ttl``, ``data_dir``, ``enable_faults``, ``expose_direct_s3``, ``extra_args``); every hub it started is
+    stopped at teardown.
 
 ``hub_client`` (function scope)
     A ``polaris.hub.client.PolarisHubClient`` logged in to ``local_hub`` as ``demo-user`` (password grant, tokens
@@ -43,7 +45,7 @@ __all__ = ["hub_client", "local_hub", "local_hub_factory"]
 
 @pytest.fixture(scope="session")
 def _polaris_session_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", enable_faults=True) as hub:
+    with LocalHub(seed="demo", enable_faults=True, expose_direct_s3=True) as hub:
         yield hub
 
 
