@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from polaris.emulator.core import ApiError, HubState, OAuthError
 from polaris.emulator.middleware import GuardMiddleware, install_exception_handlers
-from polaris.emulator.routes import benchmarks, competitions, control, datasets, idp, results, token, web
+from polaris.emulator.routes import benchmarks, competitions, control, datasets, idp, results, revoke, token, web
 
 __all__ = ["ApiError", "HubState", "OAuthError", "create_app", "load_openapi"]
 
@@ -39,6 +39,7 @@ def create_app(state: HubState) -> Starlette:
         *competitions.routes(state),
         *token.routes(state),
         *idp.routes(state, idp_pages),
+        *revoke.routes(state),
         *web.routes(state, idp_pages),
         *control.routes(state),
     ]

@@ -284,13 +284,18 @@ class Database:
     def list_artifacts(
         self, kinds: tuple[str, ...], viewer_owners: list[str], limit: int, offset: int
     ) -> tuple[list[Artifact], int]:
-        """Artifacts of the given kinds visible to a viewer (public ones plus those of ``viewer_owners``)."""
+        """Artifacts of the given kinds visible to a viewer (public ones plus those of ``viewer_owners``).
+
+        An ``offset`` at or past the total gives an empty page (SQLite's integers stop at 2**63 - 1).
+        """
         kind_marks = ",".join("?" for _ in kinds)
         owner_marks = ",".join("?" for _ in viewer_owners) or "''"
         where = f"kind IN ({kind_marks}) AND (access = 'public' OR owner IN ({owner_marks}))"
         params: list[Any] = [*kinds, *viewer_owners]
         with self._lock:
             total = self._conn.execute(f"SELECT COUNT(*) FROM artifacts WHERE {where}", params).fetchone()[0]
+            if offset >= total:
+                return [], int(total)
             rows = self._conn.execute(
                 f"SELECT * FROM artifacts WHERE {where} ORDER BY created_at, owner, slug LIMIT ? OFFSET ?",
                 [*params, limit, offset],

@@ -176,7 +176,7 @@ def run(options: EmulatorOptions) -> int:
                 raise EmulatorError(f"organization {org}: unknown members {missing} (add them with --user)")
             db.upsert_org(org, members)
 
-        signer = TokenSigner(db.secret("jwt"), options.token_ttl)
+        signer = TokenSigner(db.secret("jwt"), options.token_ttl, is_revoked=db.is_revoked)
         if options.storage_auth:
             gateway = StorageGateway(
                 signer, store.endpoint, BUCKET, host=store_host, sink=store, upstream_headers=store.internal_headers
@@ -215,6 +215,7 @@ def run(options: EmulatorOptions) -> int:
                 f"POLARIS_TOKEN_FETCH_URL={hub_url}oauth/token",
                 f"POLARIS_USER_INFO_URL={hub_url}oauth/userinfo",
                 f"POLARIS_CLIENT_ID={DEFAULT_CLIENT_ID}",
+                f"Token revocation (RFC 7009, logout) at {hub_url}oauth/revoke",
                 f"S3 endpoint {store.public_endpoint} (bucket polaris-hub; "
                 + ("storage tokens checked on every request)" if gateway else "no credentials checked)"),
             ]

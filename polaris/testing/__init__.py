@@ -200,6 +200,11 @@ class LocalHub:
         return self.url + "api"
 
     @property
+    def revocation_url(self) -> str:
+        """RFC 7009 token revocation (``POST token=...``): what a logout calls to end a Hub token."""
+        return self.url + "oauth/revoke"
+
+    @property
     def hub_token_url(self) -> str:
         return self.url + "api/auth/token"
 

@@ -9,6 +9,7 @@ URL                                       module
 ``/api/v2/competition*``                  :mod:`.competitions`
 ``/api/auth/token``                       :mod:`.token`
 ``/oauth/*``, ``/oauth2/callback``        :mod:`.idp`
+``/oauth/revoke`` (RFC 7009)              :mod:`.revoke`
 ``/``, ``/datasets/…``, other pages       :mod:`.web`
 ``/__emulator__/*``                       :mod:`.control`
 ========================================  ===============================
