@@ -358,3 +358,23 @@ def test_second_emulator_on_the_same_data_dir_refuses_to_start(data_dir: Path) -
     # once the first has stopped, the data dir can be used again
     again = _start(data_dir)
     again.stop()
+
+
+def test_v2_dataset_missing_a_zarr_file_is_not_served(data_dir: Path) -> None:
+    """The check reads the V2 manifest: one chunk gone behind the emulator's back removes the dataset's row."""
+    seeded = LocalHub(seed="demo", data_dir=data_dir).start()
+    seeded.stop()
+    chunk = next(
+        p
+        for p in sorted((data_dir / "store" / "objects").glob("*.obj"))
+        if b'"dataset/polaris-demo/freesolv-zarr/data.zarr/' in p.read_bytes()[-600:]
+        and b".zarray" not in p.read_bytes()[-600:]
+    )
+    chunk.unlink()
+    hub = LocalHub(data_dir=data_dir).start()  # no seed: nothing re-creates the demo content
+    try:
+        assert httpx.get(hub.url + "api/v2/dataset/polaris-demo/freesolv-zarr", timeout=HTTP_TIMEOUT).status_code == 404
+        assert httpx.get(hub.url + "api/v1/dataset/polaris-demo/freesolv", timeout=HTTP_TIMEOUT).status_code == 200
+        assert any("removed dataset_v2 polaris-demo/freesolv-zarr" in line for line in hub.output), hub.output
+    finally:
+        hub.stop()
