@@ -109,6 +109,39 @@ def _file_name(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest() + OBJECT_SUFFIX
 
 
+class StagedObject:
+    """A body being written to a temporary file of the store (md5 and size kept as it goes)."""
+
+    def __init__(self, file: Any, path: Path) -> None:
+        self.file = file
+        self.path = path
+        self._md5 = hashlib.md5()
+        self.size = 0
+        self.failed = False
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; a failing disk marks the staging failed instead of raising (the caller falls back)."""
+        if self.failed:
+            return
+        try:
+            self.file.write(chunk)
+        except OSError:
+            self.failed = True
+            return
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
 class DiskStore:
     """Objects as files, each written completely (fsync), renamed into place and its directory fsync'd.
 
@@ -216,35 +249,51 @@ class DiskStore:
         return StoredObject(key=key, md5=str(md5), size=int(size), headers=dict(headers)), body
 
     # ------------------------------------------------------------------ objects
+    def stage(self) -> StagedObject:
+        """A temporary file to stream a body into; :meth:`commit` it or :meth:`StagedObject.abort` it.
+
+        Raises:
+            OSError: the temporary file cannot be created.
+        """
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=TEMP_SUFFIX)
+        return StagedObject(os.fdopen(fd, "wb"), Path(name))
+
+    def commit(self, staged: StagedObject, key: str, headers: dict[str, str]) -> StoredObject:
+        """Make a staged body the object ``key``: trailer, fsync, rename into place, directory fsync.
+
+        Raises:
+            OSError: the file could not be written (the previous version of the object, if any, is unchanged).
+        """
+        try:
+            obj = StoredObject(key=key, md5=staged.md5, size=staged.size, headers=dict(headers))
+            trailer = json.dumps({"key": key, "md5": obj.md5, "size": obj.size, "headers": obj.headers}).encode()
+            staged.file.write(trailer + struct.pack(">Q", len(trailer)) + TRAILER_END)
+            staged.file.flush()
+            os.fsync(staged.file.fileno())
+            staged.file.close()
+            os.replace(staged.path, self.objects_dir / _file_name(key))
+        except BaseException:
+            staged.abort()
+            raise
+        _fsync_dir(self.objects_dir)
+        with self._lock:
+            self._index[key] = obj
+        return obj
+
     def write(self, key: str, chunks: Iterable[bytes], headers: dict[str, str]) -> StoredObject:
         """Write an object durably (temporary file, fsync, rename, directory fsync); returns what was stored.
 
         Raises:
             OSError: the file could not be written (the previous version of the object, if any, is unchanged).
         """
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=TEMP_SUFFIX)
+        staged = self.stage()
         try:
-            digest = hashlib.md5()
-            size = 0
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                obj = StoredObject(key=key, md5=digest.hexdigest(), size=size, headers=dict(headers))
-                trailer = json.dumps({"key": key, "md5": obj.md5, "size": size, "headers": obj.headers}).encode()
-                out.write(trailer + struct.pack(">Q", len(trailer)) + TRAILER_END)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, self.objects_dir / _file_name(key))
+            for chunk in chunks:
+                staged.write(chunk)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+            staged.abort()
             raise
-        _fsync_dir(self.objects_dir)
-        with self._lock:
-            self._index[key] = obj
-        return obj
+        return self.commit(staged, key, headers)
 
     def delete(self, key: str) -> bool:
         """Remove an object's file (durably); False when there was none."""
@@ -424,16 +473,38 @@ class ObjectStore:
             if self.disk is not None:
                 self.disk.write(key, [data], {"content-type": content_type, META_PREFIX + "md5sum": md5})
 
-    def persist(self, key: str) -> StoredObject | None:
-        """Copy moto's current version of ``key`` to disk (durably); call it holding :meth:`key_lock`.
+    def stage(self) -> StagedObject | None:
+        """A temporary file the gateway copies a PutObject body into as it forwards it (None when not durable)."""
+        return None if self.disk is None else self.disk.stage()
 
-        Returns what was stored, or None when the store is not durable or moto has no such object.
+    def persist(
+        self,
+        key: str,
+        staged: StagedObject | None = None,
+        etag: str | None = None,
+        request_headers: dict[str, str] | None = None,
+    ) -> StoredObject | None:
+        """Put moto's current version of ``key`` on disk (durably); call it holding :meth:`key_lock`.
+
+        With ``staged`` (the body the client sent, copied as it was forwarded) whose md5 equals moto's ``etag``, that
+        copy is committed with the request's content headers; otherwise (copies, completed multipart uploads,
+        aws-chunked bodies) the object is read back from moto. Returns what was stored, or None when the store is not
+        durable or moto has no such object.
 
         Raises:
             OSError: moto could not be read or the file could not be written.
         """
         if self.disk is None:
             return None
+        if staged is not None:
+            if not staged.failed and etag is not None and etag.strip('"') == staged.md5:
+                headers = {
+                    name.lower(): value
+                    for name, value in (request_headers or {}).items()
+                    if name.lower() in PERSISTED_HEADERS or name.lower().startswith(META_PREFIX)
+                }
+                return self.disk.commit(staged, key, headers)
+            staged.abort()
         conn, response = self._moto("GET", key, {})
         try:
             if response.status == 404:

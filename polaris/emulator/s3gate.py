@@ -29,6 +29,7 @@ import logging
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -222,7 +223,11 @@ class WriteSink(Protocol):
 
     def key_lock(self, key: str) -> AbstractContextManager[None]: ...
 
-    def persist(self, key: str) -> Any: ...
+    def stage(self) -> Any: ...
+
+    def persist(
+        self, key: str, staged: Any = None, etag: str | None = None, request_headers: dict[str, str] | None = None
+    ) -> Any: ...
 
 
 def error_body(code: str, message: str, resource: str, request_id: str) -> bytes:
@@ -361,7 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._upstream.close()
             self._upstream = None
 
-    def _send_upstream(self, target: str, length: int) -> http.client.HTTPResponse:
+    def _send_upstream(
+        self, target: str, length: int, tee: Callable[[bytes], None] | None = None
+    ) -> http.client.HTTPResponse:
         host, port = self.server.upstream
         for _ in range(2):
             conn, reused = self._connection()
@@ -381,6 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         raise ConnectionError("client closed the connection mid-body")
                     sent_body = True
+                    if tee is not None:
+                        tee(chunk)
                     conn.send(chunk)
                     remaining -= len(chunk)
                 return conn.getresponse()
@@ -395,18 +404,39 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward_durable(
         self, target: str, length: int, key: str, sink: WriteSink, resource: str, request_id: str
     ) -> None:
-        """Forward a write that creates an object; relay moto's answer only once the object is on disk."""
-        response = self._send_upstream(target, length)
+        """Forward a write that creates an object; relay moto's answer only once the object is on disk.
+
+        A plain PutObject body is copied to a staging file as it streams to moto (no read-back needed when its md5
+        matches moto's ETag); copies, completed multipart uploads and aws-chunked bodies are read back from moto.
+        """
+        staged = None
+        plain_put = (
+            self.command == "PUT"
+            and self.headers.get(COPY_SOURCE_HEADER) is None
+            and "aws-chunked" not in self.headers.get("Content-Encoding", "")
+            and not self.headers.get("x-amz-content-sha256", "").startswith("STREAMING-")
+        )
+        if plain_put:
+            with contextlib.suppress(OSError):
+                staged = sink.stage()
         try:
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self._close_upstream()
-            raise _UpstreamFailed(f"{type(exc).__name__}: {exc}") from None
+            response = self._send_upstream(target, length, tee=None if staged is None else staged.write)
+            try:
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._close_upstream()
+                raise _UpstreamFailed(f"{type(exc).__name__}: {exc}") from None
+        except BaseException:
+            if staged is not None:
+                staged.abort()
+            raise
         if response.will_close:
             self._close_upstream()
+        if not 200 <= response.status < 300 and staged is not None:
+            staged.abort()
         if 200 <= response.status < 300:
             try:
-                sink.persist(key)
+                sink.persist(key, staged, response.getheader("ETag"), dict(self.headers.items()))
             except OSError as exc:
                 log.error("S3 %s %s: the object could not be made durable (%s)", self.command, resource, exc)
                 self._send_error(
