@@ -6,12 +6,15 @@ Large offsets, non-UTF-8 JSON bodies, S3 operations outside the protocol, the di
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -247,3 +250,60 @@ def test_revocation_endpoint_follows_rfc_7009(local_hub: LocalHub) -> None:
     r = httpx.post(url, json={"token": "x"}, timeout=HTTP_TIMEOUT)
     assert r.status_code == 400
     assert httpx.get(url, timeout=HTTP_TIMEOUT).status_code == 405
+
+
+def _idp_tokens(hub: LocalHub) -> dict[str, Any]:
+    """Access and refresh token of the identity provider, through the real code flow with PKCE."""
+    from http_browser import Browser  # tests/ is on sys.path (conftest)
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode({"response_type": "code", "client_id": hub.client_id, "redirect_uri": hub.callback_url,
+                       "scope": "openid profile email", "state": "st4te", "code_challenge": challenge,
+                       "code_challenge_method": "S256"})  # fmt: skip
+    browser = Browser("demo-user", hub.users["demo-user"])
+    browser.run(f"{hub.authorize_url}?{query}")
+    assert browser.redirect is not None
+    code = parse_qs(urlsplit(browser.redirect).query)["code"][0]
+    r = httpx.post(hub.token_fetch_url, data={"grant_type": "authorization_code", "code": code,
+                   "redirect_uri": hub.callback_url, "client_id": hub.client_id, "code_verifier": verifier},
+                   timeout=HTTP_TIMEOUT)  # fmt: skip
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_revoking_identity_provider_tokens(local_hub: LocalHub) -> None:
+    hub = local_hub
+
+    def userinfo(access: str) -> int:
+        return httpx.get(
+            hub.user_info_url, headers={"Authorization": f"Bearer {access}"}, timeout=HTTP_TIMEOUT
+        ).status_code
+
+    def refresh(refresh_token: str) -> httpx.Response:
+        return httpx.post(hub.token_fetch_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token,
+                          "client_id": hub.client_id}, timeout=HTTP_TIMEOUT)  # fmt: skip
+
+    # revoking the refresh token ends the whole grant: no refresh, and its access token is dead too
+    tokens = _idp_tokens(hub)
+    assert userinfo(tokens["access_token"]) == 200
+    r = httpx.post(hub.revocation_url, data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+                   timeout=HTTP_TIMEOUT)  # fmt: skip
+    assert r.status_code == 200
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert userinfo(tokens["access_token"]) == 401
+
+    # revoking an access token: it cannot be used or exchanged for a Hub token any more
+    tokens = _idp_tokens(hub)
+    assert (
+        httpx.post(hub.revocation_url, data={"token": tokens["access_token"]}, timeout=HTTP_TIMEOUT).status_code == 200
+    )
+    assert userinfo(tokens["access_token"]) == 401
+    form = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": tokens["access_token"],
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "requested_token_type": TT_JWT,
+    }
+    exchange = httpx.post(hub.hub_token_url, data=form, timeout=HTTP_TIMEOUT)
+    assert exchange.status_code == 400 and exchange.json()["error"] == "invalid_grant"
