@@ -260,7 +260,8 @@ class Database:
                 "INSERT INTO artifacts(kind, owner, slug, access, body, hidden, created_by, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(kind, owner, slug) DO UPDATE SET access = excluded.access, body = excluded.body, "
-                "previous = artifacts.body, "
+                f"previous = CASE WHEN artifacts.kind IN ({','.join(repr(k) for k in STORAGE_KINDS)}) "
+                "THEN artifacts.body ELSE NULL END, "
                 "hidden = CASE WHEN ? AND excluded.hidden IS NULL THEN artifacts.hidden ELSE excluded.hidden END, "
                 "updated_at = excluded.updated_at",
                 (

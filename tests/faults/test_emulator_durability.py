@@ -115,10 +115,10 @@ def _client(hub: LocalHub) -> PolarisHubClient:
     return client
 
 
-def _zarr_dataset(tmp: Path, name: str, rng: random.Random) -> DatasetV1:
+def _zarr_dataset(tmp: Path, name: str, rng: random.Random, rows: tuple[int, int] = (4, 8)) -> DatasetV1:
     root = tmp / f"{name}.zarr"
     group = zarr.open_group(str(root), mode="w", zarr_format=2)
-    n = rng.randint(4, 8)
+    n = rng.randint(*rows)
     images = np.random.default_rng(rng.randint(0, 2**32 - 1)).random((n, 3, 4))
     group.create_array("img", shape=images.shape, chunks=(2, 3, 4), dtype="float64")[:] = images
     zarr.consolidate_metadata(str(root), zarr_format=2)
@@ -161,6 +161,22 @@ class _Uploader(threading.Thread):
             n += 1
 
 
+class _ClientUpload(threading.Thread):
+    """One ``upload_dataset`` of a Zarr dataset with many chunks, killed somewhere in the middle (or not)."""
+
+    def __init__(self, hub: LocalHub, dataset: DatasetV1) -> None:
+        super().__init__(daemon=True)
+        self.hub, self.dataset = hub, dataset
+        self.acknowledged: str | None = None
+
+    def run(self) -> None:
+        try:
+            with _client(self.hub) as client:
+                self.acknowledged = client.upload_dataset(self.dataset, access="private")["md5Sum"]
+        except Exception:
+            pass  # killed mid-upload: never acknowledged
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "hub-data"
@@ -174,6 +190,7 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged(
     objects: dict[str, str] = {}  # every acknowledged object: key -> md5
     rows: dict[str, str] = {}  # every acknowledged raw row: name -> table md5
     client_datasets: dict[str, str] = {}  # every acknowledged client upload: name -> md5Sum
+    interrupted: list[str] = []  # client uploads the kill cut short
     for round_ in range(ROUNDS):
         hub = _start(data_dir)
         try:
@@ -193,12 +210,19 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged(
                     client_datasets[ds_name] = stored["md5Sum"]
 
                 uploader = _Uploader(s3, f"dataset/{USER}/{name}", rng)
+                in_flight = _ClientUpload(hub, _zarr_dataset(tmp_path, f"inflight-{round_}", rng, rows=(60, 120)))
                 uploader.start()
+                in_flight.start()
                 time.sleep(rng.uniform(*KILL_AFTER_SECONDS))
                 _kill(hub)
                 uploader.stopped.set()
                 uploader.join(timeout=STOP_WAIT_SECONDS)
+                in_flight.join(timeout=STOP_WAIT_SECONDS)
                 objects.update(uploader.acknowledged)
+                if in_flight.acknowledged is not None:
+                    client_datasets[in_flight.dataset.name] = in_flight.acknowledged
+                else:
+                    interrupted.append(str(in_flight.dataset.name))
         finally:
             hub.stop()
 
@@ -214,7 +238,7 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged(
 
     hub = _start(data_dir)
     try:
-        survived = 0
+        survived = completed = 0
         with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
             token = _hub_token(http)
             for name, md5 in rows.items():
@@ -233,9 +257,17 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged(
             for ds_name, md5 in client_datasets.items():
                 back = client.get_dataset(USER, ds_name, verify_checksum="verify")
                 assert back.md5sum == md5
+            # an upload cut short is either entirely there (its last object landed) or not listed at all
+            listed = set(client.list_datasets(limit=1000))
+            for ds_name in interrupted:
+                if f"{USER}/{ds_name}" in listed:
+                    client.get_dataset(USER, ds_name, verify_checksum="verify")
+                    completed += 1
         print(
             f"\nkill -9 survival over {ROUNDS} rounds: {survived}/{len(objects)} acknowledged objects, "
-            f"{len(rows)}/{len(rows)} raw rows, {len(client_datasets)}/{len(client_datasets)} client datasets"
+            f"{len(rows)}/{len(rows)} raw rows, {len(client_datasets)}/{len(client_datasets)} acknowledged client "
+            f"datasets; {len(interrupted)} client uploads cut short: {completed} complete, "
+            f"{len(interrupted) - completed} removed at restart, 0 rows pointing at missing objects"
         )
         assert survived == len(objects)
         assert len(objects) > ROUNDS * 2, "the background uploads acknowledged almost nothing: the test tested nothing"
