@@ -53,6 +53,7 @@ class EmulatorOptions:
     log_level: str = "warning"
     storage_auth: bool = True
     expose_direct_s3: bool = False
+    protocol: str = "all"  # "0.10", "0.13" or "all": which endpoint generations are served
 
 
 class EmulatorError(Exception):
@@ -114,10 +115,13 @@ def run(options: EmulatorOptions) -> int:
     import uvicorn
 
     from polaris.emulator.app import HubState, create_app, load_openapi
+    from polaris.emulator.core import PROTOCOLS
     from polaris.emulator.db import Database
     from polaris.emulator.oauth import DEFAULT_CLIENT_ID, IdentityProvider
     from polaris.emulator.tokens import TokenSigner
 
+    if options.protocol not in PROTOCOLS:
+        raise EmulatorError(f"unknown protocol {options.protocol!r} (known: {', '.join(PROTOCOLS)})")
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # the emulator serves plain http on loopback
     temp_dir: str | None = None
     if options.data_dir is None:
@@ -196,6 +200,7 @@ def run(options: EmulatorOptions) -> int:
             token_ttl=options.token_ttl,
             enable_faults=options.enable_faults,
             openapi=openapi,
+            protocol=options.protocol,
         )
         app = create_app(state)
         config = uvicorn.Config(

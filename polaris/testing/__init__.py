@@ -51,6 +51,9 @@ class LocalHub:
         enable_faults: allow :meth:`inject_fault`.
         expose_direct_s3: start with ``--expose-direct-s3``: :attr:`s3_direct_endpoint` is moto itself (no token
             checks), for tests that tamper with stored objects; empty otherwise.
+        protocol: which endpoint generations to serve: ``"all"`` (default), ``"0.10"`` (only what polaris-lib 0.10
+            calls; the 0.11+ endpoints answer 404) or ``"0.13"`` (only what 0.11-0.13 call; ``/v2/competition*``
+            answers 404). Lets a client test its fallback between generations.
         extra_args: more command-line arguments for ``polaris.emulator start``.
 
     Raises (on :meth:`start`):
@@ -70,6 +73,7 @@ class LocalHub:
         port: int = 0,
         expose_direct_s3: bool = False,
         extra_args: list[str] | None = None,
+        protocol: str | None = None,
     ) -> None:
         self.args = ["start", "--host", host, "--port", str(port)]
         if seed:
@@ -86,6 +90,8 @@ class LocalHub:
             self.args.append("--enable-faults")
         if expose_direct_s3:
             self.args.append("--expose-direct-s3")
+        if protocol is not None:
+            self.args += ["--protocol", protocol]
         self.args += list(extra_args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
