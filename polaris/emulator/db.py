@@ -76,8 +76,8 @@ MIGRATIONS = (
     # (table, column, definition): columns added after a data dir may have been created
     ("artifacts", "previous", "TEXT"),
 )
-STORAGE_KINDS = ("dataset", "dataset_v2", "competition_dataset")
-"""Artifact kinds whose content lives in object storage (checked against it at start, see ``repair``)."""
+STORAGE_KINDS = ("dataset", "dataset_v2", "competition_dataset", "benchmark_v2")
+"""Artifact kinds checked against object storage at start (``repair``); a replace keeps the body it replaced."""
 
 PBKDF2_ITERATIONS = 100_000
 AUTH_CODE_LIFETIME_SECONDS = 300
@@ -303,12 +303,12 @@ class Database:
             ).fetchall()
         return [self._artifact(r) for r in rows], int(total)
 
-    def storage_artifacts(self) -> list[tuple[Artifact, dict[str, Any] | None]]:
-        """Every artifact whose content is in object storage, with the body it replaced (None if never replaced)."""
-        marks = ",".join("?" for _ in STORAGE_KINDS)
+    def storage_artifacts(self, kinds: tuple[str, ...] = STORAGE_KINDS) -> list[tuple[Artifact, dict[str, Any] | None]]:
+        """Every artifact of ``kinds``, with the body it replaced (None if never replaced)."""
+        marks = ",".join("?" for _ in kinds)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT * FROM artifacts WHERE kind IN ({marks}) ORDER BY kind, owner, slug", STORAGE_KINDS
+                f"SELECT * FROM artifacts WHERE kind IN ({marks}) ORDER BY kind, owner, slug", kinds
             ).fetchall()
         return [(self._artifact(r), None if r["previous"] is None else json.loads(r["previous"])) for r in rows]
 

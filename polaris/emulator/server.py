@@ -152,8 +152,6 @@ def run(options: EmulatorOptions) -> int:
     try:
         store.start()
         if disk is not None:
-            from polaris.emulator.repair import repair
-
             try:
                 scan = store.load()
                 migrated = store.migrate_legacy_snapshot(data_dir)
@@ -164,7 +162,6 @@ def run(options: EmulatorOptions) -> int:
                 log.warning("removed %d unfinished object writes from %s", scan.temp_removed, disk.tmp_dir)
             if scan.damaged:
                 log.warning("moved %d damaged object files to %s", len(scan.damaged), disk.damaged_dir)
-            repair(db, store)
         for name, password in options.users:
             db.upsert_user(name, password)
         credentials = list(options.users)
@@ -202,6 +199,10 @@ def run(options: EmulatorOptions) -> int:
             openapi=openapi,
             protocol=options.protocol,
         )
+        if disk is not None:
+            from polaris.emulator.repair import repair
+
+            repair(state)  # before anything is served: rows over objects that never all arrived
         app = create_app(state)
         config = uvicorn.Config(
             app,
