@@ -410,3 +410,63 @@ def test_v2_dataset_missing_a_zarr_file_is_not_served(data_dir: Path) -> None:
         assert any("removed dataset_v2 polaris-demo/freesolv-zarr" in line for line in hub.output), hub.output
     finally:
         hub.stop()
+
+
+def test_snapshot_of_an_older_emulator_is_migrated(data_dir: Path) -> None:
+    """Data dirs written by emulators that saved a shutdown snapshot (``objects/index.json``) keep their objects."""
+    import json
+
+    table = os.urandom(1500)
+    hub = _start(data_dir)
+    try:
+        with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+            assert _put_row(http, _hub_token(http), "legacy", table).status_code == 201
+    finally:
+        hub.stop()
+    legacy = data_dir / "objects"
+    legacy.mkdir()
+    (legacy / "00000000.bin").write_bytes(table)
+    md5 = hashlib.md5(table).hexdigest()
+    index = [{"key": f"dataset/{USER}/legacy/table.parquet", "file": "00000000.bin",
+              "content_type": "application/vnd.apache.parquet", "metadata": {"md5sum": md5}}]  # fmt: skip
+    (legacy / "index.json").write_text(json.dumps(index))
+    (data_dir / "objects.incomplete").mkdir()  # a snapshot a kill interrupted
+
+    hub = _start(data_dir)
+    try:
+        assert not legacy.exists() and not (data_dir / "objects.incomplete").exists()
+        with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+            token = _hub_token(http)
+            got = _s3(http, token, "legacy", "read").get_object(
+                Bucket=BUCKET, Key=f"dataset/{USER}/legacy/table.parquet"
+            )
+            assert got["Body"].read() == table and got["Metadata"] == {"md5sum": hashlib.md5(table).hexdigest()}
+            assert got["ContentType"] == "application/vnd.apache.parquet"
+            assert (
+                http.get(f"api/v1/dataset/{USER}/legacy", headers={"Authorization": f"Bearer {token}"}).status_code
+                == 200
+            )
+    finally:
+        hub.stop()
+
+
+def test_no_storage_auth_saves_direct_writes_at_a_clean_stop(data_dir: Path) -> None:
+    """--no-storage-auth hands out moto itself, past the durable write path: a clean stop saves what it holds."""
+    table = os.urandom(1200)
+    hub = LocalHub(users={USER: PASSWORD}, data_dir=data_dir, extra_args=["--no-storage-auth"]).start()
+    try:
+        with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+            token = _hub_token(http)
+            assert _put_row(http, token, "direct", table).status_code == 201
+            s3 = _s3(http, token, "direct", "write")
+            assert s3.meta.endpoint_url.rstrip("/") == hub.s3_direct_endpoint.rstrip("/")
+            s3.put_object(Bucket=BUCKET, Key=f"dataset/{USER}/direct/table.parquet", Body=table)
+    finally:
+        hub.stop()  # SIGTERM: a clean stop
+    hub = _start(data_dir)
+    try:
+        with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+            s3 = _s3(http, _hub_token(http), "direct", "read")
+            assert s3.get_object(Bucket=BUCKET, Key=f"dataset/{USER}/direct/table.parquet")["Body"].read() == table
+    finally:
+        hub.stop()
