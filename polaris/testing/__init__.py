@@ -101,7 +101,7 @@ class LocalHub:
         self.user_info_url = ""
         self.client_id = ""
         self.s3_endpoint = ""
-        self.s3_direct_endpoint = ""
+        self._s3_direct_endpoint = ""
         self.users: dict[str, str] = {}
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
@@ -167,7 +167,7 @@ class LocalHub:
         elif line.startswith("S3 endpoint "):
             self.s3_endpoint = line.split()[2]
         elif line.startswith("S3 direct endpoint "):
-            self.s3_direct_endpoint = line.split()[3]
+            self._s3_direct_endpoint = line.split()[3]
         elif line.startswith("user "):
             parts = line.split()
             if len(parts) == 4 and parts[2] == "password":
@@ -204,6 +204,19 @@ class LocalHub:
     @property
     def api_url(self) -> str:
         return self.url + "api"
+
+    @property
+    def s3_direct_endpoint(self) -> str:
+        """moto itself (no token checks), for tests that tamper with stored objects.
+
+        Raises:
+            LocalHubError: the hub was not started with ``expose_direct_s3=True`` (moto then refuses outside callers).
+        """
+        if not self._s3_direct_endpoint:
+            raise LocalHubError(
+                "this local Hub does not expose moto directly: start it with LocalHub(..., expose_direct_s3=True)"
+            )
+        return self._s3_direct_endpoint
 
     @property
     def revocation_url(self) -> str:

@@ -25,6 +25,7 @@ from hubproto import (
     upload_v2_dataset,
     v1_dataset_body,
     v2_benchmark_body,
+    zarr_archive,
 )
 from openapi_core import OpenAPI
 
@@ -387,6 +388,12 @@ def test_public_dataset_urls_serve_head_range_and_404(hub: LocalHub, api: httpx.
     assert part.status_code == 206 and part.content == ranged.content[4:10]
     whole = httpx.get(d["root"], timeout=30)
     assert whole.status_code == 200 and whole.content == ranged.content
+    tail = httpx.get(d["root"], headers={"Range": "bytes=-4"}, timeout=30)
+    assert tail.status_code == 206 and tail.content == whole.content[-4:]
+    beyond = httpx.get(d["root"], headers={"Range": f"bytes={size}-{size + 10}"}, timeout=30)
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+    ignored = httpx.get(d["root"], headers={"Range": "bytes=0-1,4-5"}, timeout=30)  # not one range: all of it
+    assert ignored.status_code == 200 and ignored.content == whole.content
     v2 = conform(spec, api.get(f"v2/dataset/{DEMO}/freesolv-zarr")).json()
     assert v2["root"].endswith("/dataset/polaris-demo/freesolv-zarr/data.zarr")
     assert httpx.get(v2["root"] + "/.zmetadata", timeout=30).json()["zarr_consolidated_format"] == 1
@@ -544,3 +551,28 @@ def test_protocol_0_13_drops_the_0_10_competitions(local_hub_factory: Any) -> No
     token = password_token(new)
     r = storage_exchange(new, token, f"urn:polaris:competitionDataset:{DEMO}:freesolv-challenge", "read")
     assert r.status_code == 400 and r.json()["error"] == "invalid_target"
+
+
+def test_pointer_dataset_needs_its_zarr_files_and_gets_an_extension_url(
+    hub: LocalHub, api: httpx.Client, spec: OpenAPI, token: str
+) -> None:
+    files, _, _ = zarr_archive({"p": [0.5, 1.5, 2.5]})
+    table, df = parquet_table(3)
+    name = unique("pointers")
+    body = v1_dataset_body(name, "demo-user", table, df)
+    body["annotations"]["p"] = {"isPointer": True, "modality": "UNKNOWN", "userAttributes": {}, "dtype": "object"}
+    body["zarrRootPath"] = "polarisfs://data.zarr"
+    body["zarrContent"] = [
+        {"path": rel, "md5sum": hashlib.md5(data).hexdigest(), "size": len(data)} for rel, data in files.items()
+    ]
+    assert conform(spec, api.put(f"v1/dataset/demo-user/{name}", json=body, headers=bearer(token))).status_code == 201
+    store = Storage(hub, token, f"urn:polaris:dataset:demo-user:{name}", "write")
+    assert set(store.paths) == {"root", "extension"}
+    store.put(Storage.key(store.paths["root"]), table)
+    r = conform(spec, api.get(f"v1/dataset/demo-user/{name}"))
+    assert r.status_code == 409 and sorted(r.json()["detail"]["missing"]) == sorted(f"data.zarr/{k}" for k in files)
+    for rel, data in files.items():
+        store.put(f"{Storage.key(store.paths['extension'])}/{rel}", data)
+    d = conform(spec, api.get(f"v1/dataset/demo-user/{name}")).json()
+    assert d["extension"] == f"{hub.url}storage/public/dataset/demo-user/{name}/data.zarr"
+    assert httpx.get(d["extension"] + "/.zmetadata", timeout=30).content == files[".zmetadata"]

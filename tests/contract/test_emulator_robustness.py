@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from polaris.testing import LocalHub
+from polaris.testing import LocalHub, LocalHubError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -166,7 +166,8 @@ def test_unsupported_s3_operations_are_501_and_never_reach_moto(local_hub: Local
 
 
 def test_direct_s3_is_off_by_default(default_hub: LocalHub) -> None:
-    assert default_hub.s3_direct_endpoint == ""
+    with pytest.raises(LocalHubError, match="expose_direct_s3=True"):
+        _ = default_hub.s3_direct_endpoint
     assert not any(line.startswith("S3 direct endpoint") for line in default_hub.output)
     assert default_hub.process is not None
     hub_port = urlsplit(default_hub.url).port
