@@ -233,7 +233,7 @@ def run(options: EmulatorOptions) -> int:
             return lines
 
         async def serve() -> None:
-            # Our own handlers (uvicorn's would re-raise the signal after shutdown and skip the snapshot below).
+            # Our own handlers (uvicorn's would re-raise the signal after shutdown and skip the clean-up below).
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, server.handle_exit, sig, None)
