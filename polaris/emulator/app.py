@@ -21,6 +21,7 @@ from polaris.emulator.routes import (
     idp,
     models,
     results,
+    revoke,
     storage,
     token,
     web,
@@ -52,6 +53,7 @@ def create_app(state: HubState) -> Starlette:
         *storage.routes(state),
         *token.routes(state),
         *idp.routes(state, idp_pages),
+        *revoke.routes(state),
         *web.routes(state, idp_pages),
         *control.routes(state),
     ]

@@ -62,6 +62,14 @@ def start(
     storage_auth: Annotated[
         bool, typer.Option(help="Check storage tokens on every S3 request (--no-storage-auth: hand out moto directly).")
     ] = True,
+    expose_direct_s3: Annotated[
+        bool,
+        typer.Option(
+            "--expose-direct-s3",
+            help="Let moto itself (no token checks, every object) answer on its own port, for tests that tamper "
+            "with stored objects. Off by default.",
+        ),
+    ] = False,
     protocol: Annotated[
         str,
         typer.Option(
@@ -98,6 +106,7 @@ def start(
         validate_requests=validate,
         log_level=log_level,
         storage_auth=storage_auth,
+        expose_direct_s3=expose_direct_s3,
         protocol=protocol,
     )
     try:

@@ -66,7 +66,18 @@ CREATE TABLE IF NOT EXISTS idp_tokens (
     revoked INTEGER NOT NULL DEFAULT 0,
     refresh_revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    revoked_at REAL NOT NULL
+);
 """
+MIGRATIONS = (
+    # (table, column, definition): columns added after a data dir may have been created
+    ("artifacts", "previous", "TEXT"),
+)
+STORAGE_KINDS = ("dataset", "dataset_v2", "competition_dataset", "benchmark_v2")
+"""Artifact kinds checked against object storage at start (``repair``); a replace keeps the body it replaced."""
 
 PBKDF2_ITERATIONS = 100_000
 AUTH_CODE_LIFETIME_SECONDS = 300
@@ -120,8 +131,13 @@ class Database:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")  # a commit is on disk before the request is answered
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(SCHEMA)
+        for table, column, definition in MIGRATIONS:
+            columns = {r["name"] for r in self._conn.execute(f"PRAGMA table_info({table})").fetchall()}
+            if column not in columns:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -244,6 +260,8 @@ class Database:
                 "INSERT INTO artifacts(kind, owner, slug, access, body, hidden, created_by, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(kind, owner, slug) DO UPDATE SET access = excluded.access, body = excluded.body, "
+                f"previous = CASE WHEN artifacts.kind IN ({','.join(repr(k) for k in STORAGE_KINDS)}) "
+                "THEN artifacts.body ELSE NULL END, "
                 "hidden = CASE WHEN ? AND excluded.hidden IS NULL THEN artifacts.hidden ELSE excluded.hidden END, "
                 "updated_at = excluded.updated_at",
                 (
@@ -267,18 +285,53 @@ class Database:
     def list_artifacts(
         self, kinds: tuple[str, ...], viewer_owners: list[str], limit: int, offset: int
     ) -> tuple[list[Artifact], int]:
-        """Artifacts of the given kinds visible to a viewer (public ones plus those of ``viewer_owners``)."""
+        """Artifacts of the given kinds visible to a viewer (public ones plus those of ``viewer_owners``).
+
+        An ``offset`` at or past the total gives an empty page (SQLite's integers stop at 2**63 - 1).
+        """
         kind_marks = ",".join("?" for _ in kinds)
         owner_marks = ",".join("?" for _ in viewer_owners) or "''"
         where = f"kind IN ({kind_marks}) AND (access = 'public' OR owner IN ({owner_marks}))"
         params: list[Any] = [*kinds, *viewer_owners]
         with self._lock:
             total = self._conn.execute(f"SELECT COUNT(*) FROM artifacts WHERE {where}", params).fetchone()[0]
+            if offset >= total:
+                return [], int(total)
             rows = self._conn.execute(
                 f"SELECT * FROM artifacts WHERE {where} ORDER BY created_at, owner, slug LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return [self._artifact(r) for r in rows], int(total)
+
+    def storage_artifacts(self, kinds: tuple[str, ...] = STORAGE_KINDS) -> list[tuple[Artifact, dict[str, Any] | None]]:
+        """Every artifact of ``kinds``, with the body it replaced (None if never replaced)."""
+        marks = ",".join("?" for _ in kinds)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM artifacts WHERE kind IN ({marks}) ORDER BY kind, owner, slug", kinds
+            ).fetchall()
+        return [(self._artifact(r), None if r["previous"] is None else json.loads(r["previous"])) for r in rows]
+
+    def roll_back_artifact(self, kind: str, owner: str, slug: str) -> bool:
+        """Put back the body an artifact replaced (its replacement never fully arrived); False if there was none."""
+        with self.tx() as c:
+            return (
+                c.execute(
+                    "UPDATE artifacts SET body = previous, previous = NULL "
+                    "WHERE kind = ? AND owner = ? AND slug = ? AND previous IS NOT NULL",
+                    (kind, owner, slug),
+                ).rowcount
+                == 1
+            )
+
+    def delete_artifact(self, kind: str, owner: str, slug: str) -> bool:
+        with self.tx() as c:
+            return (
+                c.execute(
+                    "DELETE FROM artifacts WHERE kind = ? AND owner = ? AND slug = ?", (kind, owner, slug)
+                ).rowcount
+                == 1
+            )
 
     def count_rows(self) -> int:
         with self._lock:
@@ -358,3 +411,32 @@ class Database:
                 ).rowcount
                 == 1
             )
+
+    # ---------------------------------------------------- Hub token denylist
+    def revoke_jti(self, jti: str, expires_at: float) -> None:
+        """Deny a Hub token by its id until it expires anyway (expired entries are pruned here)."""
+        now = time.time()
+        with self.tx() as c:
+            c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,))
+            c.execute(
+                "INSERT INTO revoked_tokens(jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(jti) DO NOTHING",
+                (jti, expires_at, now),
+            )
+
+    def is_revoked(self, jti: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone()
+        return row is not None
+
+    def revoke_idp_token(self, token: str) -> bool:
+        """Revoke an identity-provider access or refresh token (RFC 7009); False when it is unknown."""
+        with self.tx() as c:
+            by_access = c.execute(
+                "UPDATE idp_tokens SET revoked = 1 WHERE access_token = ? AND revoked = 0", (token,)
+            ).rowcount
+            by_refresh = c.execute(
+                "UPDATE idp_tokens SET revoked = 1, refresh_revoked = 1 "
+                "WHERE refresh_token = ? AND refresh_revoked = 0",
+                (token,),
+            ).rowcount
+        return bool(by_access or by_refresh)

@@ -126,6 +126,11 @@ class GuardMiddleware:
         from openapi_core.validation.request.exceptions import SecurityValidationError
 
         request = Request(scope)
+        if body and "json" in request.headers.get("content-type", ""):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return 400, f"the JSON body is not UTF-8 (byte {exc.start}); send UTF-8 (RFC 8259)", None
         try:
             openapi.validate_request(StarletteOpenAPIRequest(request, body))
         except (PathNotFound, ServerNotFound):
@@ -136,8 +141,16 @@ class GuardMiddleware:
             return None  # the handler answers 401 with its own message
         except Exception as exc:  # openapi-core's validation errors carry the details as causes
             details = _openapi_details(exc)
-            return 400, f"the request does not match the API: {details[0] if details else exc}", details
+            return 400, f"the request does not match the API: {details[0] if details else _safe_str(exc)}", details
         return None
+
+
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or the exception's type when its text cannot be built (e.g. from undecodable input)."""
+    try:
+        return str(exc)
+    except Exception:
+        return type(exc).__name__
 
 
 def _openapi_details(exc: BaseException) -> list[str]:
@@ -155,7 +168,7 @@ def _openapi_details(exc: BaseException) -> list[str]:
                 location = "/".join(str(p) for p in getattr(err, "absolute_path", []))
                 details.append(f"{location or '(body)'}: {getattr(err, 'message', err)}")
         elif current is not exc or current.__cause__ is None:
-            details.append(str(current))
+            details.append(_safe_str(current))
         if current.__cause__ is not None:
             stack.append(current.__cause__)
     return [d for d in details if d]

@@ -10,7 +10,12 @@ This gateway sits in front of moto on its own loopback port and, for each reques
   token's prefixes (``dataset/<owner>/<slug>/...``), else ``403 AccessDenied``;
 * checks the method against the token's scope: ``read`` allows GET/HEAD (and listings), ``write`` also PUT/POST and
   aborting a multipart upload (``DELETE ?uploadId=``); anything else -> ``403 AccessDenied``;
-* forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks.
+* answers ``501 NotImplemented`` for an S3 operation outside the protocol the Hub's clients use (e.g. ``POST ?delete``,
+  ``?acl``, ``?tagging``, bucket-level operations other than listings), without reaching moto;
+* forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks;
+* with a durable store (``sink``), a write that creates an object (PutObject, CopyObject, CompleteMultipartUpload)
+  holds the key's lock while moto stores it, has the sink put it on disk, and only then relays moto's answer: an
+  acknowledged object survives a crash. If the disk write fails the client gets ``503`` (and may retry).
 
 Signatures are not verified (as before, moto would not either): authorisation rests on the ``jwt/...`` session token.
 Connections are served by at most ``MAX_CONNECTIONS`` threads; every socket has a timeout.
@@ -24,9 +29,11 @@ import logging
 import secrets
 import socket
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -64,6 +71,18 @@ _LIST_PARAMS = frozenset(
     {"list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "fetch-owner",
      "encoding-type", "marker", "x-id"}
 )  # fmt: skip
+_RESPONSE_PARAMS = frozenset(
+    {"response-cache-control", "response-content-disposition", "response-content-encoding",
+     "response-content-language", "response-content-type", "response-expires"}
+)  # fmt: skip
+# Query parameters (lower-case) each key-level operation of the protocol may carry; anything else is not implemented.
+_KEY_PARAMS = {
+    "GET": frozenset({"partnumber", "versionid", "uploadid", "max-parts", "part-number-marker"}) | _RESPONSE_PARAMS,
+    "HEAD": frozenset({"partnumber", "versionid"}) | _RESPONSE_PARAMS,
+    "PUT": frozenset({"partnumber", "uploadid"}),
+    "POST": frozenset({"uploads", "uploadid"}),
+    "DELETE": frozenset({"uploadid"}),
+}
 _PRESIGN_PARAMS = frozenset(
     {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "x-amz-signature",
      "x-amz-security-token"}
@@ -151,7 +170,7 @@ def authorize(grant: Grant, method: str, bucket: str, path: str, query: dict[str
         # bucket level: only object listings
         names = {k.lower() for k in query}
         if method != "GET" or not names <= _LIST_PARAMS | _PRESIGN_PARAMS:
-            raise _denied("Only object listings are allowed at bucket level.")
+            raise S3Refusal(501, "NotImplemented", "Only object listings are implemented at bucket level.")
         prefix = query.get("prefix", [""])[0]
         if not grant.covers_listing(prefix):
             raise _denied(f"Listing prefix {prefix!r} is outside {', '.join(grant.prefixes)}/.")
@@ -167,6 +186,48 @@ def authorize(grant: Grant, method: str, bucket: str, path: str, query: dict[str
         src_bucket, _, src_key = source.partition("/")
         if src_bucket != expected_bucket or not grant.covers_key(src_key):
             raise _denied(f"Copy source {source!r} is outside {', '.join(grant.prefixes)}/.")
+
+
+def check_operation(method: str, key: str, query: dict[str, list[str]]) -> None:
+    """Refuse, as not implemented, key-level operations outside the Hub's storage protocol.
+
+    Raises:
+        S3Refusal: ``501 NotImplemented`` naming the unsupported parameters.
+    """
+    names = {k.lower() for k in query} - _PRESIGN_PARAMS - {"x-id"}
+    allowed = _KEY_PARAMS.get(method, frozenset())
+    unsupported = sorted(names - allowed)
+    if method == "POST" and len(names & {"uploads", "uploadid"}) != 1:
+        unsupported = unsupported or ["(no ?uploads or ?uploadId)"]
+    if unsupported:
+        raise S3Refusal(
+            501,
+            "NotImplemented",
+            f"{method} with {', '.join('?' + n for n in unsupported)} is not implemented by this storage "
+            "(objects: GET, HEAD, PUT, copy, multipart uploads).",
+        )
+
+
+def creates_object(method: str, key: str, query: dict[str, list[str]]) -> bool:
+    """PutObject / CopyObject (PUT without part parameters) or CompleteMultipartUpload (POST ?uploadId=)."""
+    names = {k.lower() for k in query}
+    if not key:
+        return False
+    if method == "PUT":
+        return not names & {"partnumber", "uploadid"}
+    return method == "POST" and "uploadid" in names
+
+
+class WriteSink(Protocol):
+    """Where the gateway makes acknowledged objects durable (the emulator's :class:`ObjectStore`)."""
+
+    def key_lock(self, key: str) -> AbstractContextManager[None]: ...
+
+    def stage(self) -> Any: ...
+
+    def persist(
+        self, key: str, staged: Any = None, etag: str | None = None, request_headers: dict[str, str] | None = None
+    ) -> Any: ...
 
 
 def error_body(code: str, message: str, resource: str, request_id: str) -> bytes:
@@ -239,6 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
             grant = verify_session_token(self.server.signer, token)
             authorize(grant, self.command, bucket, key, query, self.headers.get(COPY_SOURCE_HEADER),
                       self.server.bucket)  # fmt: skip
+            if key:
+                check_operation(self.command, key, query)
         except S3Refusal as refusal:
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
@@ -246,8 +309,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Expect", "").lower() == "100-continue":
             self.send_response_only(100)
             self.end_headers()
+        sink = self.server.sink
         try:
-            self._forward(target, length)
+            if sink is not None and creates_object(self.command, key, query):
+                with sink.key_lock(key):
+                    self._forward_durable(target, length, key, sink, raw_path, request_id)
+            else:
+                self._forward(target, length)
         except _UpstreamFailed as exc:
             log.warning("S3 %s %s: upstream failed (%s)", self.command, raw_path, exc)
             self.close_connection = True
@@ -298,7 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._upstream.close()
             self._upstream = None
 
-    def _send_upstream(self, target: str, length: int) -> http.client.HTTPResponse:
+    def _send_upstream(
+        self, target: str, length: int, tee: Callable[[bytes], None] | None = None
+    ) -> http.client.HTTPResponse:
         host, port = self.server.upstream
         for _ in range(2):
             conn, reused = self._connection()
@@ -307,8 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
                 conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
                 conn.putheader("Host", f"{host}:{port}")
                 for name, value in self.headers.items():
-                    if name.lower() not in _HOP_BY_HOP:
+                    if name.lower() not in _HOP_BY_HOP and name.lower() not in self.server.upstream_header_names:
                         conn.putheader(name, value)
+                for name, value in self.server.upstream_headers.items():
+                    conn.putheader(name, value)
                 conn.endheaders()
                 remaining = length
                 while remaining > 0:
@@ -316,6 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         raise ConnectionError("client closed the connection mid-body")
                     sent_body = True
+                    if tee is not None:
+                        tee(chunk)
                     conn.send(chunk)
                     remaining -= len(chunk)
                 return conn.getresponse()
@@ -326,6 +400,60 @@ class _Handler(BaseHTTPRequestHandler):
                     continue
                 raise _UpstreamFailed(f"{type(exc).__name__}: {exc}") from None
         raise _UpstreamFailed("no connection to the storage backend")
+
+    def _forward_durable(
+        self, target: str, length: int, key: str, sink: WriteSink, resource: str, request_id: str
+    ) -> None:
+        """Forward a write that creates an object; relay moto's answer only once the object is on disk.
+
+        A plain PutObject body is copied to a staging file as it streams to moto (no read-back needed when its md5
+        matches moto's ETag); copies, completed multipart uploads and aws-chunked bodies are read back from moto.
+        """
+        staged = None
+        plain_put = (
+            self.command == "PUT"
+            and self.headers.get(COPY_SOURCE_HEADER) is None
+            and "aws-chunked" not in self.headers.get("Content-Encoding", "")
+            and not self.headers.get("x-amz-content-sha256", "").startswith("STREAMING-")
+        )
+        if plain_put:
+            with contextlib.suppress(OSError):
+                staged = sink.stage()
+        try:
+            response = self._send_upstream(target, length, tee=None if staged is None else staged.write)
+            try:
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._close_upstream()
+                raise _UpstreamFailed(f"{type(exc).__name__}: {exc}") from None
+        except BaseException:
+            if staged is not None:
+                staged.abort()
+            raise
+        if response.will_close:
+            self._close_upstream()
+        if not 200 <= response.status < 300 and staged is not None:
+            staged.abort()
+        if 200 <= response.status < 300:
+            try:
+                sink.persist(key, staged, response.getheader("ETag"), dict(self.headers.items()))
+            except OSError as exc:
+                log.error("S3 %s %s: the object could not be made durable (%s)", self.command, resource, exc)
+                self._send_error(
+                    S3Refusal(503, "ServiceUnavailable", "The object could not be stored durably; retry."),
+                    resource,
+                    request_id,
+                )
+                return
+        self._response_started = True
+        self.send_response_only(response.status, response.reason)
+        for name, value in response.getheaders():
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
 
     def _forward(self, target: str, length: int) -> None:
         response = self._send_upstream(target, length)
@@ -364,10 +492,21 @@ class _GatewayServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], signer: TokenSigner, upstream: tuple[str, int], bucket: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        signer: TokenSigner,
+        upstream: tuple[str, int],
+        bucket: str,
+        sink: WriteSink | None = None,
+        upstream_headers: dict[str, str] | None = None,
+    ) -> None:
         self.signer = signer
         self.upstream = upstream
         self.bucket = bucket
+        self.sink = sink
+        self.upstream_headers = dict(upstream_headers or {})
+        self.upstream_header_names = frozenset(n.lower() for n in self.upstream_headers)
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
@@ -422,9 +561,20 @@ class StorageGateway:
         upstream: moto's base URL, e.g. ``http://127.0.0.1:5000/``.
         bucket: the only bucket tokens can cover.
         host: loopback address to listen on (port picked by the OS).
+        sink: makes created objects durable before they are acknowledged (None: moto's memory only).
+        upstream_headers: added to every request forwarded to moto (the emulator's internal secret).
     """
 
-    def __init__(self, signer: TokenSigner, upstream: str, bucket: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        signer: TokenSigner,
+        upstream: str,
+        bucket: str,
+        host: str = "127.0.0.1",
+        *,
+        sink: WriteSink | None = None,
+        upstream_headers: dict[str, str] | None = None,
+    ) -> None:
         parsed = urlsplit(upstream)
         if parsed.hostname is None or parsed.port is None:
             raise ValueError(f"upstream {upstream!r} needs a host and a port")
@@ -432,6 +582,8 @@ class StorageGateway:
         self._upstream = (parsed.hostname, parsed.port)
         self._bucket = bucket
         self._host = host
+        self._sink = sink
+        self._upstream_headers = dict(upstream_headers or {})
         self._server: _GatewayServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint = ""
@@ -442,7 +594,9 @@ class StorageGateway:
         Raises:
             OSError: the port cannot be bound.
         """
-        self._server = _GatewayServer((self._host, 0), self._signer, self._upstream, self._bucket)
+        self._server = _GatewayServer(
+            (self._host, 0), self._signer, self._upstream, self._bucket, self._sink, self._upstream_headers
+        )
         host, port = self._server.server_address[:2]
         host_text = host.decode() if isinstance(host, bytes) else str(host)
         self.endpoint = f"http://{host_text}:{port}/"

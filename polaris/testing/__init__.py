@@ -49,6 +49,8 @@ class LocalHub:
         token_ttl: lifetime of issued tokens (seconds); small values let tests expire tokens.
         data_dir: keep state there (survives a restart with the same ``data_dir``).
         enable_faults: allow :meth:`inject_fault`.
+        expose_direct_s3: start with ``--expose-direct-s3``: :attr:`s3_direct_endpoint` is moto itself (no token
+            checks), for tests that tamper with stored objects; empty otherwise.
         protocol: which endpoint generations to serve: ``"all"`` (default), ``"0.10"`` (only what polaris-lib 0.10
             calls; the 0.11+ endpoints answer 404) or ``"0.13"`` (only what 0.11-0.13 call; ``/v2/competition*``
             answers 404). Lets a client test its fallback between generations.
@@ -69,6 +71,7 @@ class LocalHub:
         enable_faults: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        expose_direct_s3: bool = False,
         extra_args: list[str] | None = None,
         protocol: str | None = None,
     ) -> None:
@@ -85,6 +88,8 @@ class LocalHub:
             self.args += ["--data-dir", str(data_dir)]
         if enable_faults:
             self.args.append("--enable-faults")
+        if expose_direct_s3:
+            self.args.append("--expose-direct-s3")
         if protocol is not None:
             self.args += ["--protocol", protocol]
         self.args += list(extra_args or [])
@@ -96,7 +101,7 @@ class LocalHub:
         self.user_info_url = ""
         self.client_id = ""
         self.s3_endpoint = ""
-        self.s3_direct_endpoint = ""
+        self._s3_direct_endpoint = ""
         self.users: dict[str, str] = {}
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
@@ -162,7 +167,7 @@ class LocalHub:
         elif line.startswith("S3 endpoint "):
             self.s3_endpoint = line.split()[2]
         elif line.startswith("S3 direct endpoint "):
-            self.s3_direct_endpoint = line.split()[3]
+            self._s3_direct_endpoint = line.split()[3]
         elif line.startswith("user "):
             parts = line.split()
             if len(parts) == 4 and parts[2] == "password":
@@ -199,6 +204,24 @@ class LocalHub:
     @property
     def api_url(self) -> str:
         return self.url + "api"
+
+    @property
+    def s3_direct_endpoint(self) -> str:
+        """moto itself (no token checks), for tests that tamper with stored objects.
+
+        Raises:
+            LocalHubError: the hub was not started with ``expose_direct_s3=True`` (moto then refuses outside callers).
+        """
+        if not self._s3_direct_endpoint:
+            raise LocalHubError(
+                "this local Hub does not expose moto directly: start it with LocalHub(..., expose_direct_s3=True)"
+            )
+        return self._s3_direct_endpoint
+
+    @property
+    def revocation_url(self) -> str:
+        """RFC 7009 token revocation (``POST token=...``): what a logout calls to end a Hub token."""
+        return self.url + "oauth/revoke"
 
     @property
     def hub_token_url(self) -> str:

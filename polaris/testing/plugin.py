@@ -3,8 +3,9 @@
 Installed with the package, so any test suite gets these fixtures without a ``conftest.py``:
 
 ``local_hub`` (session scope)
-    A :class:`polaris.testing.LocalHub` started with ``--seed demo --enable-faults``. Attributes: ``url`` (the
-    hub_url, trailing ``/``), ``api_url``, ``authorize_url``, ``token_fetch_url``, ``user_info_url``, ``client_id``,
+    A :class:`polaris.testing.LocalHub` started with ``--seed demo --enable-faults --expose-direct-s3``.
+    Attributes: ``url`` (the hub_url, trailing ``/``), ``api_url``, ``authorize_url``, ``token_fetch_url``,
+    ``user_info_url``, ``client_id``,
     ``users`` (``{"demo-user": "demo-password", "other-user": "other-password"}``), ``s3_endpoint`` (the S3 gateway
     that checks storage tokens), ``s3_direct_endpoint`` (moto itself, any credentials: for tampering); methods
     ``env()`` (the ``POLARIS_*`` variables), ``settings(**overrides)`` (a ``PolarisHubSettings``),
@@ -15,9 +16,9 @@ Installed with the package, so any test suite gets these fixtures without a ``co
 
 ``local_hub_factory`` (function scope)
     ``local_hub_factory(**options)`` starts another hub with :class:`LocalHub` options (``seed``, ``users``, ``orgs``,
-    ``token_ttl``, ``data_dir``, ``enable_faults``, ``protocol``, ``extra_args``); every hub it started is stopped at
-    teardown. ``protocol="0.10"`` serves only the endpoints polaris-lib 0.10 calls (the newer ones answer 404),
-    ``protocol="0.13"`` only those 0.11-0.13 call.
+    ``token_ttl``, ``data_dir``, ``enable_faults``, ``expose_direct_s3``, ``protocol``, ``extra_args``); every hub it
+    started is stopped at teardown. ``protocol="0.10"`` serves only the endpoints polaris-lib 0.10 calls (the newer
+    ones answer 404), ``protocol="0.13"`` only those 0.11-0.13 call.
 
 ``hub_client`` (function scope)
     A ``polaris.hub.client.PolarisHubClient`` logged in to ``local_hub`` as ``demo-user`` (password grant, tokens
@@ -45,7 +46,7 @@ __all__ = ["hub_client", "local_hub", "local_hub_factory"]
 
 @pytest.fixture(scope="session")
 def _polaris_session_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", enable_faults=True) as hub:
+    with LocalHub(seed="demo", enable_faults=True, expose_direct_s3=True) as hub:
         yield hub
 
 

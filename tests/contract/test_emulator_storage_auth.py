@@ -56,19 +56,19 @@ N_CHUNKS = 800  # Zarr chunks of the slow upload: at ~150-250 objects/s the tran
 # ------------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo") as started:
+    with LocalHub(seed="demo", expose_direct_s3=True) as started:  # tests look behind the gateway
         yield started
 
 
 @pytest.fixture(scope="module")
 def short_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", token_ttl=SHORT_TTL) as started:
+    with LocalHub(seed="demo", token_ttl=SHORT_TTL, expose_direct_s3=True) as started:
         yield started
 
 
 @pytest.fixture(scope="module")
 def early_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", token_ttl=EARLY_TTL) as started:
+    with LocalHub(seed="demo", token_ttl=EARLY_TTL, expose_direct_s3=True) as started:
         yield started
 
 

@@ -199,7 +199,7 @@ def _abort_login(redirect_uri: str) -> None:
 def test_pkce_login_in_headless_chromium(local_hub_factory: Any, tmp_path: Path) -> None:
     _require_chromium()
     # An own Hub: the test writes a private dataset, which must not leak into other tests' listings.
-    local_hub = local_hub_factory(seed="demo")
+    local_hub = local_hub_factory(seed="demo", expose_direct_s3=True)  # tables are stored through moto
     settings = local_hub.settings(callback_url=f"http://127.0.0.1:0{CALLBACK_PATH}")
     assert settings.catches_callback_locally
 

@@ -87,7 +87,7 @@ def test_restart_with_data_dir_keeps_metadata_and_objects(local_hub_factory: Any
         bucket, key = _key(paths["root"])
         s3.put_object(Bucket=bucket, Key=key, Body=b"hello")
     hub.stop()
-    assert (data_dir / "hub.sqlite3").exists() and (data_dir / "objects" / "index.json").exists()
+    assert (data_dir / "hub.sqlite3").exists() and len(list((data_dir / "store" / "objects").glob("*.obj"))) == 1
 
     again = local_hub_factory(**options)
     with httpx.Client(base_url=again.url, timeout=HTTP_TIMEOUT) as http:

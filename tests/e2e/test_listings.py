@@ -37,7 +37,7 @@ def _dataset_body(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def paged_hub() -> Iterator[Any]:
     """A Hub of its own (so other tests see the shared one untouched) with extra private datasets."""
-    with LocalHub(seed="demo") as hub:
+    with LocalHub(seed="demo", expose_direct_s3=True) as hub:  # objects are put through moto directly
         _add_datasets(hub)
         yield hub
 

@@ -1,5 +1,18 @@
 """The local Hub's routes, one module per resource (the URL says which module to open).
 
+URL                                       module
+========================================  ===============================
+``/api/v1/dataset``, ``/api/v2/dataset``  :mod:`.datasets`
+``/api/v1/benchmark``                     :mod:`.benchmarks`
+``/api/v2/result``                        :mod:`.results`
+``/api/v2/competition*``                  :mod:`.competitions`
+``/api/auth/token``                       :mod:`.token`
+``/oauth/*``, ``/oauth2/callback``        :mod:`.idp`
+``/oauth/revoke`` (RFC 7009)              :mod:`.revoke`
+``/``, ``/datasets/…``, other pages       :mod:`.web`
+``/__emulator__/*``                       :mod:`.control`
+========================================  ===============================
+=======
 ==============================================================  ===================
 URL                                                             module
 ==============================================================  ===================
@@ -11,6 +24,7 @@ URL                                                             module
 ``/api/auth/token``                                             :mod:`.token`
 ``/storage/public/*`` (anonymous object reads, 0.13)            :mod:`.storage`
 ``/oauth/*``, ``/oauth2/callback``                              :mod:`.idp`
+``/oauth/revoke`` (RFC 7009 token revocation, logout)           :mod:`.revoke`
 ``/``, ``/datasets/…``, other pages                             :mod:`.web`
 ``/__emulator__/*``                                             :mod:`.control`
 ==============================================================  ===================

@@ -155,7 +155,7 @@ class TokenEndpoint:
             raise OAuthError("access_denied", f"you may read but not write {resource}", status=403)
         paths = storage_paths(art)
         prefix = storage_prefix(art)
-        token = self.state.signer.issue_storage_token(who.user, resource, scope, [prefix])
+        token = self.state.signer.issue_storage_token(who.user, resource, scope, [prefix], hub_jti=who.jti)
         return {
             "access_token": token,
             "token_type": "Storage",
