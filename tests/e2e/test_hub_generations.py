@@ -372,3 +372,6 @@ def test_a_new_generation_hub_is_used_first_time_after_one_fallback(local_hub_fa
         assert [p for p in requests.paths() if "/competition/" in p] == [
             f"GET /api/v1/competition/{DEMO_ZARR_COMPETITION}"
         ]
+        requests.clear()
+        assert client.list_competitions() == [] and client.list_competitions() == []  # no listing on 0.11+ Hubs
+        assert requests.paths() == ["GET /api/v2/competition"]
