@@ -87,6 +87,6 @@ def get_benchmark(
         "test sets": [f"{name} ({size})" for name, size in benchmark.test_set_sizes.items()],
         "metrics": [m.name for m in benchmark.metrics],
         "main metric": benchmark.main_metric,
-        "md5Sum": benchmark.md5sum,
+        "md5Sum": getattr(benchmark, "md5sum", None),  # V2 benchmarks have none (their index sets carry md5s)
     }
     _print(f"Benchmark {artifact}", summary, as_json)

@@ -82,6 +82,7 @@ class _UploadPlan:
     put: Callable[[], dict[str, Any]]
     files: list[tuple[str, Path, str]]
     zarr: tuple[str, StagedZarr] | None
+    versioned: bool = False  # a new version: the Hub answers its slug, which names the storage target
 
     def file_names(self, paths: Mapping[str, str]) -> set[str]:
         from polaris.hub.storage import parse_url
@@ -296,18 +297,22 @@ class ArtifactIO:
         owner: str | HubOwner | None,
         if_exists: ZarrConflictResolution,
         timeout: tuple[float, float] | None = None,
+        parent_artifact_id: str | None = None,
     ) -> dict[str, Any]:
         """Check and prepare everything locally (nothing is sent if that fails), then metadata and bytes.
 
         ``if_exists="skip"`` compares first: with the dataset already on the Hub, every object is HEADed and a
         stored object whose md5 differs from ours stops the upload before the metadata is touched; objects stored
-        with our md5 are not sent again.
+        with our md5 are not sent again. With ``parent_artifact_id`` the upload is a new version: the metadata goes
+        first, and the slug the Hub answers names the storage target.
         """
         from polaris.artifacts import DatasetV2
 
         if owner is not None:
             dataset.owner = HubOwner.normalize(owner)
         dataset.access = access  # type: ignore[assignment]
+        if parent_artifact_id is not None:
+            dataset.parent_artifact_id = parent_artifact_id
         dataset.check_uploadable()
         assert dataset.owner is not None and dataset.name
         with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
@@ -316,9 +321,11 @@ class ArtifactIO:
             else:
                 plan = self._prepare_v1(dataset, Path(tmp))
             # Requests start here.
-            if if_exists == "raise":
+            if if_exists == "raise" and not plan.versioned:
                 self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
             stored = self._send(plan, if_exists, timeout)
+        if plan.versioned:
+            self._after_version_upload(dataset, stored, plan.slug)
         logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{plan.owner}/{plan.slug}"))
         return stored
 
@@ -363,6 +370,9 @@ class ArtifactIO:
             table_content={"size": table_size, "fileType": "parquet", "md5Sum": table_md5},
             zarr_content=staged.entries() if staged is not None else None,
         )
+        versioned = dataset.parent_artifact_id is not None
+        if versioned:
+            body.update(dataset.versioning_wire())
         return _UploadPlan(
             owner=owner,
             name=dataset.name,
@@ -370,6 +380,7 @@ class ArtifactIO:
             put=lambda: self.wire.put_dataset_v1(owner, slug, body),
             files=[("root", table_path, table_md5)],
             zarr=("extension", staged) if staged is not None else None,
+            versioned=versioned,
         )
 
     def _prepare_v2(self, dataset: DatasetV2, tmp: Path) -> _UploadPlan:
@@ -380,6 +391,9 @@ class ArtifactIO:
         manifest_md5 = checksum.write_zarr_manifest_entries(staged.entries(), manifest_path)
         dataset.zarr_manifest_md5sum = manifest_md5
         body = dataset.to_wire()
+        versioned = dataset.parent_artifact_id is not None
+        if versioned:
+            body.update(dataset.versioning_wire())
         return _UploadPlan(
             owner=owner,
             name=name,
@@ -387,6 +401,7 @@ class ArtifactIO:
             put=lambda: self.wire.put_dataset_v2(owner, name, body),
             files=[("manifest", manifest_path, manifest_md5)],
             zarr=("root", staged),
+            versioned=versioned,
         )
 
     def _send(
@@ -395,7 +410,11 @@ class ArtifactIO:
         from polaris.errors import ObjectConflictError, PolarisHubError
         from polaris.hub.storage import parse_url
 
-        urn = artifact_urn("dataset", plan.owner, plan.name)
+        stored_first: dict[str, Any] | None = None
+        if plan.versioned:  # the new version's slug is the Hub's answer, so the metadata goes first
+            stored_first = plan.put()
+            plan.slug = self._answered_slug(stored_first, plan.slug)
+        urn = artifact_urn("dataset", plan.owner, plan.slug if plan.versioned else plan.name)
         resume_hint = (
             f'Complete it with client.upload_dataset(dataset, if_exists="skip") for the same dataset '
             f"({plan.owner}/{plan.slug}); it sends only what is missing (CLI: the same `polaris datasets upload` "
@@ -424,7 +443,7 @@ class ArtifactIO:
                     if plan.zarr is not None:
                         prefix = plan.zarr_prefix(paths)
                         only = {n[len(prefix) :] for n in objects if n.startswith(prefix) and n not in present}
-            stored = plan.put()
+            stored = plan.put() if stored_first is None else stored_first
             done: list[str] = []
             try:
                 paths = session.token.paths
@@ -460,6 +479,19 @@ class ArtifactIO:
                     hint=resume_hint,
                 ) from exc
         return stored
+
+    @staticmethod
+    def _answered_slug(stored: Mapping[str, Any], default: str) -> str:
+        """The slug the Hub stored the upload under (0.12: a new version gets a new slug)."""
+        slug = stored.get("slug")
+        return str(slug) if isinstance(slug, str) and slug else default
+
+    @staticmethod
+    def _after_version_upload(artifact: Any, stored: Mapping[str, Any], slug: str) -> None:
+        version = stored.get("artifactVersion")
+        if isinstance(version, int):
+            artifact.artifact_version = version
+        logger.debug("the Hub stored the new version as %s", slug)
 
     # ------------------------------------------------------------------ benchmarks and results
     def get_benchmark(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> BenchmarkSpecification:
