@@ -9,13 +9,21 @@ Importing this module stays cheap: no pandas, pyarrow, zarr, obstore, numpy or s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from polaris.errors import ClientClosedError, PolarisUnauthorizedError
+from polaris.errors import (
+    CABundleNotFoundError,
+    ClientClosedError,
+    NotCachedError,
+    OfflineError,
+    PolarisUnauthorizedError,
+    SettingsError,
+)
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
 from polaris.hub.settings import PolarisHubSettings
@@ -71,7 +79,11 @@ class PolarisHubClient(_OAuth2ClientBase):
 
     Raises:
         pydantic.ValidationError: invalid settings read from the environment.
-        FileNotFoundError: ``ca_bundle`` names a missing file.
+        CABundleNotFoundError: ``ca_bundle`` names a missing file (a ``FileNotFoundError`` too).
+
+    With ``settings.offline`` (``POLARIS_OFFLINE=1``) no request is ever sent: requests raise
+    :class:`~polaris.errors.OfflineError`, and ``get_*`` serve verified cached copies or raise
+    :class:`~polaris.errors.NotCachedError` naming what is not cached.
     """
 
     if TYPE_CHECKING:
@@ -83,7 +95,12 @@ class PolarisHubClient(_OAuth2ClientBase):
         self.settings = settings if settings is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
-            verify = self.settings.httpx_verify()
+            try:
+                verify = self.settings.httpx_verify()
+            except FileNotFoundError as exc:
+                raise CABundleNotFoundError(
+                    f"POLARIS_CA_BUNDLE (ca_bundle) names a missing file or folder: {self.settings.ca_bundle}"
+                ) from exc
         timeout = kwargs.pop("timeout", None) or self.settings.httpx_timeout()
         transport = kwargs.pop("transport", None)
         if transport is None:
@@ -98,8 +115,8 @@ class PolarisHubClient(_OAuth2ClientBase):
         )
         self._wire_instance: Wire | None = None
         self._artifact_io: ArtifactIO | None = None
-        #: Show byte-level progress bars during transfers (set to False in scripts that log to files).
-        self.show_progress = True
+        #: Show byte-level progress during transfers (default from POLARIS_PROGRESS; see polaris.progress).
+        self.show_progress = self.settings.progress
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
         super().__init__(  # type: ignore[call-arg]
             token=self._authenticator.tokens.hub_token,
@@ -110,6 +127,35 @@ class PolarisHubClient(_OAuth2ClientBase):
 
     def __repr__(self) -> str:
         return f"PolarisHubClient(hub_url={self.settings.hub_url!r}, logged_in={self.is_logged_in})"
+
+    def __del__(self) -> None:
+        # authlib's __del__ assumes __init__ ran to its end; a client whose settings failed holds nothing to release.
+        if "session" not in vars(self):
+            return
+        parent_del = getattr(super(), "__del__", None)
+        if parent_del is not None:
+            with contextlib.suppress(Exception):
+                parent_del()
+
+    # ------------------------------------------------------------------ offline mode
+    @property
+    def offline(self) -> bool:
+        """True when no request may be sent (``POLARIS_OFFLINE=1``); artifacts then come from the local cache."""
+        return bool(self.settings.offline)
+
+    def _refuse_offline(self, what: str) -> None:
+        if self.offline:
+            raise OfflineError(f"Offline mode is on: {what} needs the Hub, and no request was sent")
+
+    @contextlib.contextmanager
+    def _cached_only(self, kind: str, artifact: str) -> Iterator[None]:
+        """Offline: turn "no request was sent" into an error naming what is not cached."""
+        try:
+            yield
+        except OfflineError as exc:
+            raise NotCachedError(
+                f"Offline mode is on and the {kind} {artifact} is not in the local cache", kind=kind, artifact=artifact
+            ) from exc
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -144,6 +190,7 @@ class PolarisHubClient(_OAuth2ClientBase):
 
     def _authenticate(self, withhold_token: bool, auth: Any) -> None:
         self._check_open()
+        self._refuse_offline("this request")
         if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
             return
         if not self.ensure_active_token():
@@ -181,6 +228,7 @@ class PolarisHubClient(_OAuth2ClientBase):
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         self._check_open()
+        self._refuse_offline(f"{request.method} {request.url.path}")
         return super().send(request, **kwargs)
 
     # ------------------------------------------------------------------ generated client
@@ -231,6 +279,8 @@ class PolarisHubClient(_OAuth2ClientBase):
             ClientClosedError: the client was closed.
         """
         self._check_open()
+        self._refuse_offline("logging in")
+        _check_login_settings(self.settings)
         result = self._authenticator.login(
             overwrite=overwrite, ui=ui if ui is not None else ConsoleLoginUI(auto_open_browser=auto_open_browser)
         )
@@ -251,6 +301,9 @@ class PolarisHubClient(_OAuth2ClientBase):
             HubConnectionError, HubServerError, TokenExchangeError: renewing the Hub token failed.
         """
         self._check_open()
+        if self.offline and self.is_logged_in:
+            return self._authenticator.identity()  # as cached: renewing it would need the network
+        self._refuse_offline("checking your login")
         if not self.ensure_active_token():
             raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
         return self._authenticator.identity()
@@ -358,7 +411,8 @@ class PolarisHubClient(_OAuth2ClientBase):
             StorageError: the object storage could not be read.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_dataset(owner, name, verify_checksum)
+        with self._cached_only("dataset", f"{owner}/{name}"):
+            return self._artifacts.get_dataset(owner, name, verify_checksum)
 
     def get_benchmark(
         self,
@@ -374,7 +428,8 @@ class PolarisHubClient(_OAuth2ClientBase):
             PolarisUnauthorizedError: not logged in.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_benchmark(owner, name, verify_checksum)
+        with self._cached_only("benchmark", f"{owner}/{name}"):
+            return self._artifacts.get_benchmark(owner, name, verify_checksum)
 
     def get_competition(
         self,
@@ -390,7 +445,8 @@ class PolarisHubClient(_OAuth2ClientBase):
             PolarisUnauthorizedError: not logged in.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_competition(owner, name, verify_checksum)
+        with self._cached_only("competition", f"{owner}/{name}"):
+            return self._artifacts.get_competition(owner, name, verify_checksum)
 
     def upload_dataset(
         self,
@@ -459,6 +515,22 @@ class PolarisHubClient(_OAuth2ClientBase):
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
         return self._artifacts.evaluate_competition(competition, competition_predictions)
+
+
+def _check_login_settings(settings: PolarisHubSettings) -> None:
+    """Refuse half a password login instead of silently switching to the browser."""
+    has_user = bool(settings.username)
+    has_password = settings.password is not None and bool(settings.password.get_secret_value())
+    if has_user and not has_password:
+        raise SettingsError(
+            "POLARIS_USERNAME is set but POLARIS_PASSWORD is not",
+            hint="Set POLARIS_PASSWORD too for the password grant, or unset POLARIS_USERNAME to log in with a browser.",
+        )
+    if has_password and not has_user:
+        raise SettingsError(
+            "POLARIS_PASSWORD is set but POLARIS_USERNAME is not",
+            hint="Set POLARIS_USERNAME too for the password grant, or unset POLARIS_PASSWORD to log in with a browser.",
+        )
 
 
 def _split(owner: str | HubOwner, name: str | None) -> tuple[str, str]:

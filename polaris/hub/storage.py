@@ -57,6 +57,7 @@ from polaris.errors import (
     PolarisChecksumError,
     StorageError,
 )
+from polaris.progress import Progress as _Progress
 from polaris.types import ZarrConflictResolution
 
 if TYPE_CHECKING:
@@ -383,49 +384,6 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
         return retry_after
     ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2.0**attempt))
     return ceiling * (0.5 + random.random() / 2)  # jitter, not cryptography
-
-
-# --- progress ----------------------------------------------------------------------------------------------------
-class _Progress:
-    """A byte-level rich progress bar, or nothing when disabled / not on a terminal. Thread-safe ``advance``."""
-
-    def __init__(self, enabled: bool, description: str, total: int | None) -> None:
-        import sys
-
-        self._bar: Any = None
-        self._task: Any = None
-        if enabled and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task(description, total=total)
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None and n:
-            self._bar.update(self._task, advance=n)
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
