@@ -91,7 +91,10 @@ def dataset_entry(dataset: DatasetV1 | DatasetV2) -> Path:
     digest = dataset.md5sum if isinstance(dataset, DatasetV1) else dataset.zarr_manifest_md5sum
     if dataset.artifact_id is None or digest is None:
         raise RuntimeError("the dataset was not loaded from the Hub")
-    return DownloadCache().entry(CacheKey("dataset", dataset.artifact_id, digest))
+    cache, key = DownloadCache(), CacheKey("dataset", dataset.artifact_id, digest)
+    verified = cache.entry(key)
+    # Read with --verify-checksum ignore, the bytes sit in the cache's unverified tree.
+    return verified if verified.exists() else cache.entry(key, verified=False)
 
 
 def dataset_summary(dataset: DatasetV1 | DatasetV2) -> dict[str, Any]:
