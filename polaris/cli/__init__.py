@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from polaris.cli import auth, benchmarks, competitions, datasets, emulator, results
+from polaris.cli import auth, benchmarks, cache, competitions, datasets, emulator, results
 from polaris.cli._common import CliState, configure_logging
 
 __all__ = ["app", "main"]
@@ -57,6 +57,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(results.app, name="results")
 app.add_typer(competitions.app, name="competitions")
+app.add_typer(cache.app, name="cache")
 app.command("emulator", context_settings=emulator.EMULATOR_CONTEXT, add_help_option=False)(emulator.emulator)
 
 

@@ -103,9 +103,17 @@ def on_interrupt(ctx: Any, note: str) -> None:
     state(ctx).interrupt_note = note
 
 
+#: Width of tables written to a pipe or file (rich would use 80), unless COLUMNS says otherwise.
+PIPE_WIDTH = 120
+
+
 def out_console() -> Console:
+    import os
+
     from rich.console import Console
 
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        return Console(width=PIPE_WIDTH)
     return Console()
 
 
@@ -270,9 +278,9 @@ def friendly_errors(func: Callable[_P, _T]) -> Callable[_P, _T]:
             report_interrupt(ctx)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
-            from click.exceptions import ClickException
+            from typer.exceptions import TyperException
 
-            if isinstance(exc, ClickException):  # usage errors raised by a command itself: exit 2
+            if isinstance(exc, TyperException):  # usage errors raised by a command itself: click exits 2
                 raise
             report_error(exc, debug=state(ctx).debug, ctx=ctx)
             raise typer.Exit(EXIT_FAILURE) from None
