@@ -75,6 +75,10 @@ def run_listing(
     rows: list[ListedArtifact] = []
     filtering = text is not None or owner is not None
     with make_client(ctx, progress=False) as client:
+        if client.offline:
+            from polaris.errors import OfflineError
+
+            raise OfflineError(f"Offline mode is on: listing {title.lower()} needs the Hub, and no request was sent")
         for source in sources:
             if everything or filtering or len(sources) > 1:
                 names: Iterable[str] = source.walk(client, limit)
