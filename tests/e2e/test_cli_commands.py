@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -333,3 +335,44 @@ def test_cache_ls_verify_rm_prune(env: dict[str, str], tmp_path: Path, _isolated
     pruned = _ok(["cache", "prune", "--older-than", "0s"], env)
     assert "Removed" in pruned.output
     assert parse("cache", _ok(["cache", "ls", "--json"], env).stdout) == []
+
+
+# ------------------------------------------------------------------ real subprocesses (the console script)
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("POLARIS_")}
+    full.update(env)
+    full["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "polaris.cli", *args], capture_output=True, text=True, timeout=120, env=full, cwd=cwd
+    )
+
+
+def test_subprocess_upload_get_to_list_and_prune(local_hub: Any, tmp_path: Path) -> None:
+    env = {
+        **local_hub.env(),
+        "POLARIS_USERNAME": "demo-user",
+        "POLARIS_PASSWORD": local_hub.users["demo-user"],
+        "POLARIS_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    name = _unique("cli-subprocess")
+    _table(tmp_path / "mols.csv")
+    up = _run(
+        ["datasets", "upload", "mols.csv", "--name", name, "--owner", "demo-user", "--license", "MIT"], env, tmp_path
+    )
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.strip().endswith(f"/datasets/demo-user/{name}")
+    got = _run(["datasets", "get", f"demo-user/{name}", "--to", "out"], env, tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split() == [f"out/{name}.parquet", f"out/{name}.metadata.json"]
+    assert (tmp_path / "out" / f"{name}.parquet").is_file()
+    listed = _run(["datasets", "list", "--owner", "demo-user", "--json"], env, tmp_path)
+    assert listed.returncode == 0 and f"demo-user/{name}" in [r["artifact"] for r in parse("listing", listed.stdout)]
+    pruned = _run(["cache", "prune", "--all", "--json"], env, tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"demo-user/{name}" in [r["artifact"] for r in parse("cache", pruned.stdout)]
+    assert parse("cache", _run(["cache", "ls", "--json"], env, tmp_path).stdout) == []
+    assert (tmp_path / "out" / f"{name}.parquet").is_file()  # the copy outlives the cache entry
+    version = _run(["--version"], env, tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("polaris-hub-client ")
