@@ -8,6 +8,7 @@
   manifest.
 * :func:`benchmark_md5` — the benchmark ``md5Sum``.
 * :func:`write_zarr_manifest` / :func:`read_zarr_manifest` — the DatasetV2 manifest Parquet file.
+* :func:`index_set_md5` — the ``md5Checksum`` of a V2 benchmark's serialised Roaring index set.
 * :func:`should_verify` / :func:`verify_md5` — the checksum strategies and the one place a mismatch becomes an error.
 
 Heavy libraries (numpy, pandas, pyarrow) are imported inside the functions that need them.
@@ -38,8 +39,10 @@ __all__ = [
     "HASH_KEY",
     "ZarrFileEntry",
     "benchmark_md5",
+    "bytes_md5",
     "dataset_md5",
     "file_md5",
+    "index_set_md5",
     "is_md5",
     "md5_b64",
     "metric_checksum_strings",
@@ -333,6 +336,16 @@ def file_md5(path: str | os.PathLike[str]) -> tuple[str, int]:
             md5.update(chunk)
             size += len(chunk)
     return md5.hexdigest(), size
+
+
+def bytes_md5(data: bytes) -> str:
+    """md5 hex of ``data``."""
+    return hashlib.md5(data).hexdigest()
+
+
+def index_set_md5(serialized: bytes) -> str:
+    """The Hub's ``md5Checksum`` of an index set: md5 hex of its portable Roaring bytes (0.11-0.13 facts, 5.5)."""
+    return bytes_md5(serialized)
 
 
 def md5_b64(data: bytes) -> str:

@@ -26,6 +26,7 @@ from polaris.types import HubOwner, SlugCompatible, artifact_urn, slugify
 __all__ = [
     "PEP440_PATTERN",
     "BaseArtifactModel",
+    "VersionedArtifactModel",
     "clean_json",
     "html_fields",
     "package_version",
@@ -213,3 +214,40 @@ class BaseArtifactModel(BaseModel):
             merged.pop(to_camel(key), None)
         merged.update(extra)
         return cls.model_validate(merged)
+
+
+class VersionedArtifactModel(BaseArtifactModel):
+    """An artifact the Hub keeps versions of (datasets, benchmarks, models; protocol 0.12).
+
+    ``artifact_version`` is what the Hub reports (kept on what is read, never sent for datasets and benchmarks);
+    ``artifact_changelog`` and ``parent_artifact_id`` (``owner/slug`` of the previous version) make an upload a new
+    version. None of the three is part of :meth:`to_wire_base`: the upload flows add :meth:`versioning_wire` only
+    where the Hub in front of them speaks versions.
+    """
+
+    artifact_version: int | None = Field(default=None, exclude=True)
+    artifact_changelog: str | None = Field(default=None, exclude=True)
+    parent_artifact_id: str | None = Field(default=None, exclude=True)
+
+    @field_validator("parent_artifact_id")
+    @classmethod
+    def _parent(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.strip("/").split("/")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"parent_artifact_id must be 'owner/slug', got {value!r}")
+        return f"{parts[0]}/{slugify(parts[1])}"
+
+    @property
+    def is_new_version(self) -> bool:
+        """Whether uploading this makes a new version of ``parent_artifact_id``."""
+        return self.parent_artifact_id is not None
+
+    def versioning_wire(self) -> dict[str, Any]:
+        """The 0.12 versioning keys of an upload body: ``parentArtifactId`` (null for a first version) and
+        ``artifactChangelog`` when set."""
+        out: dict[str, Any] = {"parentArtifactId": self.parent_artifact_id}
+        if self.artifact_changelog is not None:
+            out["artifactChangelog"] = self.artifact_changelog
+        return out

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import BaseArtifactModel, html_fields, require_md5
+from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
@@ -167,7 +167,7 @@ def _as_index_list(value: Any, what: str) -> list[int]:
     return out
 
 
-class BenchmarkSpecification(BaseArtifactModel):
+class BenchmarkSpecification(VersionedArtifactModel):
     """A benchmark: dataset, targets, inputs, split and metrics.
 
     ``dataset`` is a :class:`DatasetV1` (needed for splits, inference and evaluation) or, when parsed from the Hub

@@ -7,14 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_serializer, model_validator
+from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
 
 from polaris.artifacts._base import BaseArtifactModel, clean_json, url_fields
-from polaris.artifacts.benchmark import BenchmarkSpecification
+from polaris.artifacts._zarr_subset import ZarrSubset
+from polaris.artifacts.benchmark import BenchmarkSpecification, DatasetReference
+from polaris.artifacts.dataset import DatasetV2
+from polaris.errors import InvalidArtifactError
 from polaris.evaluate import normalize_predictions
-from polaris.types import AccessType, SlugCompatible
+from polaris.types import AccessType, SlugCompatible, artifact_urn
 
-__all__ = ["CompetitionPredictions", "CompetitionSpecification"]
+__all__ = ["CompetitionPredictions", "CompetitionSpecification", "ZarrCompetitionSpecification"]
 
 _PREDICTION_KEYS = ("predictions", "target_labels", "test_set_labels", "test_set_sizes")
 
@@ -47,6 +50,81 @@ class CompetitionSpecification(BenchmarkSpecification):
             pydantic.ValidationError: the data breaks a rule.
         """
         return super(BenchmarkSpecification, cls).from_wire(data, **extra)
+
+
+class ZarrCompetitionSpecification(CompetitionSpecification):
+    """A competition of the 0.11+ Hub (``GET /v1/competition``): itself a Zarr-only dataset plus the task.
+
+    ``dataset`` is the :class:`~polaris.artifacts.DatasetV2` built from the competition's own metadata and archive
+    (its ``datasetArtifactId`` is the competition's id); the split is V1-style ``[train, {test name: rows}]``.
+    The test rows' targets are not in the archive the Hub serves [inferred]: predictions are scored on the Hub
+    (``PolarisHubClient.evaluate_competition``).
+
+    Raises (on construction):
+        pydantic.ValidationError: no owner, a column not in the archive, or an index beyond its rows.
+    """
+
+    dataset: DatasetV2 | DatasetReference | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _dataset(cls, value: Any) -> Any:
+        if value is None or isinstance(value, (DatasetV2, DatasetReference)):
+            return value
+        if isinstance(value, Mapping):
+            return DatasetReference.model_validate(value)
+        raise ValueError(f"dataset must be a DatasetV2, got {type(value).__name__}")
+
+    @model_validator(mode="after")
+    def _check_archive(self) -> ZarrCompetitionSpecification:
+        dataset = self.dataset
+        if isinstance(dataset, DatasetV2):
+            columns = set(dataset.columns)
+            for field_name, cols in (("target_cols", self.target_cols), ("input_cols", self.input_cols)):
+                missing = [c for c in cols if c not in columns]
+                if missing:
+                    raise ValueError(f"{field_name}: columns {missing} are not in the competition's archive")
+            n_rows = dataset.n_rows
+            if n_rows is not None:
+                train, tests = self.split
+                bad = sorted({i for i in [*train, *(i for s in tests.values() for i in s)] if i >= n_rows})
+                if bad:
+                    raise ValueError(f"split: indices {bad[:10]} are out of range for an archive of {n_rows} rows")
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dataset_artifact_id(self) -> str | None:
+        return self.artifact_id
+
+    def get_train_test_split(self) -> tuple[ZarrSubset, ZarrSubset | dict[str, ZarrSubset]]:  # type: ignore[override]
+        """``(train, test)``; ``test`` is a dict by name when there are several test sets. Test targets are hidden.
+
+        Raises:
+            InvalidArtifactError: the archive is not loaded.
+        """
+        if not isinstance(self.dataset, DatasetV2):
+            raise InvalidArtifactError("this competition's archive is not loaded (load it through the client)")
+        dataset = self.dataset
+        train = ZarrSubset(dataset, self.split[0], self.input_cols, self.target_cols)
+        tests = {
+            name: ZarrSubset(dataset, idx, self.input_cols, self.target_cols, hide_targets=True)
+            for name, idx in self.split[1].items()
+        }
+        if len(tests) == 1:
+            return train, next(iter(tests.values()))
+        return train, tests
+
+    def evaluate(self, y_pred: Any = None, y_prob: Any = None) -> Any:
+        """Competitions are scored on the Hub.
+
+        Raises:
+            InvalidArtifactError: always; use ``PolarisHubClient.evaluate_competition``.
+        """
+        raise InvalidArtifactError(
+            "a competition's test targets stay on the Hub",
+            hint="Send the predictions with client.evaluate_competition(competition, predictions).",
+        )
 
 
 class CompetitionPredictions(BaseArtifactModel):
@@ -114,3 +192,17 @@ class CompetitionPredictions(BaseArtifactModel):
             pydantic.ValidationError: the predictions do not fit.
         """
         return cls.model_validate({**dict(data), **extra})
+
+    def to_prediction_wire(self, competition_artifact_id: str) -> dict[str, Any]:
+        """The ``POST /v1/competition-prediction`` body (0.11+): camelCase, nulls dropped, ``reportUrl`` for the
+        report link, ``competitionArtifactId`` first and the ``competition-prediction`` URN."""
+        data = clean_json(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        data.pop("access", None)
+        report = data.pop("paperUrl", None)
+        body: dict[str, Any] = {"competitionArtifactId": competition_artifact_id, **data}
+        if report is not None:
+            body["reportUrl"] = report
+        if self.owner is not None and self.name:
+            body["urn"] = artifact_urn("competition-prediction", self.owner.slug, self.name)
+        body["version"] = 1
+        return body

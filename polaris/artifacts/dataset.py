@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import BaseArtifactModel, html_fields, require_md5, url_fields
+from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5, url_fields
 from polaris.errors import InvalidArtifactError, LicenseRequiredError
 from polaris.types import SUPPORTED_LICENSES, AccessType, License
 
@@ -152,7 +152,7 @@ def _validate_license(value: Any) -> Any:
     return value
 
 
-class _DatasetBase(BaseArtifactModel):
+class _DatasetBase(VersionedArtifactModel):
     """Fields DatasetV1 and DatasetV2 share."""
 
     artifact_type = "dataset"

@@ -107,6 +107,8 @@ class BenchmarkResults(ResultsBase):
 
     access: AccessType = "private"
     benchmark_artifact_id: str | None = None
+    #: ``owner/slug`` of the model behind these results (``modelArtifactId``; a :class:`Model` is accepted too).
+    model_artifact_id: str | None = None
     #: Where the uploaded results can be seen (set by ``PolarisHubClient.upload_results``; never sent).
     hub_url: str | None = Field(default=None, exclude=True)
     benchmark_name: SlugCompatible | None = None
@@ -120,6 +122,16 @@ class BenchmarkResults(ResultsBase):
     @field_serializer("benchmark_owner")
     def _bench_owner_out(self, value: HubOwner | None) -> dict[str, Any] | None:
         return None if value is None else value.model_dump(by_alias=True, exclude_none=True)
+
+    @field_validator("model_artifact_id", mode="before")
+    @classmethod
+    def _model_id(cls, value: Any) -> Any:
+        artifact_id = getattr(value, "artifact_id", None)
+        if isinstance(value, BaseArtifactModel):
+            if artifact_id is None:
+                raise ValueError("model_artifact_id: the model has no owner and name")
+            return artifact_id
+        return value
 
     @model_validator(mode="after")
     def _derive_id(self) -> BenchmarkResults:

@@ -133,7 +133,9 @@ def test_each_status_maps_to_its_error(
     assert err.status_code == status
     assert err.hub_message == message
     assert message in str(err)
-    assert err.method == "GET" and err.url is not None and err.url.endswith("/api/v1/dataset")
+    assert (
+        err.method == "GET" and err.url is not None and err.url.endswith(("/api/v1/dataset", "/api/v2/dataset"))
+    )  # V2 listing first (0.11+)
     assert HUB_TOKEN not in str(err) and PASSWORD not in str(err) and HUB_TOKEN not in repr(err)
     if status == 429:
         assert isinstance(err, RateLimitedError) and err.retry_after == 120

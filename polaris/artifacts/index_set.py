@@ -1,0 +1,230 @@
+"""Index sets of V2 benchmark splits: row positions kept as a Roaring bitmap (0.11-0.13 facts, section 5.5).
+
+On the wire an index set is ``{datapoints, md5Checksum}``; its content is the bitmap serialised in CRoaring's
+portable format (run containers where they are smaller), stored as one ``.roaring`` object. The bytes are exactly
+what ``pyroaring.BitMap(indices).serialize()`` writes, so ``md5Checksum`` equals the Hub's value. ``pyroaring`` is
+imported only when a bitmap is built or read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, computed_field, model_validator
+from pydantic.alias_generators import to_camel
+
+from polaris import checksum
+
+__all__ = ["MAX_INDEX", "ROARING_CONTENT_TYPE", "IndexSet"]
+
+#: Largest row position a 32-bit Roaring bitmap can hold.
+MAX_INDEX = 2**32 - 1
+#: Content type of a serialised index set in object storage.
+ROARING_CONTENT_TYPE = "application/vnd.roaringbitmap"
+
+
+def _as_positions(values: Iterable[Any]) -> list[int]:
+    """Row positions as Python ints; refuses non-integers, negatives, duplicates and values beyond 32 bits."""
+    import numpy as np
+
+    raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    out: list[int] = []
+    for v in raw:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise ValueError(f"index set: {v!r} is not an integer row position")
+        out.append(int(v))
+    bad = [i for i in out if i < 0 or i > MAX_INDEX]
+    if bad:
+        raise ValueError(f"index set: row positions must be in [0, 2**32), got {sorted(set(bad))[:10]}")
+    if len(set(out)) != len(out):
+        dupes = sorted({i for i in out if out.count(i) > 1})
+        raise ValueError(f"index set: duplicate row positions {dupes[:10]}")
+    return out
+
+
+class IndexSet(BaseModel):
+    """A set of row positions backed by a ``pyroaring.BitMap``.
+
+    Build one with :meth:`from_indices` (or ``IndexSet(indices=[...])``) or :meth:`deserialize`. A set parsed from
+    the Hub's metadata alone (``{datapoints, md5Checksum}``) knows its size and checksum but not its rows until
+    :meth:`load` gives it the stored bytes.
+
+    Raises (on construction):
+        pydantic.ValidationError: non-integer, negative, duplicate or > 32-bit positions, or an invalid checksum.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    _bitmap: Any = PrivateAttr(default=None)
+    _wire_datapoints: int | None = PrivateAttr(default=None)
+    _wire_md5: str | None = PrivateAttr(default=None)
+    _serialized: bytes | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _build(cls, data: Any, handler: Any) -> Any:
+        if isinstance(data, IndexSet):
+            return data
+        indices = datapoints = md5 = None
+        if isinstance(data, Mapping):
+            indices = data.get("indices")
+            datapoints = data.get("datapoints")
+            md5 = data.get("md5Checksum", data.get("md5_checksum"))
+        elif data is not None and not isinstance(data, (str, bytes)):
+            indices = data
+        obj = handler({})
+        if indices is not None:
+            from pyroaring import BitMap
+
+            obj._bitmap = BitMap(_as_positions(indices))
+        else:
+            if datapoints is not None:
+                if isinstance(datapoints, bool) or not isinstance(datapoints, int) or datapoints < 0:
+                    raise ValueError(f"datapoints must be a non-negative integer, got {datapoints!r}")
+                obj._wire_datapoints = datapoints
+            if md5 is not None:
+                if not checksum.is_md5(md5):
+                    raise ValueError(f"md5Checksum must be 32 lowercase hex characters, got {md5!r}")
+                obj._wire_md5 = md5
+        return obj
+
+    # -- construction ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_indices(cls, indices: Iterable[Any]) -> Self:
+        """An index set of these row positions.
+
+        Raises:
+            ValueError: non-integer, negative, duplicate or > 32-bit positions.
+        """
+        from pyroaring import BitMap
+
+        obj = cls.model_construct()
+        obj._bitmap = BitMap(_as_positions(indices))
+        return obj  # type: ignore[return-value]
+
+    @classmethod
+    def deserialize(cls, data: bytes, *, expected_md5: str | None = None, artifact: str | None = None) -> Self:
+        """Read the portable Roaring format; with ``expected_md5`` the bytes are checked first.
+
+        Raises:
+            PolarisChecksumError: the bytes do not match ``expected_md5``.
+            ValueError: the bytes are not a serialised Roaring bitmap.
+        """
+        if expected_md5 is not None:
+            checksum.verify_md5(expected_md5, checksum.bytes_md5(data), artifact=artifact)
+        from pyroaring import BitMap
+
+        try:
+            bitmap = BitMap.deserialize(bytes(data))
+        except Exception as exc:  # CRoaring reports corrupt input with various exception types
+            raise ValueError(f"not a serialised Roaring bitmap ({type(exc).__name__}: {exc})") from exc
+        obj = cls.model_construct()
+        obj._bitmap = bitmap
+        obj._serialized = bytes(data)
+        return obj  # type: ignore[return-value]
+
+    def load(self, data: bytes, *, artifact: str | None = None) -> Self:
+        """A copy of this set with its rows read from ``data``, checked against the known md5 and size.
+
+        Raises:
+            PolarisChecksumError: the bytes do not match the checksum this set carries.
+            ValueError: not a Roaring bitmap, or it holds a different number of rows than announced.
+        """
+        loaded = type(self).deserialize(data, expected_md5=self._wire_md5, artifact=artifact)
+        if self._wire_datapoints is not None and loaded.datapoints != self._wire_datapoints:
+            raise ValueError(
+                f"index set of {artifact or 'the benchmark'}: {loaded.datapoints} rows stored, "
+                f"{self._wire_datapoints} announced"
+            )
+        return loaded
+
+    # -- content --------------------------------------------------------------------------------------------------
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the row positions are known (not only size and checksum)."""
+        return self._bitmap is not None
+
+    @property
+    def bitmap(self) -> Any:
+        """The ``pyroaring.BitMap``.
+
+        Raises:
+            ValueError: only the metadata is known (see :meth:`load`).
+        """
+        if self._bitmap is None:
+            raise ValueError("this index set holds only its size and checksum; load its bytes first")
+        return self._bitmap
+
+    @property
+    def indices(self) -> list[int]:
+        """Sorted row positions."""
+        return [int(i) for i in self.bitmap]
+
+    def __iter__(self) -> Iterator[int]:  # type: ignore[override]
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return self.datapoints
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.bitmap
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IndexSet):
+            return NotImplemented
+        if self.is_loaded and other.is_loaded:
+            return bool(self.bitmap == other.bitmap)
+        return (self.datapoints, self.md5_checksum) == (other.datapoints, other.md5_checksum)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def max_index(self) -> int | None:
+        """The largest row position, or ``None`` for an empty set."""
+        return int(self.bitmap.max()) if len(self.bitmap) else None
+
+    def intersection(self, other: IndexSet) -> list[int]:
+        """Sorted positions in both sets."""
+        return [int(i) for i in self.bitmap & other.bitmap]
+
+    def serialize(self) -> bytes:
+        """CRoaring's portable format of the run-optimised bitmap (byte for byte what the Hub stores)."""
+        if self._serialized is None:
+            from pyroaring import BitMap
+
+            bitmap = BitMap(self.bitmap)  # a copy: run_optimize must not change the caller's bitmap
+            bitmap.run_optimize()
+            self._serialized = bytes(bitmap.serialize())
+        return self._serialized
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def datapoints(self) -> int:
+        """Number of rows in the set."""
+        if self._bitmap is not None:
+            return len(self._bitmap)
+        if self._wire_datapoints is None:
+            raise ValueError("this index set has neither rows nor a size")
+        return self._wire_datapoints
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def md5_checksum(self) -> str:
+        """md5 hex of :meth:`serialize` (the Hub's ``md5Checksum``)."""
+        if self._bitmap is not None:
+            return checksum.index_set_md5(self.serialize())
+        if self._wire_md5 is None:
+            raise ValueError("this index set has neither rows nor a checksum")
+        return self._wire_md5
+
+    def to_wire(self) -> dict[str, Any]:
+        """``{"datapoints": n, "md5Checksum": "<md5>"}``."""
+        return {"datapoints": self.datapoints, "md5Checksum": self.md5_checksum}
+
+    def __repr__(self) -> str:
+        return f"IndexSet(datapoints={self.datapoints}, md5_checksum={self.md5_checksum!r})"

@@ -1,0 +1,335 @@
+"""Reading public objects at the direct ``http(s)`` URLs a 0.13-era Hub puts in its answers (facts 0.11-0.13, 8).
+
+No Hub token and no storage token is ever sent: these requests go through their own httpx client without auth.
+A file is read with ``HEAD`` (its size) and one ranged ``GET`` (``Range: bytes=0-<size-1>``, a ``206`` with a
+matching ``Content-Range`` or a body of exactly that size is accepted). Redirects are followed only to the same
+scheme, host and port; anything else is refused (a redirect must not carry our requests elsewhere). Every file is
+hashed while it streams and compared with the checksum the Hub announced before anything is handed out.
+
+A Zarr archive behind a URL cannot be listed: its keys come from a manifest when there is one, else from its
+consolidated metadata (``.zmetadata``, Zarr format 2), where a chunk that answers ``404`` is a missing chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from polaris import checksum
+from polaris.errors import ArtifactNotFoundError, PolarisError, StorageError
+
+__all__ = [
+    "DIRECT_MAX_WORKERS",
+    "MAX_SAME_HOST_REDIRECTS",
+    "DirectReader",
+    "is_direct_url",
+    "zarr_v2_keys",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Same-host redirects followed for one object before giving up.
+MAX_SAME_HOST_REDIRECTS = 5
+#: Parallel object reads of one Zarr archive.
+DIRECT_MAX_WORKERS = 8
+#: Bytes handed to the hash and the file at a time.
+_STREAM_CHUNK = 1024 * 1024
+_INCOMPLETE = ".incomplete"
+
+
+def is_direct_url(value: Any) -> bool:
+    """True for an ``http://`` or ``https://`` URL (what a direct answer field holds)."""
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _join(base: str, key: str) -> str:
+    return base.rstrip("/") + "/" + key.lstrip("/")
+
+
+def _safe_key(key: str) -> PurePosixPath:
+    path = PurePosixPath(key)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise StorageError(f"refusing the object key {key!r} (it leaves the archive)")
+    return path
+
+
+def zarr_v2_keys(zmetadata: Mapping[str, Any]) -> list[str]:
+    """Every key of a consolidated Zarr format 2 archive: metadata documents and all chunk keys of its arrays.
+
+    Raises:
+        StorageError: the document is not consolidated Zarr v2 metadata.
+    """
+    meta = zmetadata.get("metadata")
+    if not isinstance(meta, Mapping):
+        raise StorageError("the archive's .zmetadata has no 'metadata' object (not consolidated Zarr format 2)")
+    keys = [".zmetadata", *sorted(str(k) for k in meta)]
+    for key, doc in sorted(meta.items()):
+        if not str(key).endswith(".zarray") or not isinstance(doc, Mapping):
+            continue
+        prefix = str(key)[: -len(".zarray")]
+        shape = [int(n) for n in doc.get("shape") or []]
+        chunks = [int(n) for n in doc.get("chunks") or []]
+        sep = str(doc.get("dimension_separator") or ".")
+        if not shape:
+            keys.append(prefix + "0")
+            continue
+        counts = [math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=False)]
+        for idx in itertools.product(*(range(n) for n in counts)):
+            keys.append(prefix + sep.join(str(i) for i in idx))
+    return keys
+
+
+class DirectReader:
+    """Reads objects at direct URLs, anonymously.
+
+    Args:
+        verify: TLS verification for httpx (``True``, ``False`` or a CA bundle path).
+        timeout: httpx timeout.
+        transport: httpx transport (the client's retrying transport by default).
+        max_workers: parallel reads of one Zarr archive.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: Any = True,
+        timeout: Any = None,
+        transport: httpx.BaseTransport | None = None,
+        max_workers: int = DIRECT_MAX_WORKERS,
+    ) -> None:
+        from polaris.hub._transport import RetryTransport
+
+        self.max_workers = max_workers
+        self.http = httpx.Client(
+            timeout=timeout if timeout is not None else httpx.Timeout(10.0, read=200.0),
+            transport=transport if transport is not None else RetryTransport(httpx.HTTPTransport(verify=verify)),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> DirectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ one request
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """Send without auth, following redirects to the same origin only; the response is streamed."""
+        current = httpx.URL(url)
+        if current.scheme not in ("http", "https"):
+            raise StorageError(f"refusing to read {url!r}: only http(s) URLs are read directly")
+        start = _origin(current)
+        for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
+            request = self.http.build_request(method, current, headers=dict(headers or {}))
+            try:
+                response = self.http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise StorageError(f"{method} {current.copy_with(query=None)} failed ({type(exc).__name__})") from exc
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                response.close()
+                target = current.join(location)
+                if _origin(target) != start:
+                    raise StorageError(
+                        f"{method} {current.copy_with(query=None)} redirected to another host ({target.host}); refused"
+                    )
+                current = target
+                continue
+            return response
+        raise StorageError(f"{method} {url}: too many redirects")
+
+    def _fail(self, response: httpx.Response, what: str, artifact: str) -> PolarisError:
+        status = response.status_code
+        url = response.request.url.copy_with(query=None)
+        response.close()
+        if status in (401, 403, 404):
+            return ArtifactNotFoundError(
+                f"{what} of {artifact or 'the artifact'} cannot be read at {url}",
+                status_code=status,
+                hint="The object is not public, or it is gone. Log in (`polaris login`) to read it through the Hub.",
+            )
+        return StorageError(f"{what} of {artifact or 'the artifact'}: GET {url} answered HTTP {status}")
+
+    def size(self, url: str, *, artifact: str = "") -> int | None:
+        """``Content-Length`` from a ``HEAD`` (``None`` when the server does not say).
+
+        Raises:
+            ArtifactNotFoundError: 401/403/404. StorageError: any other failure.
+        """
+        response = self._send("HEAD", url)
+        try:
+            if response.status_code in (405, 501):
+                return None
+            if not response.is_success:
+                raise self._fail(response, "the object", artifact)
+            length = response.headers.get("content-length")
+            return int(length) if length is not None and length.isdigit() else None
+        finally:
+            response.close()
+
+    @contextmanager
+    def _open(self, url: str, *, artifact: str) -> Iterator[tuple[httpx.Response, int | None]]:
+        """HEAD for the size, then one ranged GET of the whole object; yields the response and the size."""
+        size = self.size(url, artifact=artifact)
+        headers = {"Range": f"bytes=0-{size - 1}"} if size else {}
+        response = self._send("GET", url, headers)
+        try:
+            if not response.is_success:
+                raise self._fail(response, "the object", artifact)
+            if response.status_code == 206 and size:
+                content_range = response.headers.get("content-range", "")
+                if not content_range.startswith(f"bytes 0-{size - 1}/"):
+                    raise StorageError(f"GET {url}: unexpected Content-Range {content_range!r}")
+            yield response, size
+        finally:
+            response.close()
+
+    def _stream_to(self, url: str, sink: Any, *, artifact: str) -> tuple[str, int]:
+        md5 = hashlib.md5()
+        n = 0
+        with self._open(url, artifact=artifact) as (response, size):
+            for chunk in response.iter_bytes(_STREAM_CHUNK):
+                md5.update(chunk)
+                sink(chunk)
+                n += len(chunk)
+                if size is not None and n > size:
+                    raise StorageError(f"GET {url}: more bytes than the {size} announced")
+            if size is not None and n != size:
+                raise StorageError(f"GET {url}: {n} bytes received, {size} announced")
+        return md5.hexdigest(), n
+
+    # ------------------------------------------------------------------ files
+    def read_bytes(self, url: str, *, expected_md5: str | None = None, artifact: str = "") -> bytes:
+        """The whole object, checked against ``expected_md5`` before it is returned.
+
+        Raises:
+            PolarisChecksumError: the bytes differ from ``expected_md5``.
+            ArtifactNotFoundError: the object is not public (401/403) or missing (404).
+            StorageError: any other failure (a redirect to another host included).
+        """
+        parts: list[bytes] = []
+        digest, _ = self._stream_to(url, parts.append, artifact=artifact)
+        if expected_md5 is not None:
+            checksum.verify_md5(expected_md5, digest, artifact=artifact or url)
+        return b"".join(parts)
+
+    def download_file(self, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = "") -> Path:
+        """Stream the object into ``dest`` (through ``dest.incomplete``), verified against ``expected_md5``.
+
+        Raises: as :meth:`read_bytes`; nothing is left at ``dest`` on failure.
+        """
+        dest = Path(dest)
+        tmp = dest.with_name(dest.name + _INCOMPLETE)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(tmp, "wb") as fh:
+                digest, _ = self._stream_to(url, fh.write, artifact=artifact)
+            if expected_md5 is not None:
+                checksum.verify_md5(expected_md5, digest, artifact=artifact or url, chunk=dest.name)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return dest
+
+    # ------------------------------------------------------------------ Zarr
+    def _get_optional(self, url: str, target: Path, expected: str | None, artifact: str, key: str) -> bool:
+        """Plain GET of one Zarr key into ``target``; ``False`` when it answers 404 (a missing chunk)."""
+        response = self._send("GET", url)
+        try:
+            if response.status_code == 404 and expected is None:
+                return False
+            if not response.is_success:
+                raise self._fail(response, f"Zarr key {key!r}", artifact)
+            md5 = hashlib.md5()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                for chunk in response.iter_bytes(_STREAM_CHUNK):
+                    md5.update(chunk)
+                    fh.write(chunk)
+        finally:
+            response.close()
+        if expected is not None:
+            checksum.verify_md5(expected, md5.hexdigest(), artifact=artifact or url, chunk=key)
+        return True
+
+    def zarr_keys(self, root_url: str, *, artifact: str = "") -> list[str]:
+        """Keys of the archive at ``root_url`` from its consolidated metadata.
+
+        Raises:
+            StorageError: no readable ``.zmetadata``.
+        """
+        raw = self.read_bytes(_join(root_url, ".zmetadata"), artifact=artifact)
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise StorageError(f"the .zmetadata of {artifact or root_url} is not JSON") from exc
+        return zarr_v2_keys(doc)
+
+    def download_zarr(
+        self,
+        root_url: str,
+        dest: Path,
+        *,
+        manifest: Mapping[str, str] | None = None,
+        keys: Iterable[str] | None = None,
+        artifact: str = "",
+    ) -> Path:
+        """Copy the archive at ``root_url`` into ``dest`` (through ``dest.incomplete``).
+
+        With ``manifest`` (key -> md5 hex) exactly those keys are read and each is verified; otherwise ``keys``,
+        else the keys named by the consolidated metadata (chunks answering 404 are missing chunks).
+
+        Raises:
+            PolarisChecksumError: a key differs from the manifest (nothing is left at ``dest``).
+            ArtifactNotFoundError: the archive is not public. StorageError: any other failure.
+        """
+        import shutil
+
+        dest = Path(dest)
+        if manifest is not None:
+            wanted = sorted(manifest)
+        elif keys is not None:
+            wanted = sorted(set(keys))
+        else:
+            wanted = self.zarr_keys(root_url, artifact=artifact)
+        tmp = dest.with_name(dest.name + _INCOMPLETE)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+
+        def one(key: str) -> bool:
+            target = tmp.joinpath(*_safe_key(key).parts)
+            expected = manifest.get(key) if manifest is not None else None
+            return self._get_optional(_join(root_url, key), target, expected, artifact, key)
+
+        try:
+            with ThreadPoolExecutor(self.max_workers, thread_name_prefix="polaris-direct") as pool:
+                found = sum(1 for ok in pool.map(one, wanted) if ok)
+            if not (tmp / ".zmetadata").exists() and not (tmp / ".zgroup").exists():
+                raise StorageError(f"no Zarr archive at {root_url}")
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        logger.info("read %d Zarr objects of %s over direct URLs", found, artifact or root_url)
+        return dest
