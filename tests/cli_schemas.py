@@ -51,6 +51,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "name": {"type": "string", "minLength": 1},
                 "kind": {"enum": ["dataset", "benchmark", "competition", "model"]},
                 "version": {"enum": [1, 2]},
+                "access": {"enum": ["public", "private", None]},
             },
         },
     },

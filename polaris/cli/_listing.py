@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -12,8 +12,9 @@ from polaris.cli._common import emit_json, make_client, out_console
 
 if TYPE_CHECKING:
     from polaris.hub.client import PolarisHubClient
+    from polaris.hub.wire import ArtifactSummary, Page
 
-__all__ = ["DEFAULT_LIMIT", "ListedArtifact", "Source", "run_listing"]
+__all__ = ["DEFAULT_LIMIT", "ListedArtifact", "PageFetcher", "run_listing"]
 
 #: Default page size of a listing command.
 DEFAULT_LIMIT = 100
@@ -28,21 +29,37 @@ class ListedArtifact:
     name: str
     kind: str
     version: int
+    access: str | None = None
 
     @classmethod
-    def of(cls, artifact_id: str, kind: str, version: int) -> ListedArtifact:
-        owner, _, name = artifact_id.partition("/")
-        return cls(artifact=artifact_id, owner=owner, name=name, kind=kind, version=version)
+    def of(cls, summary: ArtifactSummary) -> ListedArtifact:
+        access = summary.extra.get("access")
+        return cls(
+            artifact=summary.artifact_id,
+            owner=summary.owner,
+            name=summary.artifact_id.partition("/")[2] or summary.name,
+            kind=summary.kind,
+            version=summary.version,
+            access=str(access) if access is not None else None,
+        )
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one kind of artifact is listed: a page (limit, offset) and a walk over every page."""
+#: One page of a listing: (client, limit, offset) -> the wire's page (V2 first, then V1, with summaries).
+PageFetcher = Callable[["PolarisHubClient", int, int], "Page"]
 
-    kind: str
-    version: int
-    page: Callable[[PolarisHubClient, int, int], list[str]]
-    walk: Callable[[PolarisHubClient, int], Iterable[str]]
+
+def _walk(client: PolarisHubClient, fetch: PageFetcher, page_size: int) -> Iterator[ArtifactSummary]:
+    from polaris.hub.client import MAX_PAGES
+
+    offset = 0
+    for _ in range(MAX_PAGES):
+        page = fetch(client, page_size, offset)
+        yield from page.entries
+        offset += len(page.items)
+        if not page.items or (page.total is not None and offset >= page.total):
+            return
+        if page.total is None and len(page.items) < page_size:
+            return
 
 
 LIMIT = typer.Option(DEFAULT_LIMIT, "--limit", min=1, help="Items per page.")
@@ -50,7 +67,7 @@ OFFSET = typer.Option(0, "--offset", min=0, help="Items to skip.")
 ALL = typer.Option(False, "--all", help="Walk every page.")
 FILTER = typer.Option(None, "--filter", help="Only names containing this text (case-insensitive).")
 OWNER = typer.Option(None, "--owner", help="Only artifacts of this owner (user or organization).")
-JSON = typer.Option(False, "--json", help="Print a JSON array of {artifact, owner, name, kind, version}.")
+JSON = typer.Option(False, "--json", help="Print a JSON array of {artifact, owner, name, kind, version, access}.")
 
 
 def _matches(item: ListedArtifact, text: str | None, owner: str | None) -> bool:
@@ -62,7 +79,7 @@ def _matches(item: ListedArtifact, text: str | None, owner: str | None) -> bool:
 def run_listing(
     ctx: typer.Context,
     title: str,
-    sources: list[Source],
+    fetch: PageFetcher,
     *,
     limit: int,
     offset: int,
@@ -71,22 +88,19 @@ def run_listing(
     owner: str | None,
     as_json: bool,
 ) -> None:
-    """List from every source (V1 and V2 kinds), filter, page, and print."""
-    rows: list[ListedArtifact] = []
+    """List (V2 and V1 artifacts, as the Hub pages them), filter, page, and print."""
     filtering = text is not None or owner is not None
     with make_client(ctx, progress=False) as client:
         if client.offline:
             from polaris.errors import OfflineError
 
             raise OfflineError(f"Offline mode is on: listing {title.lower()} needs the Hub, and no request was sent")
-        for source in sources:
-            if everything or filtering or len(sources) > 1:
-                names: Iterable[str] = source.walk(client, limit)
-            else:
-                names = source.page(client, limit, offset)
-            rows.extend(ListedArtifact.of(n, source.kind, source.version) for n in names)
-    rows = [r for r in rows if _matches(r, text, owner)]
-    if not everything and (filtering or len(sources) > 1):
+        if everything or filtering:
+            summaries = list(_walk(client, fetch, limit))
+        else:
+            summaries = list(fetch(client, limit, offset).entries)
+    rows = [r for r in map(ListedArtifact.of, summaries) if _matches(r, text, owner)]
+    if filtering and not everything:
         rows = rows[offset : offset + limit]
     if as_json:
         emit_json([asdict(r) for r in rows])
@@ -94,8 +108,8 @@ def run_listing(
     from rich.table import Table
 
     table = Table(title=f"{title} ({len(rows)})", title_justify="left")
-    for column in ("owner", "name", "kind", "version"):
+    for column in ("owner", "name", "kind", "version", "access"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row.owner, row.name, row.kind, f"v{row.version}")
+        table.add_row(row.owner, row.name, row.kind, f"v{row.version}", row.access or "")
     out_console().print(table)

@@ -47,18 +47,10 @@ def list_benchmarks(
     as_json: bool = _listing.JSON,
 ) -> None:
     """List the benchmarks you can see, with their kind and version."""
-    sources = [
-        _listing.Source(
-            "benchmark",
-            1,
-            lambda c, lim, off: c.list_benchmarks(limit=lim, offset=off),
-            lambda c, size: c.iter_benchmarks(page_size=size),
-        )
-    ]
     _listing.run_listing(
         ctx,
         "Benchmarks",
-        sources,
+        lambda c, lim, off: c._wire.list_benchmarks(limit=lim, offset=off),
         limit=limit,
         offset=offset,
         everything=everything,

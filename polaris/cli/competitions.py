@@ -45,18 +45,10 @@ def list_competitions(
     as_json: bool = _listing.JSON,
 ) -> None:
     """List the competitions you can see."""
-    sources = [
-        _listing.Source(
-            "competition",
-            2,
-            lambda c, lim, off: c.list_competitions(limit=lim, offset=off),
-            lambda c, size: c.iter_competitions(page_size=size),
-        )
-    ]
     _listing.run_listing(
         ctx,
         "Competitions",
-        sources,
+        lambda c, lim, off: c._wire.list_competitions(limit=lim, offset=off),
         limit=limit,
         offset=offset,
         everything=everything,

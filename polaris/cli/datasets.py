@@ -45,18 +45,6 @@ UPLOAD_INTERRUPTED = (
 
 
 # ------------------------------------------------------------------ list
-def _sources() -> list[_listing.Source]:
-    sources = [
-        _listing.Source(
-            "dataset",
-            1,
-            lambda c, lim, off: c.list_datasets(limit=lim, offset=off),
-            lambda c, size: c.iter_datasets(page_size=size),
-        )
-    ]
-    return sources
-
-
 @app.command("list")
 @friendly_errors
 def list_datasets(
@@ -72,7 +60,7 @@ def list_datasets(
     _listing.run_listing(
         ctx,
         "Datasets",
-        _sources(),
+        lambda c, lim, off: c._wire.list_datasets(limit=lim, offset=off),
         limit=limit,
         offset=offset,
         everything=everything,

@@ -70,6 +70,7 @@ def test_listings_show_kind_and_version_with_filter_and_owner(env: dict[str, str
     rows = parse("listing", _ok(["datasets", "list", "--json"], env).stdout)
     by_id = {r["artifact"]: r for r in rows}
     assert by_id[FREESOLV]["kind"] == "dataset" and by_id[FREESOLV]["version"] == 1
+    assert by_id[FREESOLV]["access"] == "public"
     filtered = parse("listing", _ok(["datasets", "list", "--filter", "FREESOLV", "--json"], env).stdout)
     assert filtered and all("freesolv" in r["artifact"] for r in filtered)
     nobody = parse("listing", _ok(["datasets", "list", "--owner", "no-such-owner", "--json"], env).stdout)
