@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import typer
 
 from polaris.cli._common import emit_json, make_client, out_console
+from polaris.hub.listing import PageFetcher, walk_summaries
 
 if TYPE_CHECKING:
-    from polaris.hub.client import PolarisHubClient
-    from polaris.hub.wire import ArtifactSummary, Page
+    from polaris.hub.wire import ArtifactSummary
 
 __all__ = ["DEFAULT_LIMIT", "ListedArtifact", "PageFetcher", "run_listing"]
 
@@ -42,24 +41,6 @@ class ListedArtifact:
             version=summary.version,
             access=str(access) if access is not None else None,
         )
-
-
-#: One page of a listing: (client, limit, offset) -> the wire's page (V2 first, then V1, with summaries).
-PageFetcher = Callable[["PolarisHubClient", int, int], "Page"]
-
-
-def _walk(client: PolarisHubClient, fetch: PageFetcher, page_size: int) -> Iterator[ArtifactSummary]:
-    from polaris.hub.client import MAX_PAGES
-
-    offset = 0
-    for _ in range(MAX_PAGES):
-        page = fetch(client, page_size, offset)
-        yield from page.entries
-        offset += len(page.items)
-        if not page.items or (page.total is not None and offset >= page.total):
-            return
-        if page.total is None and len(page.items) < page_size:
-            return
 
 
 LIMIT = typer.Option(DEFAULT_LIMIT, "--limit", min=1, help="Items per page.")
@@ -96,7 +77,7 @@ def run_listing(
 
             raise OfflineError(f"Offline mode is on: listing {title.lower()} needs the Hub, and no request was sent")
         if everything or filtering:
-            summaries = list(_walk(client, fetch, limit))
+            summaries = list(walk_summaries(client, fetch, limit))
         else:
             summaries = list(fetch(client, limit, offset).entries)
     rows = [r for r in map(ListedArtifact.of, summaries) if _matches(r, text, owner)]

@@ -9,22 +9,32 @@ Example (in Jupyter the frame renders as a table)::
         frame = datasets_frame(client, owner="polaris-demo")
     frame.sort_values("size_bytes", ascending=False)
 
-``access`` and ``size_bytes`` come from each artifact's metadata (one request per row; ``details=False`` skips
-them). ``size_bytes`` is the stored table plus its Zarr files for V1 datasets, and ``None`` where the Hub does
-not say (V2 archives, benchmarks). pandas is imported only when a frame is built.
+V2 artifacts come first, then V1, as the Hub pages them. ``size_bytes`` is the stored table plus its Zarr files
+for V1 datasets (one metadata request per dataset; ``details=False`` skips it), and ``None`` where the Hub does not
+say (V2 archives, benchmarks, competitions, models). pandas is imported only when a frame is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from polaris.hub.client import PolarisHubClient
+    from polaris.hub.wire import ArtifactSummary, Page
 
-__all__ = ["COLUMNS", "benchmarks_frame", "competitions_frame", "datasets_frame", "rows_to_frame"]
+__all__ = [
+    "COLUMNS",
+    "PageFetcher",
+    "benchmarks_frame",
+    "competitions_frame",
+    "datasets_frame",
+    "models_frame",
+    "rows_to_frame",
+    "walk_summaries",
+]
 
 #: Columns of every listing frame, in order.
 COLUMNS = ("artifact", "owner", "name", "kind", "version", "access", "size_bytes")
@@ -36,6 +46,27 @@ def rows_to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     records = [{column: row.get(column) for column in COLUMNS} for row in rows]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+#: One page of a listing: (client, limit, offset) -> the wire's page (V2 first, then V1, with summaries).
+PageFetcher = Callable[["PolarisHubClient", int, int], "Page"]
+
+
+def walk_summaries(client: PolarisHubClient, fetch: PageFetcher, page_size: int = 100) -> Iterator[ArtifactSummary]:
+    """Every :class:`~polaris.hub.wire.ArtifactSummary` of a listing, page after page (V2 first, then V1)."""
+    from polaris.hub.client import MAX_PAGES
+
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    offset = 0
+    for _ in range(MAX_PAGES):
+        page = fetch(client, page_size, offset)
+        yield from page.entries
+        offset += len(page.items)
+        if not page.items or (page.total is not None and offset >= page.total):
+            return
+        if page.total is None and len(page.items) < page_size:
+            return
 
 
 def _matches(artifact_id: str, owner: str | None, contains: str | None) -> bool:
@@ -53,34 +84,31 @@ def _dataset_size(data: Mapping[str, Any]) -> int | None:
     return int(table["size"]) + sum(int(e.get("size") or 0) for e in zarr if isinstance(e, Mapping))
 
 
-def _rows(
-    names: Iterable[str],
+def _frame(
+    client: PolarisHubClient,
+    fetch: PageFetcher,
     *,
-    kind: str,
-    version: int,
     owner: str | None,
     contains: str | None,
-    details: Callable[[str, str], Mapping[str, Any]] | None,
-    size: Callable[[Mapping[str, Any]], int | None] | None = None,
-) -> list[dict[str, Any]]:
+    page_size: int,
+    size: Callable[[ArtifactSummary], int | None] | None = None,
+) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    for artifact_id in names:
-        if not _matches(artifact_id, owner, contains):
+    for summary in walk_summaries(client, fetch, page_size):
+        if not _matches(summary.artifact_id, owner, contains):
             continue
-        item_owner, _, name = artifact_id.partition("/")
-        row: dict[str, Any] = {
-            "artifact": artifact_id,
-            "owner": item_owner,
-            "name": name,
-            "kind": kind,
-            "version": version,
-        }
-        if details is not None:
-            data = details(item_owner, name)
-            row["access"] = data.get("access")
-            row["size_bytes"] = size(data) if size is not None else None
-        rows.append(row)
-    return rows
+        rows.append(
+            {
+                "artifact": summary.artifact_id,
+                "owner": summary.owner,
+                "name": summary.artifact_id.partition("/")[2] or summary.name,
+                "kind": summary.kind,
+                "version": summary.version,
+                "access": summary.extra.get("access"),
+                "size_bytes": size(summary) if size is not None else None,
+            }
+        )
+    return rows_to_frame(rows)
 
 
 def datasets_frame(
@@ -91,68 +119,74 @@ def datasets_frame(
     details: bool = True,
     page_size: int = 100,
 ) -> pd.DataFrame:
-    """Every dataset you can see, as a DataFrame with :data:`COLUMNS`.
+    """Every dataset you can see (V2 and V1), as a DataFrame with :data:`COLUMNS`.
 
     Args:
         owner: only this owner's datasets. contains: only ids containing this text (case-insensitive).
-        details: read each dataset's metadata for ``access`` and ``size_bytes``.
+        details: read each V1 dataset's metadata for ``size_bytes`` (one request per dataset).
 
     Raises: as :meth:`PolarisHubClient.list_datasets` (and ``get`` of each dataset's metadata with ``details``).
     """
-    wire = client._wire
-    rows = _rows(
-        client.iter_datasets(page_size=page_size),
-        kind="dataset",
-        version=1,
+
+    def size(summary: ArtifactSummary) -> int | None:
+        if summary.version != 1:
+            return None
+        item_owner, _, name = summary.artifact_id.partition("/")
+        return _dataset_size(client._wire.get_dataset_v1(item_owner, name))
+
+    return _frame(
+        client,
+        lambda c, lim, off: c._wire.list_datasets(limit=lim, offset=off),
         owner=owner,
         contains=contains,
-        details=wire.get_dataset_v1 if details else None,
-        size=_dataset_size,
+        page_size=page_size,
+        size=size if details else None,
     )
-    return rows_to_frame(rows)
 
 
 def benchmarks_frame(
-    client: PolarisHubClient,
-    *,
-    owner: str | None = None,
-    contains: str | None = None,
-    details: bool = True,
-    page_size: int = 100,
+    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
 ) -> pd.DataFrame:
-    """Every benchmark you can see, as a DataFrame with :data:`COLUMNS` (``size_bytes`` is ``None``).
+    """Every benchmark you can see (V2 and V1), as a DataFrame with :data:`COLUMNS` (``size_bytes`` is ``None``).
 
     Raises: as :meth:`PolarisHubClient.list_benchmarks`.
     """
-    rows = _rows(
-        client.iter_benchmarks(page_size=page_size),
-        kind="benchmark",
-        version=1,
+    return _frame(
+        client,
+        lambda c, lim, off: c._wire.list_benchmarks(limit=lim, offset=off),
         owner=owner,
         contains=contains,
-        details=client._wire.get_benchmark if details else None,
+        page_size=page_size,
     )
-    return rows_to_frame(rows)
 
 
 def competitions_frame(
-    client: PolarisHubClient,
-    *,
-    owner: str | None = None,
-    contains: str | None = None,
-    details: bool = True,
-    page_size: int = 100,
+    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
 ) -> pd.DataFrame:
     """Every competition you can see, as a DataFrame with :data:`COLUMNS` (``size_bytes`` is ``None``).
 
     Raises: as :meth:`PolarisHubClient.list_competitions`.
     """
-    rows = _rows(
-        client.iter_competitions(page_size=page_size),
-        kind="competition",
-        version=2,
+    return _frame(
+        client,
+        lambda c, lim, off: c._wire.list_competitions(limit=lim, offset=off),
         owner=owner,
         contains=contains,
-        details=client._wire.get_competition if details else None,
+        page_size=page_size,
     )
-    return rows_to_frame(rows)
+
+
+def models_frame(
+    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
+) -> pd.DataFrame:
+    """Every model you can see, as a DataFrame with :data:`COLUMNS` (empty on a Hub without models).
+
+    Raises: as :meth:`PolarisHubClient.list_datasets`.
+    """
+    return _frame(
+        client,
+        lambda c, lim, off: c._wire.list_models(limit=lim, offset=off),
+        owner=owner,
+        contains=contains,
+        page_size=page_size,
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from polaris.cli._listing import ListedArtifact, _matches, _walk
+from polaris.cli._listing import ListedArtifact, _matches
+from polaris.hub.listing import walk_summaries
 from polaris.hub.wire import ArtifactSummary, Page
 
 
@@ -31,7 +32,7 @@ def test_walk_follows_pages_v2_first() -> None:
             items=[s.artifact_id for s in chunk], total=len(items), limit=limit, offset=offset, entries=tuple(chunk)
         )
 
-    walked = list(_walk(None, fetch, 2))  # type: ignore[arg-type]
+    walked = list(walk_summaries(None, fetch, 2))  # type: ignore[arg-type]
     assert [s.artifact_id for s in walked] == [s.artifact_id for s in items]
     assert asked == [(2, 0), (2, 2), (2, 4), (2, 6)]
 
