@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -37,6 +37,7 @@ from polaris.types import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from polaris_hub_api import AuthenticatedClient
 
     from polaris.artifacts import (
@@ -315,15 +316,35 @@ class PolarisHubClient(_OAuth2ClientBase):
         return value
 
     # ------------------------------------------------------------------ listings
-    def list_datasets(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
-        """``owner/name`` of the V1 datasets you can see, one page.
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
+        """``owner/name`` of the datasets you can see, one page.
+
+        ``as_frame=True`` returns the page as a pandas DataFrame instead (owner, name, kind, version, access,
+        size_bytes; see :mod:`polaris.hub.listing`).
 
         Raises:
             PolarisUnauthorizedError: not logged in. HubConnectionError: no answer.
             PolarisHubError (subclass per status): the Hub refused or failed.
         """
         self._check_open()
-        return self._wire.list_datasets(limit=limit, offset=offset).items
+        page = self._wire.list_datasets(limit=limit, offset=offset)
+        if as_frame:
+            from polaris.hub.listing import datasets_page_frame
+
+            return datasets_page_frame(self, page)
+        return page.items
 
     def list_benchmarks(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
         """``owner/name`` of the benchmarks you can see, one page.

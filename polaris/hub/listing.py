@@ -31,6 +31,7 @@ __all__ = [
     "benchmarks_frame",
     "competitions_frame",
     "datasets_frame",
+    "datasets_page_frame",
     "models_frame",
     "rows_to_frame",
     "walk_summaries",
@@ -84,6 +85,18 @@ def _dataset_size(data: Mapping[str, Any]) -> int | None:
     return int(table["size"]) + sum(int(e.get("size") or 0) for e in zarr if isinstance(e, Mapping))
 
 
+def _row(summary: ArtifactSummary, size: Callable[[ArtifactSummary], int | None] | None) -> dict[str, Any]:
+    return {
+        "artifact": summary.artifact_id,
+        "owner": summary.owner,
+        "name": summary.artifact_id.partition("/")[2] or summary.name,
+        "kind": summary.kind,
+        "version": summary.version,
+        "access": summary.extra.get("access"),
+        "size_bytes": size(summary) if size is not None else None,
+    }
+
+
 def _frame(
     client: PolarisHubClient,
     fetch: PageFetcher,
@@ -93,22 +106,24 @@ def _frame(
     page_size: int,
     size: Callable[[ArtifactSummary], int | None] | None = None,
 ) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for summary in walk_summaries(client, fetch, page_size):
-        if not _matches(summary.artifact_id, owner, contains):
-            continue
-        rows.append(
-            {
-                "artifact": summary.artifact_id,
-                "owner": summary.owner,
-                "name": summary.artifact_id.partition("/")[2] or summary.name,
-                "kind": summary.kind,
-                "version": summary.version,
-                "access": summary.extra.get("access"),
-                "size_bytes": size(summary) if size is not None else None,
-            }
-        )
-    return rows_to_frame(rows)
+    summaries = walk_summaries(client, fetch, page_size)
+    return rows_to_frame(_row(s, size) for s in summaries if _matches(s.artifact_id, owner, contains))
+
+
+def _v1_dataset_size(client: PolarisHubClient) -> Callable[[ArtifactSummary], int | None]:
+    def size(summary: ArtifactSummary) -> int | None:
+        if summary.version != 1:
+            return None
+        item_owner, _, name = summary.artifact_id.partition("/")
+        return _dataset_size(client._wire.get_dataset_v1(item_owner, name))
+
+    return size
+
+
+def datasets_page_frame(client: PolarisHubClient, page: Page, *, details: bool = True) -> pd.DataFrame:
+    """One listing page of datasets as a DataFrame (``client.list_datasets(as_frame=True)``)."""
+    size = _v1_dataset_size(client) if details else None
+    return rows_to_frame(_row(s, size) for s in page.entries)
 
 
 def datasets_frame(
@@ -127,20 +142,13 @@ def datasets_frame(
 
     Raises: as :meth:`PolarisHubClient.list_datasets` (and ``get`` of each dataset's metadata with ``details``).
     """
-
-    def size(summary: ArtifactSummary) -> int | None:
-        if summary.version != 1:
-            return None
-        item_owner, _, name = summary.artifact_id.partition("/")
-        return _dataset_size(client._wire.get_dataset_v1(item_owner, name))
-
     return _frame(
         client,
         lambda c, lim, off: c._wire.list_datasets(limit=lim, offset=off),
         owner=owner,
         contains=contains,
         page_size=page_size,
-        size=size if details else None,
+        size=_v1_dataset_size(client) if details else None,
     )
 
 
