@@ -25,6 +25,7 @@ from polaris.cli._common import (
 
 if TYPE_CHECKING:
     from polaris.artifacts import BenchmarkSpecification, DatasetV1
+    from polaris.artifacts.benchmark_v2 import BenchmarkV2Specification
 
 __all__ = ["app", "benchmark_from_spec", "benchmark_summary"]
 
@@ -60,11 +61,11 @@ def list_benchmarks(
     )
 
 
-def benchmark_summary(benchmark: BenchmarkSpecification) -> dict[str, Any]:
+def benchmark_summary(benchmark: BenchmarkSpecification | BenchmarkV2Specification) -> dict[str, Any]:
     return {
         "artifact": benchmark.artifact_id,
         "kind": "benchmark",
-        "version": 1,
+        "version": int(getattr(benchmark, "version", 1)),
         "dataset": benchmark.dataset_artifact_id,
         "task": benchmark.task_type,
         "inputs": list(benchmark.input_cols),
@@ -73,7 +74,7 @@ def benchmark_summary(benchmark: BenchmarkSpecification) -> dict[str, Any]:
         "test sets": [f"{name} ({size})" for name, size in benchmark.test_set_sizes.items()],
         "metrics": [m.name for m in benchmark.metrics],
         "main metric": benchmark.main_metric,
-        "md5Sum": benchmark.md5sum,
+        "md5Sum": getattr(benchmark, "md5sum", None),  # V2 benchmarks have none (their index sets carry md5s)
     }
 
 

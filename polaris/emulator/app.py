@@ -13,7 +13,18 @@ from starlette.applications import Starlette
 
 from polaris.emulator.core import ApiError, HubState, OAuthError
 from polaris.emulator.middleware import GuardMiddleware, install_exception_handlers
-from polaris.emulator.routes import benchmarks, competitions, control, datasets, idp, results, token, web
+from polaris.emulator.routes import (
+    benchmarks,
+    competitions,
+    control,
+    datasets,
+    idp,
+    models,
+    results,
+    storage,
+    token,
+    web,
+)
 
 __all__ = ["ApiError", "HubState", "OAuthError", "create_app", "load_openapi"]
 
@@ -37,6 +48,8 @@ def create_app(state: HubState) -> Starlette:
         *benchmarks.routes(state),
         *results.routes(state),
         *competitions.routes(state),
+        *models.routes(state),
+        *storage.routes(state),
         *token.routes(state),
         *idp.routes(state, idp_pages),
         *web.routes(state, idp_pages),

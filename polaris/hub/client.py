@@ -24,6 +24,7 @@ from polaris.errors import (
     PolarisUnauthorizedError,
     SettingsError,
 )
+from polaris.hub._client_v2 import HubGenerationsMixin
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
 from polaris.hub.settings import PolarisHubSettings
@@ -43,14 +44,16 @@ if TYPE_CHECKING:
     from polaris.artifacts import (
         BenchmarkResults,
         BenchmarkSpecification,
+        BenchmarkV2Specification,
         CompetitionResults,
         CompetitionSpecification,
         DatasetV1,
         DatasetV2,
+        Model,
     )
     from polaris.artifacts.competition import CompetitionPredictions
     from polaris.hub._wire import Page, Wire
-    from polaris.hub.artifact_io import ArtifactIO
+    from polaris.hub.artifact_io_v2 import ArtifactIOV2
 
     _OAuth2ClientBase = httpx.Client
 else:
@@ -66,7 +69,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGES = 10_000
 
 
-class PolarisHubClient(_OAuth2ClientBase):
+class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     """A client of one Polaris Hub.
 
     Args:
@@ -115,7 +118,10 @@ class PolarisHubClient(_OAuth2ClientBase):
             self.settings, TokenCache(self.settings.hub_url, persist=cache_auth_token), token_http_options
         )
         self._wire_instance: Wire | None = None
-        self._artifact_io: ArtifactIO | None = None
+        self._artifact_io: ArtifactIOV2 | None = None
+        # reads without a login go through a client that has no credentials at all
+        self._anonymous_options: dict[str, Any] = {"timeout": timeout, "verify": verify, "transport": transport}
+        self._anonymous_http: httpx.Client | None = None
         #: Show byte-level progress during transfers (default from POLARIS_PROGRESS; see polaris.progress).
         self.show_progress = self.settings.progress
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
@@ -173,14 +179,21 @@ class PolarisHubClient(_OAuth2ClientBase):
     def close(self) -> None:
         """Close the connections (safe to call twice). The client cannot be used afterwards."""
         self._authenticator.close()
+        if self._anonymous_http is not None:
+            self._anonymous_http.close()
+        if self._artifact_io is not None:
+            self._artifact_io.close()
         super().close()
 
     # ------------------------------------------------------------------ authlib hooks
     def ensure_active_token(self, token: Any = None) -> bool:
         """Make the Hub token usable: renew it from the external token or the password if it expired.
 
-        Returns ``False`` when no usable token can be had (authlib then refuses the request).
+        Returns ``False`` when no usable token can be had (authlib then refuses the request). Offline, nothing is
+        renewed: the answer is whether a token is held.
         """
+        if self.offline:
+            return self.is_logged_in
         hub = self._authenticator.active_hub_token()
         if hub is None:
             return False
@@ -238,7 +251,23 @@ class PolarisHubClient(_OAuth2ClientBase):
         if self._wire_instance is None:
             from polaris.hub._wire import Wire
 
-            self._wire_instance = Wire(self, self.settings.resolved_api_url)
+            options = self._anonymous_options
+            own_transport = options["transport"]
+            if self.offline:  # anonymous reads must not reach the network either
+                own_transport = _OfflineTransport()
+            self._anonymous_http = httpx.Client(
+                base_url=self.settings.resolved_api_url,
+                timeout=options["timeout"],
+                transport=own_transport
+                if own_transport is not None
+                else RetryTransport(httpx.HTTPTransport(verify=options["verify"])),
+            )
+            self._wire_instance = Wire(
+                self,
+                self.settings.resolved_api_url,
+                anonymous_http=self._anonymous_http,
+                has_token=self.ensure_active_token,
+            )
         return self._wire_instance
 
     @property
@@ -329,8 +358,9 @@ class PolarisHubClient(_OAuth2ClientBase):
     def list_datasets(
         self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
     ) -> list[str] | pd.DataFrame:
-        """``owner/name`` of the datasets you can see, one page.
+        """``owner/name`` of the datasets you can see, one page: V2 first, then V1 (as the Hub pages them).
 
+        Without a login only public datasets are listed (no token is sent). Details: ``list_artifacts("dataset")``.
         ``as_frame=True`` returns the page as a pandas DataFrame instead (owner, name, kind, version, access,
         size_bytes; see :mod:`polaris.hub.listing`).
 
@@ -347,7 +377,7 @@ class PolarisHubClient(_OAuth2ClientBase):
         return page.items
 
     def list_benchmarks(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
-        """``owner/name`` of the benchmarks you can see, one page.
+        """``owner/name`` of the benchmarks you can see, one page: V2 first, then V1.
 
         Raises: as :meth:`list_datasets`.
         """
@@ -378,7 +408,7 @@ class PolarisHubClient(_OAuth2ClientBase):
         logger.warning("Stopped listing after %d pages", MAX_PAGES)
 
     def iter_datasets(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """Every V1 dataset you can see (``owner/name``), page after page.
+        """Every dataset you can see (``owner/name``; V2, then V1), page after page.
 
         Raises: as :meth:`list_datasets`.
         """
@@ -400,15 +430,15 @@ class PolarisHubClient(_OAuth2ClientBase):
 
     # ------------------------------------------------------------------ artifacts
     @property
-    def _artifacts(self) -> ArtifactIO:
+    def _artifacts(self) -> ArtifactIOV2:
         self._check_open()
         if self._artifact_io is None:
-            from polaris.hub.artifact_io import ArtifactIO
+            from polaris.hub.artifact_io_v2 import ArtifactIOV2
 
             def storage_token(resource: str, scope: str) -> dict[str, Any]:
                 return self._authenticator.storage_token(resource=resource, scope=scope)
 
-            self._artifact_io = ArtifactIO(self._wire, storage_token, self.settings, progress=self.show_progress)
+            self._artifact_io = ArtifactIOV2(self._wire, storage_token, self.settings, progress=self.show_progress)
         self._artifact_io.progress = self.show_progress
         return self._artifact_io
 
@@ -440,8 +470,11 @@ class PolarisHubClient(_OAuth2ClientBase):
         owner: str | HubOwner,
         name: str | None = None,
         verify_checksum: ChecksumStrategy = "verify_unless_zarr",
-    ) -> BenchmarkSpecification:
+    ) -> BenchmarkSpecification | BenchmarkV2Specification:
         """Download a benchmark and its dataset; its checksum is really compared when the strategy verifies.
+
+        A V1 benchmark (``/v1/benchmark``) or, when the Hub has none of that name, a V2 benchmark on a V2 dataset
+        whose training/test index sets are read as Roaring bitmaps, each verified against the Hub's md5.
 
         Raises:
             ArtifactNotFoundError: no such benchmark (or dataset), or you may not see it.
@@ -460,6 +493,9 @@ class PolarisHubClient(_OAuth2ClientBase):
     ) -> CompetitionSpecification:
         """Download a competition and its dataset (test targets stay on the Hub).
 
+        A 0.11+ competition (``/v1/competition``: itself a Zarr archive, returned as a
+        :class:`~polaris.artifacts.ZarrCompetitionSpecification`) or, on 404, a 0.10 one (``/v2/competition``).
+
         Raises:
             ArtifactNotFoundError: no such competition, or you may not see it.
             PolarisChecksumError: the dataset does not match the Hub's masked checksum.
@@ -475,8 +511,13 @@ class PolarisHubClient(_OAuth2ClientBase):
         access: AccessType = "private",
         owner: str | HubOwner | None = None,
         if_exists: ZarrConflictResolution = "replace",
+        *,
+        parent_artifact_id: str | None = None,
     ) -> dict[str, Any]:
         """Upload a dataset: metadata to the Hub, table / manifest / Zarr archive to its storage.
+
+        ``parent_artifact_id`` (``owner/slug``) makes the upload a new version of that dataset (0.12 Hubs; set
+        ``dataset.artifact_changelog``): the Hub answers the new version's slug, which names the storage target.
 
         ``owner`` wins over ``dataset.owner``. ``if_exists`` applies to the Zarr objects: ``replace`` overwrites,
         ``skip`` keeps objects already there (so re-running an interrupted upload sends only what is missing),
@@ -488,29 +529,42 @@ class PolarisHubClient(_OAuth2ClientBase):
             ArtifactExistsError: ``if_exists="raise"`` and objects exist.
             PartialUploadError: part of the data was sent; re-run with ``if_exists="skip"``.
         """
-        return self._artifacts.upload_dataset(dataset, access=access, owner=owner, if_exists=if_exists)
+        return self._artifacts.upload_dataset(
+            dataset, access=access, owner=owner, if_exists=if_exists, parent_artifact_id=parent_artifact_id
+        )
 
     def upload_benchmark(
         self,
-        benchmark: BenchmarkSpecification,
+        benchmark: BenchmarkSpecification | BenchmarkV2Specification,
         access: AccessType = "private",
         owner: str | HubOwner | None = None,
+        *,
+        parent_artifact_id: str | None = None,
     ) -> dict[str, Any]:
         """Upload a benchmark; its dataset must already be on the Hub. Returns the Hub's JSON answer.
+
+        A :class:`~polaris.artifacts.BenchmarkV2Specification` goes to ``/v2/benchmark`` and its two index sets to
+        storage (``.roaring``, with ``Content-MD5``). ``parent_artifact_id`` makes the upload a new version.
 
         Raises:
             InvalidArtifactError: the dataset is not on the Hub, or the benchmark breaks a rule.
             PolarisCreateArtifactError: you may not create artifacts for this owner.
         """
-        return self._artifacts.upload_benchmark(benchmark, access=access, owner=owner)
+        return self._artifacts.upload_benchmark(
+            benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
+        )
 
     def upload_results(
         self,
         results: BenchmarkResults,
         access: AccessType = "private",
         owner: str | HubOwner | None = None,
+        *,
+        model: Model | str | None = None,
     ) -> BenchmarkResults:
-        """Upload benchmark results (from ``benchmark.evaluate``); the Hub makes you their owner.
+        """Upload benchmark results (from ``benchmark.evaluate``, V1 or V2); the Hub makes you their owner.
+
+        ``model`` (a :class:`~polaris.artifacts.Model` or ``owner/slug``) names the model behind them.
 
         A missing name is generated. The link where they can be seen is logged and kept in ``results.hub_url``.
 
@@ -519,14 +573,25 @@ class PolarisHubClient(_OAuth2ClientBase):
             ArtifactNotFoundError: the benchmark is not on the Hub.
             PolarisCreateArtifactError: ``owner`` is not you.
         """
-        uploaded, url = self._artifacts.upload_results(results, access=access, owner=owner)
+        uploaded, url = self._artifacts.upload_results(results, access=access, owner=owner, model=model)
         uploaded.hub_url = url
         return uploaded
 
     def evaluate_competition(
-        self, competition: CompetitionSpecification, competition_predictions: CompetitionPredictions | Any
+        self,
+        competition: CompetitionSpecification,
+        competition_predictions: CompetitionPredictions | Any,
+        *,
+        name: str | None = None,
+        owner: str | HubOwner | None = None,
+        report_url: str | None = None,
+        description: str | None = None,
     ) -> CompetitionResults:
         """Send predictions to the Hub, which scores them against the hidden test labels.
+
+        A 0.11+ competition gets them as ``POST /v1/competition-prediction`` (``name``, ``owner``, ``report_url``,
+        ``description`` describe the submission; a name is generated when missing), a 0.10 one through its
+        ``/evaluate`` call. Either way the scores come back as :class:`CompetitionResults`.
 
         ``competition_predictions`` is a :class:`CompetitionPredictions` or any prediction shape
         ``benchmark.evaluate`` accepts (a list for one target and one test set, ``{test: {target: values}}``...).
@@ -535,7 +600,18 @@ class PolarisHubClient(_OAuth2ClientBase):
             ValueError: the predictions do not fit the competition's test sets.
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
-        return self._artifacts.evaluate_competition(competition, competition_predictions)
+        return self._artifacts.evaluate_competition(
+            competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
+        )
+
+
+class _OfflineTransport(httpx.BaseTransport):
+    """The transport of a client in offline mode: every request is refused before any socket is opened."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise OfflineError(
+            f"Offline mode is on: {request.method} {request.url.path} needs the Hub, and no request was sent"
+        )
 
 
 def _check_login_settings(settings: PolarisHubSettings) -> None:

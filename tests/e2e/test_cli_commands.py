@@ -70,6 +70,7 @@ def test_listings_show_kind_and_version_with_filter_and_owner(env: dict[str, str
     rows = parse("listing", _ok(["datasets", "list", "--json"], env).stdout)
     by_id = {r["artifact"]: r for r in rows}
     assert by_id[FREESOLV]["kind"] == "dataset" and by_id[FREESOLV]["version"] == 1
+    assert by_id[FREESOLV_V2]["kind"] == "dataset" and by_id[FREESOLV_V2]["version"] == 2
     assert by_id[FREESOLV]["access"] == "public"
     filtered = parse("listing", _ok(["datasets", "list", "--filter", "FREESOLV", "--json"], env).stdout)
     assert filtered and all("freesolv" in r["artifact"] for r in filtered)
@@ -80,7 +81,7 @@ def test_listings_show_kind_and_version_with_filter_and_owner(env: dict[str, str
     comps = parse("listing", _ok(["competitions", "list", "--json"], env).stdout)
     assert any(r["artifact"] == COMPETITION and r["kind"] == "competition" for r in comps)
     table = _ok(["datasets", "list"], env).stdout
-    assert "kind" in table and "version" in table and "v1" in table
+    assert "kind" in table and "version" in table and "v1" in table and "v2" in table
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -110,3 +110,17 @@ def test_offline_in_the_library(online_env: dict[str, str], local_hub: Any) -> N
         with pytest.raises(OfflineError):
             client.list_datasets()
     assert guard.attempts == []
+
+
+def test_offline_without_a_login_opens_no_socket_either(online_env: dict[str, str]) -> None:
+    bare = {k: v for k, v in online_env.items() if k not in ("POLARIS_USERNAME", "POLARIS_PASSWORD")}
+    assert runner.invoke(app, ["logout"], env=bare).exit_code == 0
+    with SocketGuard() as guard:
+        got = runner.invoke(app, ["--offline", "datasets", "get", FREESOLV, "--json"], env=bare)
+        missing = runner.invoke(app, ["--offline", "datasets", "get", NOT_CACHED], env=bare)
+        who = runner.invoke(app, ["--offline", "whoami"], env=bare)
+    assert guard.attempts == []
+    assert got.exit_code == 0, got.output
+    assert parse("dataset", got.stdout)["artifact"] == FREESOLV
+    assert missing.exit_code == 1 and "not in the local cache" in " ".join(missing.output.split())
+    assert who.exit_code == 1 and "Offline mode is on" in who.output

@@ -78,11 +78,11 @@ def test_cache_auth_token_false_writes_nothing(local_hub: Any) -> None:
         client.login()
         assert isinstance(client.list_datasets(), list)
     assert not _paths.token_dir().exists() or _cache_files() == []
-    # A new client has no login.
+    # A new client has no login: it still reads public artifacts, anonymously (no token, no prompt).
     with PolarisHubClient(local_hub.settings(), cache_auth_token=False) as client:
         assert not client.is_logged_in
-        with pytest.raises(PolarisUnauthorizedError):
-            client.list_datasets()
+        assert "polaris-demo/freesolv" in client.list_datasets()
+        assert not client.is_logged_in
 
 
 def test_already_logged_in_does_nothing_unless_overwrite(local_hub: Any) -> None:
@@ -108,7 +108,8 @@ def test_logout_removes_tokens(local_hub: Any) -> None:
         assert client.logout() is True
         assert _cache_files() == []
         with pytest.raises(PolarisUnauthorizedError):
-            client.list_datasets()
+            client.whoami()
+        assert client.is_anonymous  # reads now go out without a token
         assert client.logout() is False
 
 

@@ -1,9 +1,17 @@
-"""Competitions of the 0.10 protocol (``/v2/competition*``): competition datasets, competitions, evaluation.
+"""Competitions: hidden test labels on the Hub, predictions scored with ``polaris.evaluate``.
+
+0.10 protocol (``/v2/competition*``; a V1 competition dataset whose parquet masks the test targets):
 
 - ``GET /api/v2/competition`` — list competitions
 - ``GET|PUT /api/v2/competition/dataset/{owner}/{name}`` — a competition dataset (test targets masked)
 - ``GET|PUT /api/v2/competition/{owner}/{name}`` — one competition
 - ``POST /api/v2/competition/{owner}/{name}/evaluate`` — score predictions against the hidden labels
+
+0.11+ protocol (the competition is itself a Zarr-backed dataset with task fields; no list, no upload):
+
+- ``GET /api/v1/competition/{owner}/{name}`` — one competition; its Zarr archive is read with a read token on
+  ``urn:polaris:competition:<owner>:<slug>`` (paths ``root`` + ``manifest``) or, 0.13, from ``root``
+- ``POST /api/v1/competition-prediction`` — score predictions (``competitionArtifactId`` in the body)
 """
 
 from __future__ import annotations
@@ -21,14 +29,19 @@ from polaris.emulator import validation
 from polaris.emulator.core import (
     COMPETITION,
     COMPETITION_DATASET,
+    COMPETITION_PREDICTION,
     COMPETITION_RESULT,
+    COMPETITION_V1,
     COMPUTED_KEYS,
     ApiError,
     HubCore,
     HubState,
+    _body_owner,
     _clean_json,
     _iso,
+    _split_artifact_id,
     read_json,
+    route_if,
 )
 from polaris.emulator.db import Artifact
 from polaris.emulator.routes.benchmarks import normalise_benchmark
@@ -115,6 +128,59 @@ class CompetitionRoutes(HubCore):
             }
         )
 
+    # ---- 0.11+ competitions
+    def present_competition_v1(self, art: Artifact) -> dict[str, Any]:
+        out = self.present(art)
+        out["datasetArtifactId"] = f"{art.owner}/{art.slug}"  # the competition is its own dataset
+        out.pop("dataset", None)
+        return out
+
+    async def get_competition_v1(self, request: Request) -> Response:
+        owner, slug = self._path(request)
+        who = self.identity(request, required=False)
+        return JSONResponse(self.present_competition_v1(self.find(COMPETITION_V1, owner, slug, who, "competition")))
+
+    async def create_competition_prediction(self, request: Request) -> Response:
+        who = self.identity(request, required=True)
+        assert who is not None
+        body = self._validated(validation.check_prediction_v1, await read_json(request))
+        owner = _body_owner(body) or who.user
+        if owner not in who.owners:
+            raise ApiError(403, f"you ({who.user}) cannot submit predictions as '{owner}'")
+        c_owner, c_slug = _split_artifact_id(body["competitionArtifactId"], "competitionArtifactId")
+        comp = self.find(COMPETITION_V1, c_owner, c_slug, who, "competition")
+        labels = (comp.hidden or {}).get("labels")
+        if not labels:
+            raise ApiError(
+                422, f"competition '{c_owner}/{c_slug}' has no hidden labels on this Hub; it cannot be scored"
+            )
+        now = dt.datetime.now(dt.UTC)
+        start, end = _when(comp.body.get("startTime")), _when(comp.body.get("endTime"))
+        if start is not None and now < start:
+            raise ApiError(422, f"competition '{c_owner}/{c_slug}' opens at {comp.body['startTime']}")
+        if end is not None and now > end:
+            raise ApiError(422, f"competition '{c_owner}/{c_slug}' ended at {comp.body['endTime']}")
+        groups = (comp.hidden or {}).get("groups")
+        records = await asyncio.to_thread(self._score, comp, labels, groups, body["predictions"])
+        prediction_id = uuid.uuid4().hex[:16]
+        stored = {k: v for k, v in body.items() if k not in COMPUTED_KEYS and k != "predictions"}
+        if "code_url" in stored:
+            stored["githubUrl"] = stored.get("githubUrl") or stored.pop("code_url")
+        stored.update(results=records, competitionArtifactId=f"{c_owner}/{c_slug}", id=prediction_id)
+        stored.setdefault("name", f"{c_slug}-{prediction_id}")
+        art = self.db.put_artifact(COMPETITION_PREDICTION, owner, prediction_id, "private", stored, created_by=who.user)
+        return JSONResponse(
+            {
+                "id": prediction_id,
+                "name": stored["name"],
+                "results": records,
+                "competitionArtifactId": f"{c_owner}/{c_slug}",
+                "mainMetric": comp.body.get("mainMetric"),
+                "createdAt": _iso(art.created_at),
+            },
+            status_code=201,
+        )
+
     @staticmethod
     def _score(comp: Artifact, labels: dict[str, Any], groups: Any, predictions: Any) -> list[dict[str, Any]]:
         import numpy as np
@@ -133,13 +199,26 @@ class CompetitionRoutes(HubCore):
         return _clean_json(records)  # type: ignore[no-any-return]
 
 
+def _when(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 def routes(state: HubState) -> list[Route]:
     h = CompetitionRoutes(state)
+    old, new = state.legacy, state.modern
     return [
-        Route("/api/v2/competition", h.list_competitions, methods=["GET"]),
-        Route("/api/v2/competition/dataset/{owner}/{name}", h.get_competition_dataset, methods=["GET"]),
-        Route("/api/v2/competition/dataset/{owner}/{name}", h.put_competition_dataset, methods=["PUT"]),
-        Route("/api/v2/competition/{owner}/{name}", h.get_competition, methods=["GET"]),
-        Route("/api/v2/competition/{owner}/{name}", h.put_competition, methods=["PUT"]),
-        Route("/api/v2/competition/{owner}/{name}/evaluate", h.evaluate, methods=["POST"]),
+        route_if(old, state, "/api/v2/competition", h.list_competitions, ["GET"]),
+        route_if(old, state, "/api/v2/competition/dataset/{owner}/{name}", h.get_competition_dataset, ["GET"]),
+        route_if(old, state, "/api/v2/competition/dataset/{owner}/{name}", h.put_competition_dataset, ["PUT"]),
+        route_if(old, state, "/api/v2/competition/{owner}/{name}", h.get_competition, ["GET"]),
+        route_if(old, state, "/api/v2/competition/{owner}/{name}", h.put_competition, ["PUT"]),
+        route_if(old, state, "/api/v2/competition/{owner}/{name}/evaluate", h.evaluate, ["POST"]),
+        route_if(new, state, "/api/v1/competition/{owner}/{name}", h.get_competition_v1, ["GET"]),
+        route_if(new, state, "/api/v1/competition-prediction", h.create_competition_prediction, ["POST"]),
     ]

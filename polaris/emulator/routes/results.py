@@ -1,6 +1,10 @@
 """Benchmark results.
 
-- ``POST /api/v2/result`` — upload the results of a benchmark evaluation
+- ``POST /api/v2/result`` — upload the results of a benchmark evaluation (V1 or, 0.11+, V2 benchmark)
+
+0.12+ bodies may lack ``slug``/``artifactId``/``urn`` (derived from ``name``), send the URLs as ``code_url`` and
+``report_url`` (stored as ``githubUrl``/``paperUrl``) and name a ``modelArtifactId``; 0.13 sends no ``access``
+(the results are then private).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from starlette.routing import Route
 from polaris.emulator import validation
 from polaris.emulator.core import (
     BENCHMARK,
+    BENCHMARK_V2,
     COMPUTED_KEYS,
     RESULT,
     ApiError,
@@ -39,7 +44,11 @@ class ResultRoutes(HubCore):
         else:
             b_owner = slugify(_body_owner({"owner": body["benchmarkOwner"]}) or "")
             b_slug = slugify(str(body["benchmarkName"]))
-        bench = self.find(BENCHMARK, b_owner, b_slug, who, "benchmark")
+        bench = self._visible(self.db.get_artifact(BENCHMARK, b_owner, b_slug), who)
+        if bench is None and self.state.modern:
+            bench = self._visible(self.db.get_artifact(BENCHMARK_V2, b_owner, b_slug), who)
+        if bench is None:
+            raise ApiError(404, f"benchmark '{b_owner}/{b_slug}' not found (or you do not have access to it)")
         names = {m.get("name") or m.get("label") for m in bench.body.get("metrics", []) if isinstance(m, dict)}
         tests = set(bench.body.get("testSetLabels") or [])
         targets = set(bench.body.get("targetCols") or [])
@@ -59,12 +68,17 @@ class ResultRoutes(HubCore):
         stored = {
             k: v for k, v in body.items() if k not in COMPUTED_KEYS and k not in ("benchmarkName", "benchmarkOwner")
         }
+        for alias, key in (("code_url", "githubUrl"), ("report_url", "paperUrl")):
+            if alias in stored:
+                value = stored.pop(alias)
+                stored[key] = stored.get(key) or value
         stored.update(results=records, benchmarkArtifactId=f"{b_owner}/{b_slug}", id=result_id)
         art = self.db.put_artifact(
             RESULT, owner, result_id, body.get("access") or "private", stored, created_by=who.user
         )
         out = self.present(art)
-        out["slug"] = slugify(str(body["name"]))
+        name_slug = slugify(str(body["name"]))
+        out.update(slug=name_slug, artifactId=f"{owner}/{name_slug}", urn=f"urn:polaris:result:{owner}:{name_slug}")
         location = f"/benchmarks/{b_owner}/{b_slug}/results/{result_id}"
         return JSONResponse(out, status_code=201, headers={"Content-Location": location})
 

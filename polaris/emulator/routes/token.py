@@ -1,7 +1,10 @@
 """The Hub's token endpoint (RFC 8693 token exchange and password grant): Hub tokens and storage tokens.
 
 - ``POST /api/auth/token`` — Hub token (exchange of an identity-provider token, or password grant) and storage token
-  (exchange of a Hub token for one artifact's objects: ``resource`` = artifact URN, ``scope`` = read|write)
+  (exchange of a Hub token for one artifact's objects: ``resource`` = artifact URN, ``scope`` = read|write).
+  URN types with objects: ``dataset`` (paths ``root`` [+ ``extension``] or ``root`` + ``manifest``),
+  ``competitionDataset`` (0.10), ``benchmark`` (V2 benchmarks: ``training`` + ``test``, files ending ``.roaring``)
+  and ``competition`` (0.11+: ``root`` + ``manifest``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from polaris.emulator.core import (
+    BENCHMARK_V2,
     COMPETITION_DATASET,
+    COMPETITION_V1,
     DATASET,
     DATASET_V2,
     ApiError,
@@ -90,6 +95,19 @@ class TokenEndpoint:
             return self._storage_token(subject, form)
         raise OAuthError("invalid_request", f"unsupported subject_token_type '{subject_type}'")
 
+    def _kinds(self, urn_type: str) -> tuple[str, ...] | None:
+        """Artifact kinds a URN type names, among those with stored objects (per served protocol generation)."""
+        legacy, modern = self.state.legacy, self.state.modern
+        table: dict[str, tuple[str, ...]] = {
+            "dataset": (DATASET, DATASET_V2) + ((COMPETITION_DATASET,) if legacy else ()),
+        }
+        if legacy:
+            table["competitionDataset"] = table["competition_dataset"] = (COMPETITION_DATASET,)
+        if modern:
+            table["benchmark"] = (BENCHMARK_V2,)  # V1 benchmarks have no objects
+            table["competition"] = (COMPETITION_V1,)  # 0.11+ competitions are Zarr archives
+        return table.get(urn_type)
+
     def _password(self, form: dict[str, str]) -> User:
         username, password = form.get("username"), form.get("password")
         if not username or not password:
@@ -122,11 +140,7 @@ class TokenEndpoint:
         if len(parts) != 5 or parts[:2] != ["urn", "polaris"]:
             raise OAuthError("invalid_target", "resource must be urn:polaris:<type>:<owner>:<slug>")
         urn_type, owner, slug = parts[2], slugify(parts[3]), slugify(parts[4])
-        kinds = {
-            "dataset": (DATASET, DATASET_V2, COMPETITION_DATASET),
-            "competitionDataset": (COMPETITION_DATASET,),
-            "competition_dataset": (COMPETITION_DATASET,),
-        }.get(urn_type)
+        kinds = self._kinds(urn_type)
         if kinds is None:
             raise OAuthError("invalid_target", f"artifacts of type '{urn_type}' have no stored objects")
         art = None

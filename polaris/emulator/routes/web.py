@@ -2,7 +2,8 @@
 
 - ``GET /`` — home: the artifacts the signed-in user can see
 - ``GET /datasets/{owner}/{name}``, ``/benchmarks/{owner}/{name}`` (and ``/v1/benchmark/{owner}/{name}``),
-  ``/competitions/{owner}/{name}``, ``/competition/datasets/{owner}/{name}`` — one artifact
+  ``/competitions/{owner}/{name}``, ``/competition/datasets/{owner}/{name}``, ``/models/{owner}/{name}`` — one
+  artifact
 - ``GET /benchmarks/{owner}/{name}/results/{id}`` — uploaded results
 - ``GET /v2/competition/{owner}/{name}/{id}`` — an evaluation of competition predictions (participant only)
 - ``GET /favicon.ico`` — 404
@@ -19,12 +20,15 @@ from starlette.routing import Route
 from polaris.emulator import pages
 from polaris.emulator.core import (
     BENCHMARK,
+    BENCHMARK_V2,
     COMPETITION,
     COMPETITION_DATASET,
     COMPETITION_RESULT,
+    COMPETITION_V1,
     DATASET,
     DATASET_V2,
     MAX_LIMIT,
+    MODEL,
     RESULT,
     HubCore,
     HubState,
@@ -79,11 +83,15 @@ class WebPages:
 
     async def benchmark(self, request: Request) -> Response:
         p = request.path_params
-        return self._page(request, (BENCHMARK,), p["owner"], p["name"])
+        return self._page(request, (BENCHMARK, BENCHMARK_V2), p["owner"], p["name"])
 
     async def competition(self, request: Request) -> Response:
         p = request.path_params
-        return self._page(request, (COMPETITION,), p["owner"], p["name"])
+        return self._page(request, (COMPETITION, COMPETITION_V1), p["owner"], p["name"])
+
+    async def model(self, request: Request) -> Response:
+        p = request.path_params
+        return self._page(request, (MODEL,), p["owner"], p["name"])
 
     async def competition_dataset(self, request: Request) -> Response:
         p = request.path_params
@@ -152,7 +160,10 @@ class WebPages:
             (DATASET, "datasets"),
             (DATASET_V2, "datasets"),
             (BENCHMARK, "benchmarks"),
+            (BENCHMARK_V2, "benchmarks"),
             (COMPETITION, "competitions"),
+            (COMPETITION_V1, "competitions"),
+            (MODEL, "models"),
         ):
             arts, _ = self.state.db.list_artifacts((kind,), owners, MAX_LIMIT, 0)
             for a in arts:
@@ -180,6 +191,7 @@ def routes(state: HubState, idp: IdpPages) -> list[Route]:
         Route("/v1/benchmark/{owner}/{name}", web.benchmark, methods=["GET"]),
         Route("/benchmarks/{owner}/{name}/results/{id}", web.result, methods=["GET"]),
         Route("/competitions/{owner}/{name}", web.competition, methods=["GET"]),
+        Route("/models/{owner}/{name}", web.model, methods=["GET"]),
         Route("/competition/datasets/{owner}/{name}", web.competition_dataset, methods=["GET"]),
         Route("/v2/competition/{owner}/{name}/{id}", web.competition_result, methods=["GET"]),
         Route("/favicon.ico", lambda request: PlainTextResponse("", status_code=404), methods=["GET"]),
