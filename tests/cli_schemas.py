@@ -86,6 +86,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "access": {"enum": ["public", "private"]},
             "url": _URL,
             "dataset": _ID,
+            "artifact_version": {"type": ["integer", "null"]},
         },
     },
     "benchmark": {
@@ -124,6 +125,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"competition": _ID, "results": {"type": "array", "minItems": 1, "items": _SCORE_ROW}},
     },
     "cache": {"type": "array", "items": _CACHE_ROW},
+    "model": {
+        "type": "object",
+        "required": ["artifact", "kind", "version", "artifact version", "access", "description", "readme"],
+        "properties": {
+            "artifact": _ID,
+            "kind": {"const": "model"},
+            "version": {"const": 1},
+            "artifact version": {"type": ["integer", "null"]},
+            "access": {"enum": ["public", "private"]},
+            "tags": _STR_LIST,
+            "code url": {"type": ["string", "null"]},
+            "report url": {"type": ["string", "null"]},
+        },
+    },
 }
 
 

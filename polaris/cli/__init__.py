@@ -10,15 +10,15 @@ from typing import Any
 
 import typer
 
-from polaris.cli import auth, benchmarks, cache, competitions, datasets, emulator, results
+from polaris.cli import auth, benchmarks, cache, competitions, datasets, emulator, models, results
 from polaris.cli._common import CliState, configure_logging
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="polaris",
-    help="Work with the Polaris Hub: log in; list, get and upload datasets, benchmarks, results and competitions; "
-    "manage the local cache; run a local Hub.",
+    help="Work with the Polaris Hub: log in; list, get and upload datasets, benchmarks, results, competitions and "
+    "models; manage the local cache; run a local Hub.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,6 +57,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(results.app, name="results")
 app.add_typer(competitions.app, name="competitions")
+app.add_typer(models.app, name="models")
 app.add_typer(cache.app, name="cache")
 app.command("emulator", context_settings=emulator.EMULATOR_CONTEXT, add_help_option=False)(emulator.emulator)
 

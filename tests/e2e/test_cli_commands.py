@@ -378,3 +378,52 @@ def test_subprocess_upload_get_to_list_and_prune(local_hub: Any, tmp_path: Path)
     assert (tmp_path / "out" / f"{name}.parquet").is_file()  # the copy outlives the cache entry
     version = _run(["--version"], env, tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("polaris-hub-client ")
+
+
+def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: Path) -> None:
+    name = _unique("cli-model")
+    readme = tmp_path / "README.md"
+    readme.write_text("# A model\n\nMean of the training targets.\n")
+    up = parse(
+        "upload",
+        _ok(
+            [
+                "models",
+                "upload",
+                "--name",
+                name,
+                "--owner",
+                "demo-user",
+                "--description",
+                "a baseline",
+                "--readme",
+                str(readme),
+                "--code-url",
+                "https://example.org/code",
+                "--access",
+                "public",
+                "--json",
+            ],
+            env,
+        ).stdout,
+    )
+    artifact = f"demo-user/{name}"
+    assert up["artifact"] == artifact and up["kind"] == "model" and up["access"] == "public"
+    listed = parse("listing", _ok(["models", "list", "--owner", "demo-user", "--json"], env).stdout)
+    assert any(r["artifact"] == artifact and r["kind"] == "model" for r in listed)
+    got = parse("model", _ok(["models", "get", artifact, "--json"], env).stdout)
+    assert got["description"] == "a baseline" and got["code url"] == "https://example.org/code"
+    assert got["readme"].startswith("# A model") and got["artifact version"] == 1
+
+    spec = tmp_path / "model.yaml"
+    spec.write_text(yaml.safe_dump({"name": f"{name}-v2", "owner": "demo-user", "description": "better"}))
+    second = parse(
+        "upload",
+        _ok(["models", "upload", str(spec), "--parent", artifact, "--changelog", "tuned", "--json"], env).stdout,
+    )
+    assert second["artifact_version"] == 2
+    table = _ok(["models", "get", second["artifact"]], env)
+    assert "better" in table.stdout
+
+    missing = runner.invoke(app, ["models", "get", "demo-user/no-such-model"], env=env)
+    assert missing.exit_code == 1 and "`polaris models list`" in " ".join(missing.output.split())
