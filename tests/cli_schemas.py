@@ -98,9 +98,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "dataset": _ID,
             "inputs": _STR_LIST,
             "targets": _STR_LIST,
+            "version": {"enum": [1, 2]},
             "train size": {"type": "integer"},
             "metrics": _STR_LIST,
-            "md5Sum": _MD5,
+            "md5Sum": {"anyOf": [_MD5, {"type": "null"}]},
         },
     },
     "competition": {

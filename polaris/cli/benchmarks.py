@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -24,7 +24,7 @@ from polaris.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from polaris.artifacts import BenchmarkSpecification, DatasetV1
+    from polaris.artifacts import BenchmarkSpecification, DatasetV1, DatasetV2
     from polaris.artifacts.benchmark_v2 import BenchmarkV2Specification
 
 __all__ = ["app", "benchmark_from_spec", "benchmark_summary"]
@@ -120,15 +120,21 @@ def _split_from_spec(spec: Any, n_rows: int) -> list[Any]:
     )
 
 
-def benchmark_from_spec(spec: dict[str, Any], dataset: DatasetV1) -> BenchmarkSpecification:
-    """A benchmark from a spec file's fields and its (downloaded) dataset."""
-    from polaris.artifacts import BenchmarkSpecification
+def benchmark_from_spec(
+    spec: dict[str, Any], dataset: DatasetV1 | DatasetV2
+) -> BenchmarkSpecification | BenchmarkV2Specification:
+    """A benchmark from a spec file's fields and its (downloaded) dataset: V1 on a V1 dataset, V2 on a V2 one."""
+    from polaris.artifacts import BenchmarkSpecification, DatasetV1
+    from polaris.artifacts.benchmark_v2 import BenchmarkV2Specification
 
-    fields = {k: v for k, v in spec.items() if k not in ("dataset", "split", "access", "owner")}
+    fields = {k: v for k, v in spec.items() if k not in ("dataset", "split", "access", "owner", "parent")}
     fields["split"] = _split_from_spec(spec.get("split"), dataset.n_rows or 0)
     fields["owner"] = spec.get("owner")
-    benchmark: BenchmarkSpecification = BenchmarkSpecification.from_wire(fields, dataset=dataset)
-    return benchmark
+    if isinstance(dataset, DatasetV1):
+        v1: BenchmarkSpecification = BenchmarkSpecification.from_wire(fields, dataset=dataset)
+        return v1
+    v2: BenchmarkV2Specification = BenchmarkV2Specification.from_wire(fields, dataset=dataset)
+    return v2
 
 
 @app.command("upload")
@@ -138,17 +144,20 @@ def upload_benchmark(
     spec_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="YAML/JSON benchmark specification."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (wins over the spec's owner)."),
     access: AccessChoice | None = typer.Option(None, "--access", help="Who can see it (default: spec, else private)."),
+    parent: str | None = typer.Option(
+        None, "--parent", help="OWNER/NAME of the benchmark this is a new version of.", callback=artifact_id_arg
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print {artifact, dataset, url} as JSON."),
 ) -> None:
     """Upload a benchmark described by a YAML/JSON spec; its dataset must already be on the Hub.
+
+    On a V2 (Zarr) dataset the benchmark is a V2 benchmark (one test set, index sets sent to storage).
 
     The spec names ``name``, ``owner``, ``dataset`` (OWNER/NAME), ``input_cols``, ``target_cols``,
     ``target_types``, ``metrics``, ``main_metric`` and ``split`` (``{train: [...], test: [...]}`` or
     ``{random: {test_fraction: 0.2, seed: 42}}``).
     """
-    from polaris.artifacts import DatasetV1
-    from polaris.errors import InvalidArtifactError
-    from polaris.types import slugify
+    from polaris.types import AccessType, slugify
 
     spec = read_document(str(spec_file))
     if owner is not None:
@@ -163,20 +172,20 @@ def upload_benchmark(
     on_interrupt(ctx, "The benchmark was not uploaded (a benchmark is sent in one request at the end).")
     with make_client(ctx, progress=not as_json) as client:
         dataset = client.get_dataset(dataset_id)
-        if not isinstance(dataset, DatasetV1):
-            raise InvalidArtifactError(
-                f"{dataset_id} is a V2 dataset; a V1 benchmark needs a V1 (table) dataset",
-                hint="Pick a V1 dataset (`polaris datasets list` shows the version).",
-            )
         benchmark = benchmark_from_spec(spec, dataset)
-        client.upload_benchmark(benchmark, access=chosen_access, owner=str(spec["owner"]))  # type: ignore[arg-type]
+        client.upload_benchmark(
+            benchmark,
+            access=cast("AccessType", chosen_access),
+            owner=str(spec["owner"]),
+            parent_artifact_id=parent,
+        )
         assert benchmark.owner is not None and benchmark.name
         url = client.settings.web_url("benchmarks", benchmark.owner.slug, slugify(benchmark.name))
     artifact_id = f"{benchmark.owner.slug}/{slugify(benchmark.name)}"
     result: dict[str, Any] = {
         "artifact": artifact_id,
         "kind": "benchmark",
-        "version": 1,
+        "version": int(getattr(benchmark, "version", 1)),
         "dataset": dataset_id,
         "access": chosen_access,
         "url": url,

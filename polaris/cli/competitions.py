@@ -62,7 +62,7 @@ def competition_summary(competition: CompetitionSpecification) -> dict[str, Any]
     return {
         "artifact": competition.artifact_id,
         "kind": "competition",
-        "version": 2,
+        "version": int(getattr(competition, "version", 1)),
         "dataset": competition.dataset_artifact_id,
         "inputs": list(competition.input_cols),
         "targets": list(competition.target_cols),
@@ -136,6 +136,9 @@ def evaluate_competition(
     predictions_file: Path = typer.Argument(
         ..., exists=True, dir_okay=False, help="Predictions: CSV (one column per target) or JSON/YAML."
     ),
+    name: str | None = typer.Option(None, "--name", help="Name of this submission (default: generated)."),
+    report_url: str | None = typer.Option(None, "--report-url", help="A paper or report about the method."),
+    description: str | None = typer.Option(None, "--description", help="One line about the submission."),
     as_json: bool = typer.Option(False, "--json", help="Print {competition, results} as JSON."),
 ) -> None:
     """Send predictions for a competition; the Hub scores them against the hidden test labels."""
@@ -143,7 +146,9 @@ def evaluate_competition(
     with make_client(ctx, progress=not as_json) as client:
         competition = client.get_competition(artifact)
         predictions = read_predictions(predictions_file, competition)
-        scored = client.evaluate_competition(competition, predictions)
+        scored = client.evaluate_competition(
+            competition, predictions, name=name, report_url=report_url, description=description
+        )
     if as_json:
         emit_json({"competition": artifact, "results": results_records(scored.results)})
         return

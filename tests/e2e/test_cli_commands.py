@@ -427,3 +427,29 @@ def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: P
 
     missing = runner.invoke(app, ["models", "get", "demo-user/no-such-model"], env=env)
     assert missing.exit_code == 1 and "`polaris models list`" in " ".join(missing.output.split())
+
+
+def test_v2_benchmark_upload_on_a_v2_dataset(env: dict[str, str], tmp_path: Path) -> None:
+    seeded = parse("benchmark", _ok(["benchmarks", "get", "polaris-demo/freesolv-zarr-expt", "--json"], env).stdout)
+    assert seeded["version"] == 2 and seeded["dataset"] == FREESOLV_V2 and seeded["md5Sum"] is None
+    name = _unique("cli-bench-v2")
+    spec = tmp_path / "v2.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "owner": "demo-user",
+                "dataset": FREESOLV_V2,
+                "input_cols": ["calc"],
+                "target_cols": ["expt"],
+                "target_types": {"expt": "regression"},
+                "metrics": ["mean_absolute_error"],
+                "main_metric": "mean_absolute_error",
+                "split": {"train": list(range(0, 80)), "test": list(range(80, 100))},
+            }
+        )
+    )
+    up = parse("upload", _ok(["benchmarks", "upload", str(spec), "--json"], env).stdout)
+    assert up["version"] == 2 and up["dataset"] == FREESOLV_V2
+    got = parse("benchmark", _ok(["benchmarks", "get", up["artifact"], "--json"], env).stdout)
+    assert got["version"] == 2 and got["train size"] == 80 and got["test sets"] == ["test (20)"]
