@@ -97,6 +97,9 @@ def upload_results(
     benchmark: str | None = typer.Option(None, "--benchmark", help="OWNER/NAME of the benchmark (wins over the file)."),
     name: str | None = typer.Option(None, "--name", help="Name of the results (default: generated)."),
     access: AccessChoice | None = typer.Option(None, "--access", help="Who can see them (default: private)."),
+    model: str | None = typer.Option(
+        None, "--model", help="OWNER/NAME of the model behind them (0.12+ Hubs).", callback=artifact_id_arg
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print {benchmark, name, url, results} as JSON."),
 ) -> None:
     """Upload the scores of a model on a benchmark (e.g. saved from benchmark.evaluate); prints their link."""
@@ -108,7 +111,7 @@ def upload_results(
     results = BenchmarkResults.model_validate(fields)
     on_interrupt(ctx, "The results were not uploaded, or are on the Hub already (results go in one request).")
     with make_client(ctx, progress=not as_json) as client:
-        uploaded = client.upload_results(results, access=chosen_access)  # type: ignore[arg-type]
+        uploaded = client.upload_results(results, access=chosen_access, model=model)  # type: ignore[arg-type]
     summary = {
         "benchmark": uploaded.benchmark_artifact_id,
         "name": uploaded.name,

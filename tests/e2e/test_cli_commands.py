@@ -453,3 +453,25 @@ def test_v2_benchmark_upload_on_a_v2_dataset(env: dict[str, str], tmp_path: Path
     assert up["version"] == 2 and up["dataset"] == FREESOLV_V2
     got = parse("benchmark", _ok(["benchmarks", "get", up["artifact"], "--json"], env).stdout)
     assert got["version"] == 2 and got["train size"] == 80 and got["test sets"] == ["test (20)"]
+
+
+def test_results_upload_names_its_model(env: dict[str, str], tmp_path: Path) -> None:
+    results = tmp_path / "r.yaml"
+    results.write_text(
+        yaml.safe_dump(
+            {
+                "benchmark": BENCHMARK,
+                "name": _unique("with-model"),
+                "results": [{"testSet": "test", "targetLabel": "expt", "scores": {"mean_absolute_error": 1.0}}],
+            }
+        )
+    )
+    sent = parse(
+        "results_upload",
+        _ok(
+            ["results", "upload", str(results), "--model", "polaris-demo/freesolv-linear-baseline", "--json"], env
+        ).stdout,
+    )
+    assert sent["benchmark"] == BENCHMARK and sent["results"][0]["score"] == 1.0
+    bad = runner.invoke(app, ["results", "upload", str(results), "--model", "not-a-model-id"], env=env)
+    assert bad.exit_code == 2 and "expected OWNER/NAME" in " ".join(bad.output.split())
