@@ -167,6 +167,18 @@ def make_client(ctx: typer.Context, *, progress: bool = True) -> PolarisHubClien
     return client
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test runners swap it between commands)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(debug: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING
     root = logging.getLogger("polaris")
@@ -174,7 +186,7 @@ def configure_logging(debug: bool) -> None:
     # Plain progress lines (no terminal, no notebook: CI logs) are INFO records of this logger.
     logging.getLogger("polaris.progress").setLevel(logging.DEBUG if debug else logging.INFO)
     if not any(getattr(h, "_polaris_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._polaris_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
@@ -224,10 +236,13 @@ def _describe(exc: BaseException, ctx: Any = None) -> tuple[str, str | None]:
         if title == "settings":
             return f"Invalid settings: {problems}", "Check the POLARIS_* environment variables, .env and --hub-url."
         return f"Invalid {title}: {problems}", "Fix the fields named above (in the file or the options) and retry."
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, (FileNotFoundError, FileExistsError)):
         return str(exc), None
     if isinstance(exc, PermissionError):
         return f"Permission denied: {exc.filename or exc}", "Choose a folder you can write to."
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}", "Check the path, the free space and the permissions."
     import httpx
 
     if isinstance(exc, httpx.HTTPError):

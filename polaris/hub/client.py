@@ -157,12 +157,18 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     @contextlib.contextmanager
     def _cached_only(self, kind: str, artifact: str) -> Iterator[None]:
         """Offline: turn "no request was sent" into an error naming what is not cached."""
+        io_logger = logging.getLogger("polaris.hub.artifact_io")
+        wording = _OfflineWording()
+        if self.offline:
+            io_logger.addFilter(wording)
         try:
             yield
         except OfflineError as exc:
             raise NotCachedError(
                 f"Offline mode is on and the {kind} {artifact} is not in the local cache", kind=kind, artifact=artifact
             ) from exc
+        finally:
+            io_logger.removeFilter(wording)
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -603,6 +609,16 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         return self._artifacts.evaluate_competition(
             competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
         )
+
+
+class _OfflineWording(logging.Filter):
+    """Offline, a cached copy is used by choice: say so instead of "the Hub cannot be reached" (at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("The Hub cannot be reached; using the cached copy"):
+            record.msg = "Offline mode: using the verified cached copy of %s/%s"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 class _OfflineTransport(httpx.BaseTransport):

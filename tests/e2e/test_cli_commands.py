@@ -146,6 +146,7 @@ def test_get_to_prints_paths_refuses_to_overwrite_and_links(env: dict[str, str],
 
     again = runner.invoke(app, ["datasets", "get", FREESOLV, "--to", str(out)], env=env)
     assert again.exit_code == 1 and "already exist" in again.output and "--overwrite" in again.output
+    assert "Unexpected error" not in again.output
     assert (out / "freesolv.parquet").read_bytes() == before
 
     linked = tmp_path / "linked"

@@ -76,6 +76,8 @@ def test_offline_serves_cached_artifacts_without_any_socket(online_env: dict[str
     assert guard.attempts == []
     assert got.exit_code == 0, got.output
     assert parse("dataset", got.stdout)["rows"] == 642
+    assert "Offline mode: using the verified cached copy of polaris-demo/freesolv" in got.stderr
+    assert "cannot be reached" not in got.stderr
     assert by_env.exit_code == 0, by_env.output
     assert parse("benchmark", by_env.stdout)["dataset"] == FREESOLV
     assert who.exit_code == 0 and parse("whoami", who.stdout)["identity"] == "demo-user"
