@@ -161,13 +161,13 @@ def test_ctrl_c_during_a_download_keeps_nothing_incomplete(
     def interrupted(self: Progress, n: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Progress, "advance", interrupted)
-    result = runner.invoke(app, ["datasets", "get", "polaris-demo/freesolv"], env=_password_env(local_hub))
+    with monkeypatch.context() as patch:  # only this patch is undone below (the cache folder stays isolated)
+        patch.setattr(Progress, "advance", interrupted)
+        result = runner.invoke(app, ["datasets", "get", "polaris-demo/freesolv"], env=_password_env(local_hub))
     assert result.exit_code == 130
     text = _flat(result.output)
     assert "Interrupted." in text and "Nothing incomplete was kept" in text
     assert not list(_isolated_caches.rglob("*.incomplete"))
-    monkeypatch.undo()
     listed = runner.invoke(app, ["cache", "ls", "--json"])
     assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
 
