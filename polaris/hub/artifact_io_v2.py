@@ -88,11 +88,13 @@ class DirectSession:
         self.reader = reader
         self.token = _Paths(paths)
 
-    def download_file(self, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = "") -> Path:
+    def download_file(
+        self, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = "", **_: Any
+    ) -> Path:
         return self.reader.download_file(url, dest, expected_md5=expected_md5, artifact=artifact)
 
     def download_zarr(
-        self, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = ""
+        self, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = "", **_: Any
     ) -> Path:
         return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact)
 
@@ -129,7 +131,7 @@ class ArtifactIOV2(ArtifactIO):
             self._direct.close()
 
     @contextmanager
-    def storage(self, resource: str, scope: str) -> Iterator[Any]:
+    def storage(self, resource: str, scope: str, **options: Any) -> Iterator[Any]:
         """A storage session; without a login, a read of public data goes to its direct URLs instead.
 
         Raises:
@@ -141,7 +143,7 @@ class ArtifactIOV2(ArtifactIO):
                 raise PolarisUnauthorizedError(f"reading the data of {resource} needs a login", hint=_NOT_PUBLIC_HINT)
             yield DirectSession(self.direct, paths)
             return
-        with super().storage(resource, scope) as session:
+        with super().storage(resource, scope, **options) as session:
             yield session
 
     def _note_direct(self, urn: str, data: Mapping[str, Any], keys: tuple[str, ...]) -> None:
@@ -326,7 +328,7 @@ class ArtifactIOV2(ArtifactIO):
         urn = artifact_urn("benchmark", owner, name)
 
         def fill(tmp: Path) -> None:
-            tmp.mkdir(parents=True)
+            tmp.mkdir(parents=True, exist_ok=True)
             direct = self.wire.anonymous
             if not direct:
                 with super(ArtifactIOV2, self).storage(urn, "read") as session:
@@ -530,7 +532,7 @@ class ArtifactIOV2(ArtifactIO):
             self._direct_paths[urn] = {"root": root, "manifest": _sibling(root, MANIFEST_NEXT_TO_ROOT)}
 
         def fill(tmp: Path) -> None:
-            tmp.mkdir(parents=True)
+            tmp.mkdir(parents=True, exist_ok=True)
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 manifest: dict[str, str] | None = None

@@ -160,7 +160,9 @@ def test_corrupted_roaring_file_is_refused_and_nothing_is_cached(
     dataset = _v2_dataset(tmp_path, ds_name)
     client.upload_dataset(dataset)
     client.upload_benchmark(_v2_benchmark(dataset, b_name, range(20), range(20, 40)))
+    assert isinstance(client.get_benchmark("demo-user", b_name), BenchmarkV2Specification)  # published and read
 
+    # Corrupt the test set behind the client's back (the Hub checked it when it was published).
     s3 = _s3(local_hub)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"benchmark/demo-user/{b_name}/")
     keys = sorted(o["Key"] for o in listed.get("Contents", []))
@@ -370,3 +372,6 @@ def test_a_new_generation_hub_is_used_first_time_after_one_fallback(local_hub_fa
         assert [p for p in requests.paths() if "/competition/" in p] == [
             f"GET /api/v1/competition/{DEMO_ZARR_COMPETITION}"
         ]
+        requests.clear()
+        assert client.list_competitions() == [] and client.list_competitions() == []  # no listing on 0.11+ Hubs
+        assert requests.paths() == ["GET /api/v2/competition"]

@@ -16,16 +16,25 @@ class CompetitionsWire(WireCore):
     """``/v2/competition*`` (0.10) and ``/v1/competition*`` (0.11+)."""
 
     def list_competitions(self, *, limit: int, offset: int) -> Page:
-        """``GET /v2/competition`` (0.10; 0.11+ Hubs list no competitions): ``owner/name`` of each competition.
+        """``GET /v2/competition`` (0.10): ``owner/name`` of each competition. A Hub without that listing (0.11+
+        Hubs fetch competitions by id only) lists none; that is learned once per client.
 
         Raises: see :meth:`WireCore.call`.
         """
         from polaris_hub_api.api.competitions import list_competitions
         from polaris_hub_api.models.competition_list import CompetitionList
 
-        result = self.call_detailed(
-            "GET", "/v2/competition", list_competitions.sync_detailed, read=True, limit=limit, offset=offset
-        )
+        if self.generations.is_absent("list-competitions@0.10"):
+            return Page(items=[], total=0, limit=limit, offset=offset)
+        try:
+            result = self.call_detailed(
+                "GET", "/v2/competition", list_competitions.sync_detailed, read=True, limit=limit, offset=offset
+            )
+        except PolarisHubError as exc:
+            if exc.status_code != 404:
+                raise
+            self.generations.mark_absent("list-competitions@0.10")
+            return Page(items=[], total=0, limit=limit, offset=offset)
         parsed = result.parsed
         if not isinstance(parsed, CompetitionList):
             raise PolarisHubError("GET /v2/competition: the Hub's answer is not a competition list")

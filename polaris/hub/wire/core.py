@@ -182,9 +182,19 @@ class WireCore:
 
     @staticmethod
     def _anonymous_error(error: PolarisHubError, anonymous: bool) -> PolarisHubError:
-        """Without a login a private artifact looks missing (or unauthorised): say so, and how to see it."""
+        """Without a login a private artifact looks missing: say so, and how to see it. A Hub that wants a token
+        for this read (401) stays a :class:`PolarisUnauthorizedError`, with the same hint."""
         if not anonymous or not isinstance(error, (ArtifactNotFoundError, PolarisUnauthorizedError)):
             return error
+        if isinstance(error, PolarisUnauthorizedError):
+            return PolarisUnauthorizedError(
+                f"{error.method} {error.url}: this Hub does not serve this read without a login",
+                status_code=error.status_code,
+                hub_message=error.hub_message,
+                method=error.method,
+                url=error.url,
+                hint=ANONYMOUS_HINT,
+            )
         return ArtifactNotFoundError(
             f"{error.method} {error.url}: not found among the public artifacts"
             if error.method and error.url
