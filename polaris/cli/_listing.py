@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from polaris.cli._common import emit_json, make_client, out_console
-from polaris.hub.listing import PageFetcher, walk_summaries
 
 if TYPE_CHECKING:
+    from polaris.hub._client_v2 import ArtifactKindName
     from polaris.hub.wire import ArtifactSummary
 
-__all__ = ["DEFAULT_LIMIT", "ListedArtifact", "PageFetcher", "run_listing"]
+__all__ = ["DEFAULT_LIMIT", "ListedArtifact", "run_listing"]
 
 #: Default page size of a listing command.
 DEFAULT_LIMIT = 100
@@ -60,7 +60,7 @@ def _matches(item: ListedArtifact, text: str | None, owner: str | None) -> bool:
 def run_listing(
     ctx: typer.Context,
     title: str,
-    fetch: PageFetcher,
+    kind: ArtifactKindName,
     *,
     limit: int,
     offset: int,
@@ -77,9 +77,9 @@ def run_listing(
 
             raise OfflineError(f"Offline mode is on: listing {title.lower()} needs the Hub, and no request was sent")
         if everything or filtering:
-            summaries = list(walk_summaries(client, fetch, limit))
+            summaries = list(client.iter_artifacts(kind, page_size=limit))
         else:
-            summaries = list(fetch(client, limit, offset).entries)
+            summaries = client.list_artifacts(kind, limit=limit, offset=offset)
     rows = [r for r in map(ListedArtifact.of, summaries) if _matches(r, text, owner)]
     if filtering and not everything:
         rows = rows[offset : offset + limit]

@@ -51,7 +51,7 @@ def list_benchmarks(
     _listing.run_listing(
         ctx,
         "Benchmarks",
-        lambda c, lim, off: c._wire.list_benchmarks(limit=lim, offset=off),
+        "benchmark",
         limit=limit,
         offset=offset,
         everything=everything,

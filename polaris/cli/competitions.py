@@ -48,7 +48,7 @@ def list_competitions(
     _listing.run_listing(
         ctx,
         "Competitions",
-        lambda c, lim, off: c._wire.list_competitions(limit=lim, offset=off),
+        "competition",
         limit=limit,
         offset=offset,
         everything=everything,

@@ -60,7 +60,7 @@ def list_datasets(
     _listing.run_listing(
         ctx,
         "Datasets",
-        lambda c, lim, off: c._wire.list_datasets(limit=lim, offset=off),
+        "dataset",
         limit=limit,
         offset=offset,
         everything=everything,

@@ -47,7 +47,7 @@ def list_models(
     _listing.run_listing(
         ctx,
         "Models",
-        lambda c, lim, off: c._wire.list_models(limit=lim, offset=off),
+        "model",
         limit=limit,
         offset=offset,
         everything=everything,

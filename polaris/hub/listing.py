@@ -16,25 +16,24 @@ say (V2 archives, benchmarks, competitions, models). pandas is imported only whe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from polaris.hub._client_v2 import ArtifactKindName
     from polaris.hub.client import PolarisHubClient
     from polaris.hub.wire import ArtifactSummary, Page
 
 __all__ = [
     "COLUMNS",
-    "PageFetcher",
     "benchmarks_frame",
     "competitions_frame",
     "datasets_frame",
     "datasets_page_frame",
     "models_frame",
     "rows_to_frame",
-    "walk_summaries",
 ]
 
 #: Columns of every listing frame, in order.
@@ -47,27 +46,6 @@ def rows_to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     records = [{column: row.get(column) for column in COLUMNS} for row in rows]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
-
-
-#: One page of a listing: (client, limit, offset) -> the wire's page (V2 first, then V1, with summaries).
-PageFetcher = Callable[["PolarisHubClient", int, int], "Page"]
-
-
-def walk_summaries(client: PolarisHubClient, fetch: PageFetcher, page_size: int = 100) -> Iterator[ArtifactSummary]:
-    """Every :class:`~polaris.hub.wire.ArtifactSummary` of a listing, page after page (V2 first, then V1)."""
-    from polaris.hub.client import MAX_PAGES
-
-    if page_size < 1:
-        raise ValueError("page_size must be at least 1")
-    offset = 0
-    for _ in range(MAX_PAGES):
-        page = fetch(client, page_size, offset)
-        yield from page.entries
-        offset += len(page.items)
-        if not page.items or (page.total is not None and offset >= page.total):
-            return
-        if page.total is None and len(page.items) < page_size:
-            return
 
 
 def _matches(artifact_id: str, owner: str | None, contains: str | None) -> bool:
@@ -99,14 +77,14 @@ def _row(summary: ArtifactSummary, size: Callable[[ArtifactSummary], int | None]
 
 def _frame(
     client: PolarisHubClient,
-    fetch: PageFetcher,
+    kind: ArtifactKindName,
     *,
     owner: str | None,
     contains: str | None,
     page_size: int,
     size: Callable[[ArtifactSummary], int | None] | None = None,
 ) -> pd.DataFrame:
-    summaries = walk_summaries(client, fetch, page_size)
+    summaries = client.iter_artifacts(kind, page_size=page_size)
     return rows_to_frame(_row(s, size) for s in summaries if _matches(s.artifact_id, owner, contains))
 
 
@@ -144,7 +122,7 @@ def datasets_frame(
     """
     return _frame(
         client,
-        lambda c, lim, off: c._wire.list_datasets(limit=lim, offset=off),
+        "dataset",
         owner=owner,
         contains=contains,
         page_size=page_size,
@@ -161,7 +139,7 @@ def benchmarks_frame(
     """
     return _frame(
         client,
-        lambda c, lim, off: c._wire.list_benchmarks(limit=lim, offset=off),
+        "benchmark",
         owner=owner,
         contains=contains,
         page_size=page_size,
@@ -177,7 +155,7 @@ def competitions_frame(
     """
     return _frame(
         client,
-        lambda c, lim, off: c._wire.list_competitions(limit=lim, offset=off),
+        "competition",
         owner=owner,
         contains=contains,
         page_size=page_size,
@@ -193,7 +171,7 @@ def models_frame(
     """
     return _frame(
         client,
-        lambda c, lim, off: c._wire.list_models(limit=lim, offset=off),
+        "model",
         owner=owner,
         contains=contains,
         page_size=page_size,
