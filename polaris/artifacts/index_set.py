@@ -24,10 +24,26 @@ MAX_INDEX = 2**32 - 1
 ROARING_CONTENT_TYPE = "application/vnd.roaringbitmap"
 
 
-def _as_positions(values: Iterable[Any]) -> list[int]:
-    """Row positions as Python ints; refuses non-integers, negatives, duplicates and values beyond 32 bits."""
+def _as_positions(values: Iterable[Any]) -> Any:
+    """Row positions ready for ``BitMap``; refuses non-integers, negatives, duplicates and values beyond 32 bits."""
+    import array
+
     import numpy as np
 
+    if isinstance(values, range):
+        values = values if values.step > 0 else values[::-1]
+        if len(values) and (min(values) < 0 or max(values) > MAX_INDEX):
+            raise ValueError("index set: row positions must be in [0, 2**32)")
+        return values
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        flat = values.ravel()
+        if flat.size and (int(flat.min()) < 0 or int(flat.max()) > MAX_INDEX):
+            bad = flat[(flat < 0) | (flat > MAX_INDEX)]
+            raise ValueError(f"index set: row positions must be in [0, 2**32), got {sorted(set(bad.tolist()))[:10]}")
+        unique, counts = np.unique(flat, return_counts=True)
+        if unique.size != flat.size:
+            raise ValueError(f"index set: duplicate row positions {unique[counts > 1][:10].tolist()}")
+        return array.array("I", flat.astype(np.uint32).tobytes())
     raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
     out: list[int] = []
     for v in raw:
@@ -37,11 +53,12 @@ def _as_positions(values: Iterable[Any]) -> list[int]:
             else:
                 raise ValueError(f"index set: {v!r} is not an integer row position")
         out.append(int(v))
-    bad = [i for i in out if i < 0 or i > MAX_INDEX]
-    if bad:
-        raise ValueError(f"index set: row positions must be in [0, 2**32), got {sorted(set(bad))[:10]}")
+    bad_values = [i for i in out if i < 0 or i > MAX_INDEX]
+    if bad_values:
+        raise ValueError(f"index set: row positions must be in [0, 2**32), got {sorted(set(bad_values))[:10]}")
     if len(set(out)) != len(out):
-        dupes = sorted({i for i in out if out.count(i) > 1})
+        seen: set[int] = set()
+        dupes = sorted({i for i in out if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
         raise ValueError(f"index set: duplicate row positions {dupes[:10]}")
     return out
 

@@ -395,12 +395,15 @@ class HubCore:
             slug, body = self._version(kind, owner, slug, body, who)
         if kind in _SHARED_NAMESPACE:
             self._check_dataset_namespace(kind, owner, slug)
-        existed = self.db.get_artifact(kind, owner, slug) is not None
+        previous = self.db.get_artifact(kind, owner, slug)
+        existed = previous is not None
+        # Without `access` (0.13 sends none): a replacement keeps its access, a new version its parent's, and a new
+        # artifact gets `default_access` -- nothing private is ever made public by omission.
+        access = body.get("access") or (previous.access if previous else None) or body.pop("_parentAccess", None)
+        body.pop("_parentAccess", None)
         stored = {k: v for k, v in body.items() if k not in COMPUTED_KEYS}
         stored.setdefault("name", slug)
-        art = self.db.put_artifact(
-            kind, owner, slug, body.get("access") or default_access, stored, created_by=who.user, **kw
-        )
+        art = self.db.put_artifact(kind, owner, slug, access or default_access, stored, created_by=who.user, **kw)
         headers = {"Content-Location": f"/{WEB_PREFIX[kind]}/{owner}/{slug}"} if kind in WEB_PREFIX else None
         if kind == BENCHMARK_V2:
             return JSONResponse(
@@ -447,7 +450,7 @@ class HubCore:
             raise ApiError(
                 409, f"'{owner}/{new_slug}' already exists and is not version {number} of '{p_owner}/{p_slug}'"
             )
-        body.update(artifactVersion=number, parentArtifactId=f"{p_owner}/{p_slug}")
+        body.update(artifactVersion=number, parentArtifactId=f"{p_owner}/{p_slug}", _parentAccess=parent.access)
         return new_slug, body
 
     # ---- V2 benchmarks (here because uploads answer them through _store)

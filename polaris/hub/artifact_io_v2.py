@@ -150,6 +150,8 @@ class ArtifactIOV2(ArtifactIO):
         paths = {k: str(data[k]) for k in keys if is_direct_url(data.get(k))}
         if paths:
             self._direct_paths[urn] = paths
+        else:
+            self._direct_paths.pop(urn, None)  # no longer public: never reuse older URLs
 
     # ------------------------------------------------------------------ datasets
     def get_dataset(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> DatasetV1 | DatasetV2:
@@ -162,10 +164,16 @@ class ArtifactIOV2(ArtifactIO):
         if version == 1:
             self._note_direct(urn, data, ("root", "extension"))
             return self._load_v1(owner, name, data, verify_checksum)
-        if self.wire.anonymous and is_direct_url(data.get("root")):
+        self._note_v2_root(urn, data)
+        return self._load_v2(owner, name, data, verify_checksum)
+
+    def _note_v2_root(self, urn: str, data: Mapping[str, Any]) -> None:
+        """Direct paths of a Zarr-only artifact: its ``root``, and the manifest next to it [inferred]."""
+        if is_direct_url(data.get("root")):
             root = str(data["root"])
             self._direct_paths[urn] = {"root": root, "manifest": _sibling(root, MANIFEST_NEXT_TO_ROOT)}
-        return self._load_v2(owner, name, data, verify_checksum)
+        else:
+            self._direct_paths.pop(urn, None)
 
     def upload_dataset(
         self,
@@ -527,9 +535,7 @@ class ArtifactIOV2(ArtifactIO):
         if not isinstance(manifest_md5, str) or not checksum.is_md5(manifest_md5):
             content = data.get("zarrManifestFileContent")
             manifest_md5 = content.get("md5Sum") if isinstance(content, Mapping) else None
-        if self.wire.anonymous and is_direct_url(data.get("root")):
-            root = str(data["root"])
-            self._direct_paths[urn] = {"root": root, "manifest": _sibling(root, MANIFEST_NEXT_TO_ROOT)}
+        self._note_v2_root(urn, data)
 
         def fill(tmp: Path) -> None:
             tmp.mkdir(parents=True, exist_ok=True)

@@ -172,6 +172,20 @@ def _private_dataset_body(name: str) -> dict[str, Any]:
     }
 
 
+def _store_table(hub: Any, key: str, data: bytes) -> None:
+    """Put an object straight into moto: the Hub publishes a dataset once its declared table is stored."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=hub.s3_direct_endpoint,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        region_name="us-east-1",
+    )
+    s3.put_object(Bucket="polaris-hub", Key=key, Body=data)
+
+
 def _abort_login(redirect_uri: str) -> None:
     """Send the loopback catcher an error callback so a waiting ``login`` ends (used when a test fails midway)."""
     try:
@@ -239,6 +253,7 @@ def test_pkce_login_in_headless_chromium(local_hub_factory: Any, tmp_path: Path)
         slug = "browser-login-check"
         created = client.put(f"v1/dataset/{DEMO_ORG}/{slug}", json=_private_dataset_body("browser_login_check"))
         assert created.status_code == 201, created.text
+        _store_table(local_hub, f"dataset/{DEMO_ORG}/{slug}/table.parquet", b"hello")  # what tableContent declares
         assert client.get(f"v1/dataset/{DEMO_ORG}/{slug}").json()["md5Sum"] == "c" * 32
         assert f"{DEMO_ORG}/{slug}" in client.list_datasets()
         with httpx.Client(base_url=local_hub.url, timeout=10, trust_env=False) as anonymous:

@@ -73,9 +73,10 @@ def test_index_set_bytes_are_pyroaring_bytes_for_unsorted_and_mixed_containers()
 
 
 def test_index_set_refuses_bad_positions_and_corrupt_bytes() -> None:
-    for bad in ([-1], [1.5], ["a"], [1, 1], [2**32]):
+    for bad in ([-1], [1.5], ["a"], [1, 1], [2**32], np.array([3, 1, 3]), np.array([-2, 5]), range(-1, 3)):
         with pytest.raises((ValueError, ValidationError)):
             IndexSet.from_indices(bad)
+    assert IndexSet.from_indices(range(9, -1, -1)) == IndexSet.from_indices(np.arange(10, dtype=np.uint16))
     good = IndexSet.from_indices(range(10))
     with pytest.raises(PolarisChecksumError):
         data = good.serialize()

@@ -16,7 +16,9 @@ T = TypeVar("T", bound="ArtifactVersionUpload")
 class ArtifactVersionUpload:
     """Versioning fields of dataset, benchmark and model uploads (polaris-lib 0.12+). `artifactVersion` is always
     sent as 1 and ignored (the Hub numbers versions); `parentArtifactId` is null for a first version or the
-    `owner/slug` of the previous version, in which case the Hub stores a new artifact under a new slug.
+    `owner/slug` of the previous version, in which case the Hub stores a new artifact under a new slug
+    (the local Hub's scheme: `<first version's slug>-v<N>`, N = the parent's `artifactVersion` + 1) and answers
+    it; an unknown parent answers 404. The parent is left unchanged and stays readable.
 
         Attributes:
             artifact_version (int | Unset):

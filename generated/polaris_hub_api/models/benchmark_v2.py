@@ -54,10 +54,8 @@ class BenchmarkV2:
         input_cols (list[str] | str):
         metrics (list[Metric | MetricLabel]):
         main_metric (str): The main metric's name.
-        dataset_artifact_id (str):
         split (BenchmarkV2SplitAnswer): Keys name the index sets (and the storage paths to read them from); see
             `getBenchmarkV2`.
-        split_content (BenchmarkV2Split): The two index sets of a V2 benchmark (`test` must not be empty).
         dataset (DatasetRef): The dataset a benchmark or competition is built on.
         description (str | Unset):
         tags (list[str] | Unset):
@@ -72,6 +70,7 @@ class BenchmarkV2:
         parent_artifact_id (None | str | Unset): `owner/slug` of the previous version, or null.
         readme (str | Unset):
         target_types (BenchmarkTaskFieldsTargetTypes | Unset):
+        dataset_artifact_id (str | Unset):
         n_train_datapoints (int | Unset):
         n_test_sets (int | Unset):
         n_test_datapoints (BenchmarkTaskFieldsNTestDatapoints | Unset):
@@ -79,6 +78,7 @@ class BenchmarkV2:
         task_type (TaskType | Unset):
         test_set_labels (list[str] | Unset):
         test_set_sizes (BenchmarkTaskFieldsTestSetSizes | Unset):
+        split_content (BenchmarkV2Split | Unset): The two index sets of a V2 benchmark (`test` must not be empty).
         version (Literal[2] | Unset):
     """
 
@@ -90,9 +90,7 @@ class BenchmarkV2:
     input_cols: list[str] | str
     metrics: list[Metric | MetricLabel]
     main_metric: str
-    dataset_artifact_id: str
     split: BenchmarkV2SplitAnswer
-    split_content: BenchmarkV2Split
     dataset: DatasetRef
     description: str | Unset = UNSET
     tags: list[str] | Unset = UNSET
@@ -107,6 +105,7 @@ class BenchmarkV2:
     parent_artifact_id: None | str | Unset = UNSET
     readme: str | Unset = UNSET
     target_types: BenchmarkTaskFieldsTargetTypes | Unset = UNSET
+    dataset_artifact_id: str | Unset = UNSET
     n_train_datapoints: int | Unset = UNSET
     n_test_sets: int | Unset = UNSET
     n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset = UNSET
@@ -114,6 +113,7 @@ class BenchmarkV2:
     task_type: TaskType | Unset = UNSET
     test_set_labels: list[str] | Unset = UNSET
     test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
+    split_content: BenchmarkV2Split | Unset = UNSET
     version: Literal[2] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -154,11 +154,7 @@ class BenchmarkV2:
 
         main_metric = self.main_metric
 
-        dataset_artifact_id = self.dataset_artifact_id
-
         split = self.split.to_dict()
-
-        split_content = self.split_content.to_dict()
 
         dataset = self.dataset.to_dict()
 
@@ -208,6 +204,8 @@ class BenchmarkV2:
         if not isinstance(self.target_types, Unset):
             target_types = self.target_types.to_dict()
 
+        dataset_artifact_id = self.dataset_artifact_id
+
         n_train_datapoints = self.n_train_datapoints
 
         n_test_sets = self.n_test_sets
@@ -232,6 +230,10 @@ class BenchmarkV2:
         if not isinstance(self.test_set_sizes, Unset):
             test_set_sizes = self.test_set_sizes.to_dict()
 
+        split_content: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.split_content, Unset):
+            split_content = self.split_content.to_dict()
+
         version = self.version
 
         field_dict: dict[str, Any] = {}
@@ -246,9 +248,7 @@ class BenchmarkV2:
                 "inputCols": input_cols,
                 "metrics": metrics,
                 "mainMetric": main_metric,
-                "datasetArtifactId": dataset_artifact_id,
                 "split": split,
-                "splitContent": split_content,
                 "dataset": dataset,
             }
         )
@@ -278,6 +278,8 @@ class BenchmarkV2:
             field_dict["readme"] = readme
         if target_types is not UNSET:
             field_dict["targetTypes"] = target_types
+        if dataset_artifact_id is not UNSET:
+            field_dict["datasetArtifactId"] = dataset_artifact_id
         if n_train_datapoints is not UNSET:
             field_dict["nTrainDatapoints"] = n_train_datapoints
         if n_test_sets is not UNSET:
@@ -292,6 +294,8 @@ class BenchmarkV2:
             field_dict["testSetLabels"] = test_set_labels
         if test_set_sizes is not UNSET:
             field_dict["testSetSizes"] = test_set_sizes
+        if split_content is not UNSET:
+            field_dict["splitContent"] = split_content
         if version is not UNSET:
             field_dict["version"] = version
 
@@ -376,11 +380,7 @@ class BenchmarkV2:
 
         main_metric = d.pop("mainMetric")
 
-        dataset_artifact_id = d.pop("datasetArtifactId")
-
         split = BenchmarkV2SplitAnswer.from_dict(d.pop("split"))
-
-        split_content = BenchmarkV2Split.from_dict(d.pop("splitContent"))
 
         dataset = DatasetRef.from_dict(d.pop("dataset"))
 
@@ -451,6 +451,8 @@ class BenchmarkV2:
         else:
             target_types = BenchmarkTaskFieldsTargetTypes.from_dict(_target_types)
 
+        dataset_artifact_id = d.pop("datasetArtifactId", UNSET)
+
         n_train_datapoints = d.pop("nTrainDatapoints", UNSET)
 
         n_test_sets = d.pop("nTestSets", UNSET)
@@ -487,6 +489,13 @@ class BenchmarkV2:
         else:
             test_set_sizes = BenchmarkTaskFieldsTestSetSizes.from_dict(_test_set_sizes)
 
+        _split_content = d.pop("splitContent", UNSET)
+        split_content: BenchmarkV2Split | Unset
+        if isinstance(_split_content, Unset):
+            split_content = UNSET
+        else:
+            split_content = BenchmarkV2Split.from_dict(_split_content)
+
         version = cast(Literal[2] | Unset, d.pop("version", UNSET))
         if version != 2 and not isinstance(version, Unset):
             raise ValueError(f"version must match const 2, got '{version}'")
@@ -500,9 +509,7 @@ class BenchmarkV2:
             input_cols=input_cols,
             metrics=metrics,
             main_metric=main_metric,
-            dataset_artifact_id=dataset_artifact_id,
             split=split,
-            split_content=split_content,
             dataset=dataset,
             description=description,
             tags=tags,
@@ -517,6 +524,7 @@ class BenchmarkV2:
             parent_artifact_id=parent_artifact_id,
             readme=readme,
             target_types=target_types,
+            dataset_artifact_id=dataset_artifact_id,
             n_train_datapoints=n_train_datapoints,
             n_test_sets=n_test_sets,
             n_test_datapoints=n_test_datapoints,
@@ -524,6 +532,7 @@ class BenchmarkV2:
             task_type=task_type,
             test_set_labels=test_set_labels,
             test_set_sizes=test_set_sizes,
+            split_content=split_content,
             version=version,
         )
 

@@ -56,7 +56,6 @@ class CompetitionV1:
                 output) or one index list (input only).
             start_time (datetime.datetime):
             end_time (datetime.datetime):
-            zarr_manifest_md_5_sum (str):
             description (str | Unset):
             tags (list[str] | Unset):
             user_attributes (StringMap | Unset):
@@ -79,6 +78,7 @@ class CompetitionV1:
                 missing key).
                 Present only for public artifacts (polaris-lib 0.13 reads public content this way, without a token).
             zarr_manifest_file_content (ZarrManifestFileContent | Unset):
+            zarr_manifest_md_5_sum (str | Unset):
             default_adapters (AdapterMap | Unset):
             annotations (AnnotationMap | Unset):
             source (None | str | Unset):
@@ -100,7 +100,6 @@ class CompetitionV1:
     split: list[list[int] | TestSets]
     start_time: datetime.datetime
     end_time: datetime.datetime
-    zarr_manifest_md_5_sum: str
     description: str | Unset = UNSET
     tags: list[str] | Unset = UNSET
     user_attributes: StringMap | Unset = UNSET
@@ -121,6 +120,7 @@ class CompetitionV1:
     test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
     root: str | Unset = UNSET
     zarr_manifest_file_content: ZarrManifestFileContent | Unset = UNSET
+    zarr_manifest_md_5_sum: str | Unset = UNSET
     default_adapters: AdapterMap | Unset = UNSET
     annotations: AnnotationMap | Unset = UNSET
     source: None | str | Unset = UNSET
@@ -184,8 +184,6 @@ class CompetitionV1:
         start_time = self.start_time.isoformat()
 
         end_time = self.end_time.isoformat()
-
-        zarr_manifest_md_5_sum = self.zarr_manifest_md_5_sum
 
         description = self.description
 
@@ -251,6 +249,8 @@ class CompetitionV1:
         if not isinstance(self.zarr_manifest_file_content, Unset):
             zarr_manifest_file_content = self.zarr_manifest_file_content.to_dict()
 
+        zarr_manifest_md_5_sum = self.zarr_manifest_md_5_sum
+
         default_adapters: dict[str, Any] | Unset = UNSET
         if not isinstance(self.default_adapters, Unset):
             default_adapters = self.default_adapters.to_dict()
@@ -300,7 +300,6 @@ class CompetitionV1:
                 "split": split,
                 "startTime": start_time,
                 "endTime": end_time,
-                "zarrManifestMd5Sum": zarr_manifest_md_5_sum,
             }
         )
         if description is not UNSET:
@@ -343,6 +342,8 @@ class CompetitionV1:
             field_dict["root"] = root
         if zarr_manifest_file_content is not UNSET:
             field_dict["zarrManifestFileContent"] = zarr_manifest_file_content
+        if zarr_manifest_md_5_sum is not UNSET:
+            field_dict["zarrManifestMd5Sum"] = zarr_manifest_md_5_sum
         if default_adapters is not UNSET:
             field_dict["defaultAdapters"] = default_adapters
         if annotations is not UNSET:
@@ -473,8 +474,6 @@ class CompetitionV1:
 
         end_time = datetime.datetime.fromisoformat(d.pop("endTime"))
 
-        zarr_manifest_md_5_sum = d.pop("zarrManifestMd5Sum")
-
         description = d.pop("description", UNSET)
 
         tags = cast(list[str], d.pop("tags", UNSET))
@@ -569,6 +568,8 @@ class CompetitionV1:
                 _zarr_manifest_file_content
             )
 
+        zarr_manifest_md_5_sum = d.pop("zarrManifestMd5Sum", UNSET)
+
         _default_adapters = d.pop("defaultAdapters", UNSET)
         default_adapters: AdapterMap | Unset
         if isinstance(_default_adapters, Unset):
@@ -638,7 +639,6 @@ class CompetitionV1:
             split=split,
             start_time=start_time,
             end_time=end_time,
-            zarr_manifest_md_5_sum=zarr_manifest_md_5_sum,
             description=description,
             tags=tags,
             user_attributes=user_attributes,
@@ -659,6 +659,7 @@ class CompetitionV1:
             test_set_sizes=test_set_sizes,
             root=root,
             zarr_manifest_file_content=zarr_manifest_file_content,
+            zarr_manifest_md_5_sum=zarr_manifest_md_5_sum,
             default_adapters=default_adapters,
             annotations=annotations,
             source=source,

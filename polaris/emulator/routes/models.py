@@ -4,8 +4,9 @@
 - ``POST /api/v2/model`` — create or replace a model, owner and name from the body (0.11.9-0.11.10)
 - ``GET|PUT /api/v2/model/{owner}/{name}`` — one model (PUT: 0.12+, with ``parentArtifactId`` for a new version)
 
-0.13 uploads carry no ``access`` and read models back without a token, so a model stored without ``access`` is
-public here [inferred]; 0.11/0.12 send ``access`` and get what they asked for.
+0.13 uploads carry no ``access`` and read models back without a token, so a *new* model stored without ``access`` is
+public here [inferred]; a replacement or a new version without ``access`` keeps the access it (or its parent) had,
+so nothing private is published by omission. 0.11/0.12 send ``access`` and get what they asked for.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from polaris.emulator.db import Artifact
 from polaris.emulator.objects import BUCKET
 
 KINDS_BY_TOP = {"dataset": (DATASET, DATASET_V2), "benchmark": (BENCHMARK_V2,), "competition": (COMPETITION_V1,)}
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d+-\d*|-\d+)$")
 
 
 class PublicObjects:
@@ -73,7 +73,8 @@ class PublicObjects:
         except client.exceptions.ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 416:
-                return {"Unsatisfiable": True}
+                size = client.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+                return {"Unsatisfiable": True, "ContentLength": size}
             if status == 404:
                 return None
             raise
@@ -87,7 +88,7 @@ class PublicObjects:
         if answer is None:
             return api_error_response(404, f"no public object at {key}")
         if answer.get("Unsatisfiable"):
-            return Response(status_code=416, headers={"Content-Range": "bytes */*"})
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{answer['ContentLength']}"})
         headers = {
             "Content-Type": str(answer.get("ContentType") or "application/octet-stream"),
             "ETag": str(answer.get("ETag", "")),

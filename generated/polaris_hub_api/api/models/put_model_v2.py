@@ -111,9 +111,11 @@ def sync_detailed(
 ) -> Response[Error | Model]:
     """Create or replace a model (polaris-lib 0.12+), or store a new version of it (`parentArtifactId`)
 
-     0.12 sends `access`; 0.13 does not (a model stored without `access` is public on the local Hub,
-    since
-    0.13 reads models without a token). Unlike datasets, clients do not take the answered `slug`.
+     0.12 sends `access`; 0.13 does not. Without `access`, a new model is public (0.13 reads models
+    without a
+    token), while a replacement or a new version keeps the access it or its parent had (nothing private
+    is
+    published by omission). Unlike datasets, clients do not take the answered `slug`.
 
     Args:
         owner (str):
@@ -152,9 +154,11 @@ def sync(
 ) -> Error | Model | None:
     """Create or replace a model (polaris-lib 0.12+), or store a new version of it (`parentArtifactId`)
 
-     0.12 sends `access`; 0.13 does not (a model stored without `access` is public on the local Hub,
-    since
-    0.13 reads models without a token). Unlike datasets, clients do not take the answered `slug`.
+     0.12 sends `access`; 0.13 does not. Without `access`, a new model is public (0.13 reads models
+    without a
+    token), while a replacement or a new version keeps the access it or its parent had (nothing private
+    is
+    published by omission). Unlike datasets, clients do not take the answered `slug`.
 
     Args:
         owner (str):
@@ -188,9 +192,11 @@ async def asyncio_detailed(
 ) -> Response[Error | Model]:
     """Create or replace a model (polaris-lib 0.12+), or store a new version of it (`parentArtifactId`)
 
-     0.12 sends `access`; 0.13 does not (a model stored without `access` is public on the local Hub,
-    since
-    0.13 reads models without a token). Unlike datasets, clients do not take the answered `slug`.
+     0.12 sends `access`; 0.13 does not. Without `access`, a new model is public (0.13 reads models
+    without a
+    token), while a replacement or a new version keeps the access it or its parent had (nothing private
+    is
+    published by omission). Unlike datasets, clients do not take the answered `slug`.
 
     Args:
         owner (str):
@@ -227,9 +233,11 @@ async def asyncio(
 ) -> Error | Model | None:
     """Create or replace a model (polaris-lib 0.12+), or store a new version of it (`parentArtifactId`)
 
-     0.12 sends `access`; 0.13 does not (a model stored without `access` is public on the local Hub,
-    since
-    0.13 reads models without a token). Unlike datasets, clients do not take the answered `slug`.
+     0.12 sends `access`; 0.13 does not. Without `access`, a new model is public (0.13 reads models
+    without a
+    token), while a replacement or a new version keeps the access it or its parent had (nothing private
+    is
+    published by omission). Unlike datasets, clients do not take the answered `slug`.
 
     Args:
         owner (str):
