@@ -205,3 +205,51 @@ def test_ctrl_c_in_a_real_process_exits_130(local_hub: Any, tmp_path: Path) -> N
     assert "Interrupted." in text and "your cached login, if any, is unchanged" in text
     assert "Traceback" not in rest
     assert not (tmp_path / "cache" / "tokens").exists() or not list((tmp_path / "cache" / "tokens").iterdir())
+
+
+_SLOW_DOWNLOAD = """
+import sys, time
+from polaris.progress import Progress
+original = Progress.advance
+def slow(self, n):
+    original(self, n)
+    sys.stderr.write("BYTES-FLOWING\\n"); sys.stderr.flush()
+    time.sleep(3)  # a slow link (a worker thread): the user presses Ctrl-C now
+Progress.advance = slow
+from polaris.cli import main
+main(["datasets", "get", "polaris-demo/freesolv"])
+"""
+
+
+def test_ctrl_c_in_a_real_process_mid_download(local_hub: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_DOWNLOAD],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_subprocess_env({**_password_env(local_hub), "POLARIS_CACHE_DIR": str(cache)}),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        deadline = time.monotonic() + 90
+        while "BYTES-FLOWING" not in seen and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert "BYTES-FLOWING" in seen, seen
+        assert list(cache.rglob("*.incomplete")), "the download should be under way"
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, seen + rest
+    text = _flat(rest)
+    assert "Interrupted." in text and "Nothing incomplete was kept" in text and "Traceback" not in rest
+    assert not list(cache.rglob("*.incomplete"))
+    assert not list(cache.rglob("table.parquet")), "a partial table reached the cache"
