@@ -13,6 +13,7 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   ├── RateLimitedError                429
     │   ├── HubServerError                  5xx
     │   ├── HubConnectionError              connection refused, DNS, TLS, timeouts
+    │   │   └── OfflineError                    offline mode is on: no request was sent
     │   ├── ResponseTooLargeError           the Hub's answer is larger than the client accepts
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
@@ -24,7 +25,10 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   ├── ArtifactExistsError             if_exists="raise" and the object is already there
     │   │   └── ObjectConflictError             if_exists="skip" and a stored object differs from ours
     │   └── PartialUploadError              some objects were sent; re-run with if_exists="skip"
-    └── ClientClosedError               the client was used after close() (RuntimeError)
+    ├── ClientClosedError               the client was used after close() (RuntimeError)
+    ├── SettingsError                   the settings cannot work as given (ValueError)
+    │   └── CABundleNotFoundError           ca_bundle names a missing file (also FileNotFoundError)
+    └── NotCachedError                  offline, and the artifact is not in the local cache (LookupError)
 
 Messages never contain tokens or passwords.
 """
@@ -37,6 +41,7 @@ __all__ = [
     "ArtifactConflictError",
     "ArtifactExistsError",
     "ArtifactNotFoundError",
+    "CABundleNotFoundError",
     "ClientClosedError",
     "HubConnectionError",
     "HubServerError",
@@ -45,7 +50,9 @@ __all__ = [
     "InvalidPredictionsError",
     "InvalidRequestError",
     "LicenseRequiredError",
+    "NotCachedError",
     "ObjectConflictError",
+    "OfflineError",
     "PartialUploadError",
     "PolarisChecksumError",
     "PolarisCreateArtifactError",
@@ -56,6 +63,7 @@ __all__ = [
     "PolarisUnauthorizedError",
     "RateLimitedError",
     "ResponseTooLargeError",
+    "SettingsError",
     "StorageError",
     "TokenExchangeError",
     "UnsafeCacheError",
@@ -360,3 +368,44 @@ class UnsafeCacheError(PolarisError, PermissionError):
 
 class ClientClosedError(PolarisError, RuntimeError):
     default_hint = "Create a new PolarisHubClient (or use it as a context manager)."
+
+
+class OfflineError(HubConnectionError):
+    """Offline mode is on (``POLARIS_OFFLINE=1`` / ``--offline``), so no request was sent."""
+
+    default_hint = (
+        "Unset POLARIS_OFFLINE (or drop --offline) to reach the Hub; `polaris cache ls` shows what is cached."
+    )
+
+
+class SettingsError(PolarisError, ValueError):
+    """The settings are valid one by one but cannot work together (e.g. a user name without a password)."""
+
+    default_hint = "Check the POLARIS_* environment variables, .env and --hub-url."
+
+
+class CABundleNotFoundError(SettingsError, FileNotFoundError):
+    """``ca_bundle`` (``POLARIS_CA_BUNDLE``) names a file or folder that does not exist."""
+
+    default_hint = (
+        "Point POLARIS_CA_BUNDLE at an existing PEM file (or folder of certificates), "
+        "or unset it to use the system trust store."
+    )
+
+
+class NotCachedError(PolarisError, LookupError):
+    """Offline, and the requested artifact has no verified copy in the local cache.
+
+    Attributes:
+        kind: ``dataset``, ``benchmark``, ``competition``...; artifact: ``owner/name``.
+    """
+
+    default_hint = (
+        "Download it once while online (unset POLARIS_OFFLINE / drop --offline); "
+        "`polaris cache ls` lists what is cached."
+    )
+
+    def __init__(self, message: str, *, kind: str = "", artifact: str = "", hint: str | None = None) -> None:
+        self.kind = kind
+        self.artifact = artifact
+        super().__init__(message, hint=hint)

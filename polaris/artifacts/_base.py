@@ -28,6 +28,7 @@ __all__ = [
     "BaseArtifactModel",
     "VersionedArtifactModel",
     "clean_json",
+    "html_fields",
     "package_version",
     "require_md5",
     "url_fields",
@@ -107,6 +108,23 @@ def clean_json(value: Any) -> Any:
     if tolist is not None and type(value).__module__ == "numpy":
         return clean_json(tolist())
     return value
+
+
+def html_fields(title: str, fields: Mapping[str, Any], *, extra_html: str = "") -> str:
+    """A small HTML card (title + field table) for notebooks; every value is escaped."""
+    import html
+
+    def show(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        return html.escape("" if value is None else str(value))
+
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th><td style='text-align:left'>"
+        f"{show(v)}</td></tr>"
+        for k, v in fields.items()
+    )
+    return f"<div class='polaris-artifact'><strong>{html.escape(title)}</strong><table>{rows}</table>{extra_html}</div>"
 
 
 class BaseArtifactModel(BaseModel):

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import VersionedArtifactModel, require_md5
+from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
@@ -441,6 +441,24 @@ class BenchmarkSpecification(VersionedArtifactModel):
         if target is None:
             raise InvalidArtifactError("no benchmark checksum to verify against")
         checksum.verify_md5(target, self.compute_md5sum(), artifact=self.artifact_id or self.name or "benchmark")
+
+    # -- notebooks ------------------------------------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """A summary card in Jupyter: dataset, task, columns, split sizes and metrics."""
+        fields = {
+            "dataset": self.dataset_artifact_id,
+            "task": self.task_type,
+            "inputs": self.input_cols,
+            "targets": self.target_cols,
+            "train size": self.n_train_datapoints,
+            "test sets": [f"{name} ({size})" for name, size in self.test_set_sizes.items()],
+            "metrics": [m.name for m in self.metrics],
+            "main metric": self.main_metric,
+            "access": self.access,
+        }
+        kind = type(self).artifact_type.capitalize()
+        return html_fields(f"{kind} {self.artifact_id or self.name or '(unnamed)'}", fields)
 
     # -- data -----------------------------------------------------------------------------------------------------
 

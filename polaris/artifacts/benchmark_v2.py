@@ -255,6 +255,24 @@ class BenchmarkV2Specification(VersionedArtifactModel):
         """The artifact generation the Hub files this under (2)."""
         return 2
 
+    def _repr_html_(self) -> str:
+        """A summary card in Jupyter: dataset, task, columns, split sizes and metrics."""
+        from polaris.artifacts._base import html_fields
+
+        fields = {
+            "version": "V2",
+            "dataset": self.dataset_artifact_id,
+            "task": self.task_type,
+            "inputs": self.input_cols,
+            "targets": self.target_cols,
+            "train size": self.n_train_datapoints,
+            "test sets": [f"{name} ({size})" for name, size in self.test_set_sizes.items()],
+            "metrics": [m.name for m in self.metrics],
+            "main metric": self.main_metric,
+            "access": self.access,
+        }
+        return html_fields(f"Benchmark {self.artifact_id or self.name or '(unnamed)'}", fields)
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def n_train_datapoints(self) -> int:

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
-from polaris.artifacts._base import VersionedArtifactModel, require_md5, url_fields
+from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5, url_fields
 from polaris.errors import InvalidArtifactError, LicenseRequiredError
 from polaris.types import SUPPORTED_LICENSES, AccessType, License
 
@@ -253,6 +253,23 @@ class _DatasetBase(VersionedArtifactModel):
     @field_serializer("default_adapters")
     def _adapters_out(self, value: dict[str, Adapter]) -> dict[str, str]:
         return {k: v.name for k, v in value.items()}
+
+    # -- notebooks ------------------------------------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """A summary card in Jupyter: id, version, access, licence, shape, columns, checksum."""
+        version = 2 if isinstance(self, DatasetV2) else 1
+        checksum_value = self.zarr_manifest_md5sum if isinstance(self, DatasetV2) else getattr(self, "_md5sum", None)
+        fields = {
+            "version": f"V{version}",
+            "access": self.access,
+            "license": self.license,
+            "rows": getattr(self, "n_rows", None),
+            "columns": getattr(self, "columns", []),
+            "checksum": checksum_value,
+            "description": self.description,
+        }
+        return html_fields(f"Dataset {self.artifact_id or self.name or '(unnamed)'}", fields)
 
     # -- Zarr access ----------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
 
-from polaris.artifacts._base import BaseArtifactModel, url_fields
+from polaris.artifacts._base import BaseArtifactModel, html_fields, url_fields
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import RESULTS_COLUMNS, records_to_rows, rows_to_records
 from polaris.types import AccessType, HubOwner, SlugCompatible, slugify
@@ -76,6 +76,17 @@ class ResultsBase(BaseArtifactModel):
         for test, target, metric, value in self.results.itertuples(index=False, name=None):
             out.setdefault((str(test), str(target)), {})[str(metric)] = float(value)
         return out
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: who and what the results are for, then the scores as an HTML table."""
+        target = getattr(self, "benchmark_artifact_id", None) or getattr(self, "competition_artifact_id", None)
+        fields = {
+            "for": target,
+            "owner": self.owner.slug if self.owner else None,
+            "url": getattr(self, "hub_url", None),
+        }
+        scores = self.results.to_html(index=False, na_rep="NaN", classes="polaris-results", border=0)
+        return html_fields(f"Results {self.name or '(unnamed)'}", fields, extra_html=scores)
 
     def check_uploadable(self) -> None:
         """Raise before anything is sent if the Hub would refuse these results.

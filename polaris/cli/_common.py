@@ -1,9 +1,15 @@
-"""Shared CLI plumbing: global options, building settings and the client, and the one error formatter."""
+"""Shared CLI plumbing: global options, settings and client, argument checks, JSON output, the one error formatter.
+
+Exit codes: 0 ok, 1 a reported error, 2 a usage error (bad arguments; click's own convention), 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
+import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,22 +23,73 @@ if TYPE_CHECKING:
     from polaris.hub.client import PolarisHubClient
     from polaris.hub.settings import PolarisHubSettings
 
-__all__ = ["CliState", "err_console", "friendly_errors", "make_client", "make_settings", "out_console", "state"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "AccessChoice",
+    "CliState",
+    "IfExistsChoice",
+    "VerifyChoice",
+    "artifact_id_arg",
+    "emit_json",
+    "err_console",
+    "friendly_errors",
+    "make_client",
+    "make_settings",
+    "on_interrupt",
+    "out_console",
+    "state",
+]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 #: Exit code of a command that failed with a reported error.
 EXIT_FAILURE = 1
+#: Exit code of a usage error (bad arguments or options); click uses it too.
+EXIT_USAGE = 2
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+#: What an interrupted command says was kept, unless the command says better.
+DEFAULT_INTERRUPT_NOTE = "Nothing was changed."
+
+ARTIFACT_FORMS = "OWNER/NAME, e.g. polaris-demo/freesolv (OWNER is a user or an organization)"
+
+
+class VerifyChoice(enum.StrEnum):
+    """``--verify-checksum``: whether the content checksum is recomputed after download."""
+
+    VERIFY = "verify"
+    VERIFY_UNLESS_ZARR = "verify_unless_zarr"
+    IGNORE = "ignore"
+
+
+class AccessChoice(enum.StrEnum):
+    """``--access``: who can see an uploaded artifact."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class IfExistsChoice(enum.StrEnum):
+    """``--if-exists``: what happens to storage objects that are already there."""
+
+    REPLACE = "replace"
+    SKIP = "skip"
+    RAISE = "raise"
 
 
 @dataclass
 class CliState:
-    """Global options of one ``polaris`` invocation."""
+    """Global options of one ``polaris`` invocation (and what an interrupt would leave behind)."""
 
     hub_url: str | None = None
     env_file: str | None = None
     debug: bool = False
+    offline: bool = False
+    interrupt_note: str = DEFAULT_INTERRUPT_NOTE
 
 
 def state(ctx: Any) -> CliState:
@@ -41,9 +98,22 @@ def state(ctx: Any) -> CliState:
     return obj if isinstance(obj, CliState) else CliState()
 
 
+def on_interrupt(ctx: Any, note: str) -> None:
+    """Say what is kept if the user presses Ctrl-C from now on (printed after ``Interrupted``)."""
+    state(ctx).interrupt_note = note
+
+
+#: Width of tables written to a pipe or file (rich would use 80), unless COLUMNS says otherwise.
+PIPE_WIDTH = 120
+
+
 def out_console() -> Console:
+    import os
+
     from rich.console import Console
 
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        return Console(width=PIPE_WIDTH)
     return Console()
 
 
@@ -53,31 +123,70 @@ def err_console() -> Console:
     return Console(stderr=True)
 
 
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout (NaN written as null, paths and dates as strings)."""
+    from polaris.artifacts._base import clean_json
+
+    typer.echo(json.dumps(clean_json(data), default=str))
+
+
+def artifact_id_arg(value: str) -> str:
+    """typer callback: ``OWNER/NAME`` or a usage error (exit 2) saying which forms are accepted."""
+    from polaris.types import split_artifact_id
+
+    if value is None:
+        return value
+    try:
+        owner, name = split_artifact_id(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected {ARTIFACT_FORMS}; got {value!r}") from None
+    return f"{owner}/{name}"
+
+
 def make_settings(ctx: typer.Context) -> PolarisHubSettings:
-    """Settings from the environment / env file, with ``--hub-url`` on top."""
+    """Settings from the environment / env file, with ``--hub-url`` and ``--offline`` on top."""
     from polaris.hub.settings import PolarisHubSettings
 
     opts = state(ctx)
     overrides: dict[str, Any] = {}
     if opts.hub_url:
         overrides["hub_url"] = opts.hub_url
+    if opts.offline:
+        overrides["offline"] = True
     if opts.env_file:
         return PolarisHubSettings(_env_file=opts.env_file, **overrides)
     return PolarisHubSettings(**overrides)
 
 
-def make_client(ctx: typer.Context) -> PolarisHubClient:
+def make_client(ctx: typer.Context, *, progress: bool = True) -> PolarisHubClient:
+    """A client of the configured Hub; ``progress=False`` (``--json``) keeps transfers quiet."""
     from polaris.hub.client import PolarisHubClient
 
-    return PolarisHubClient(make_settings(ctx))
+    client = PolarisHubClient(make_settings(ctx))
+    client.show_progress = client.show_progress and progress
+    return client
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test runners swap it between commands)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
 
 
 def configure_logging(debug: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING
     root = logging.getLogger("polaris")
     root.setLevel(level)
+    # Plain progress lines (no terminal, no notebook: CI logs) are INFO records of this logger.
+    logging.getLogger("polaris.progress").setLevel(logging.DEBUG if debug else logging.INFO)
     if not any(getattr(h, "_polaris_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._polaris_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
@@ -86,21 +195,54 @@ def configure_logging(debug: bool) -> None:
         logging.getLogger("httpx").setLevel(logging.INFO)
 
 
-def _describe(exc: BaseException) -> tuple[str, str | None]:
-    """One line and a hint for an exception (never a token: our errors do not carry any)."""
-    from polaris.errors import PolarisError
+#: ``polaris <domain> ...`` -> the listing command to suggest when an artifact is not found.
+_LIST_COMMANDS = {
+    "datasets": "polaris datasets list",
+    "benchmarks": "polaris benchmarks list",
+    "competitions": "polaris competitions list",
+    "results": "polaris benchmarks list",
+    "models": "polaris models list",
+}
 
+
+def _domain(ctx: Any) -> str | None:
+    path = str(getattr(ctx, "command_path", "") or "").split()
+    return path[1] if len(path) > 1 else None
+
+
+def _describe(exc: BaseException, ctx: Any = None) -> tuple[str, str | None]:
+    """One line and a hint for an exception (never a token: our errors do not carry any)."""
+    from polaris.errors import ArtifactNotFoundError, PolarisError
+
+    if isinstance(exc, ArtifactNotFoundError):
+        hint = exc.hint or None
+        domain = _domain(ctx)
+        if hint == ArtifactNotFoundError.default_hint and domain in _LIST_COMMANDS:
+            hint = (
+                f"Check the owner and name (`{_LIST_COMMANDS[domain]}`). Private artifacts of others look like "
+                "missing ones; log in as a user who can see it."
+            )
+        return exc.message, hint
     if isinstance(exc, PolarisError):
         return exc.message, exc.hint or None
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else str(err["msg"])
+            for err in exc.errors()
         )
-        return f"Invalid settings: {problems}", "Check the POLARIS_* environment variables, .env and --hub-url."
-    if isinstance(exc, FileNotFoundError):
+        title = exc.title if exc.title != "PolarisHubSettings" else "settings"
+        if title == "settings":
+            return f"Invalid settings: {problems}", "Check the POLARIS_* environment variables, .env and --hub-url."
+        return f"Invalid {title}: {problems}", "Fix the fields named above (in the file or the options) and retry."
+    if isinstance(exc, (FileNotFoundError, FileExistsError)):
         return str(exc), None
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or exc}", "Choose a folder you can write to."
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}", "Check the path, the free space and the permissions."
     import httpx
 
     if isinstance(exc, httpx.HTTPError):
@@ -108,12 +250,15 @@ def _describe(exc: BaseException) -> tuple[str, str | None]:
     return f"Unexpected error: {type(exc).__name__}: {exc}", "Run again with --debug for the full traceback."
 
 
-def report_error(exc: BaseException, *, debug: bool = False) -> None:
+def report_error(exc: BaseException, *, debug: bool = False, ctx: Any = None) -> None:
     """Print the one friendly line (+ hint), and the traceback with ``--debug``."""
     console = err_console()
     if debug:
         _print_redacted_traceback(exc, console)
-    message, hint = _describe(exc)
+    message, hint = _describe(exc, ctx)
+    if hint:
+        # Library hints name keyword arguments; on the command line they are options.
+        hint = re.sub(r'if_exists="(\w+)"', r"--if-exists \1", hint)
     console.print(f"[bold red]Error:[/] {escape(message)}")
     if hint:
         console.print(f"[yellow]Hint:[/] {escape(hint)}")
@@ -135,6 +280,11 @@ def _print_redacted_traceback(exc: BaseException, console: Console) -> None:
     console.file.flush()
 
 
+def report_interrupt(ctx: Any) -> None:
+    console = err_console()
+    console.print(f"[bold]Interrupted.[/] {escape(state(ctx).interrupt_note)}")
+
+
 def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
@@ -142,21 +292,60 @@ def escape(text: str) -> str:
 
 
 def friendly_errors(func: Callable[_P, _T]) -> Callable[_P, _T]:
-    """Turn any failure of a command into one friendly line plus hint and exit code 1.
+    """Turn any failure of a command into one friendly line plus hint and exit code 1; Ctrl-C into exit 130.
 
     The command must take a ``typer.Context`` (it carries ``--debug``).
     """
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        # typer hands over its (vendored) click context, not a typer.Context instance: match by shape.
+        ctx = next((a for a in (*args, *kwargs.values()) if hasattr(a, "find_object")), None)
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            report_interrupt(ctx)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
-            # typer hands over its (vendored) click context, not a typer.Context instance: match by shape.
-            ctx = next((a for a in (*args, *kwargs.values()) if hasattr(a, "find_object")), None)
-            report_error(exc, debug=state(ctx).debug)
+            from typer.exceptions import TyperException
+
+            if isinstance(exc, TyperException):  # usage errors raised by a command itself: click exits 2
+                raise
+            report_error(exc, debug=state(ctx).debug, ctx=ctx)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper
+
+
+def read_document(path: str) -> dict[str, Any]:
+    """A YAML or JSON mapping from a file (YAML is a superset of JSON).
+
+    Raises:
+        typer.BadParameter: unreadable, not YAML/JSON, or not a mapping (a usage error).
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise typer.BadParameter(f"{path} is not valid YAML or JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path} must hold a mapping of fields (name: ..., owner: ...)")
+    return data
+
+
+def show_fields(title: str, summary: dict[str, Any]) -> None:
+    """A two-column table of a summary."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in summary.items():
+        table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    out_console().print(table)

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from polaris.cli._common import err_console, escape, friendly_errors, make_client, out_console
+from polaris.cli._common import emit_json, err_console, escape, friendly_errors, make_client, on_interrupt, out_console
+
+if TYPE_CHECKING:
+    from polaris.hub.auth import ConsoleLoginUI
 
 __all__ = ["login", "logout", "whoami"]
+
+
+def _terminal_ui(auto_open_browser: bool) -> ConsoleLoginUI:
+    """The terminal login UI, where a closed input (EOF, Ctrl-D) at the code prompt is a clear login error."""
+    from polaris.errors import PolarisUnauthorizedError
+    from polaris.hub.auth import ConsoleLoginUI
+
+    class _TerminalUI(ConsoleLoginUI):
+        def ask_code(self) -> str:
+            try:
+                return super().ask_code()
+            except EOFError:
+                raise PolarisUnauthorizedError(
+                    "Login aborted: the input closed before an authorization code was pasted",
+                    hint=(
+                        "Run `polaris login` in an interactive terminal and paste the code shown after logging in, "
+                        "or set POLARIS_USERNAME and POLARIS_PASSWORD for the password grant."
+                    ),
+                ) from None
+
+    return _TerminalUI(auto_open_browser=auto_open_browser)
 
 
 @friendly_errors
@@ -16,8 +42,9 @@ def login(
     browser: bool = typer.Option(True, "--browser/--no-browser", help="Open the login page in a browser."),
 ) -> None:
     """Log in to the Polaris Hub (password grant when POLARIS_USERNAME/POLARIS_PASSWORD are set)."""
+    on_interrupt(ctx, "Not logged in; your cached login, if any, is unchanged.")
     with make_client(ctx) as client:
-        result = client.login(overwrite=overwrite, auto_open_browser=browser)
+        result = client.login(overwrite=overwrite, ui=_terminal_ui(browser))
         hub = client.settings.hub_url
     if result.already_logged_in:
         err_console().print(
@@ -41,9 +68,14 @@ def logout(ctx: typer.Context) -> None:
 
 
 @friendly_errors
-def whoami(ctx: typer.Context) -> None:
+def whoami(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print {identity, hub_url} as JSON.")
+) -> None:
     """Show who you are logged in as (renews an expired Hub token silently)."""
     with make_client(ctx) as client:
         identity = client.whoami()
         hub = client.settings.hub_url
+    if as_json:
+        emit_json({"identity": identity, "hub_url": hub})
+        return
     out_console().print(f"{escape(identity)} on {escape(hub)}", highlight=False)

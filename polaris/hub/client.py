@@ -12,11 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
-from polaris.errors import ClientClosedError, PolarisError, PolarisUnauthorizedError
+from polaris.errors import (
+    CABundleNotFoundError,
+    ClientClosedError,
+    NotCachedError,
+    OfflineError,
+    PolarisError,
+    PolarisUnauthorizedError,
+    SettingsError,
+)
 from polaris.hub._client_v2 import HubGenerationsMixin
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
@@ -33,6 +41,7 @@ from polaris.types import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from polaris_hub_api import AuthenticatedClient
 
     from polaris.artifacts import (
@@ -101,7 +110,11 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
 
     Raises:
         pydantic.ValidationError: invalid settings read from the environment.
-        FileNotFoundError: ``ca_bundle`` names a missing file.
+        CABundleNotFoundError: ``ca_bundle`` names a missing file (a ``FileNotFoundError`` too).
+
+    With ``settings.offline`` (``POLARIS_OFFLINE=1``) no request is ever sent: requests raise
+    :class:`~polaris.errors.OfflineError`, and ``get_*`` serve verified cached copies or raise
+    :class:`~polaris.errors.NotCachedError` naming what is not cached.
     """
 
     def __init__(
@@ -111,7 +124,12 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         self.settings = settings if settings is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
-            verify = self.settings.httpx_verify()
+            try:
+                verify = self.settings.httpx_verify()
+            except FileNotFoundError as exc:
+                raise CABundleNotFoundError(
+                    f"POLARIS_CA_BUNDLE (ca_bundle) names a missing file or folder: {self.settings.ca_bundle}"
+                ) from exc
         timeout = kwargs.pop("timeout", None) or self.settings.httpx_timeout()
         transport = kwargs.pop("transport", None)
         if transport is None:
@@ -129,8 +147,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         # reads without a login go through a client that has no credentials at all
         self._anonymous_options: dict[str, Any] = {"timeout": timeout, "verify": verify, "transport": transport}
         self._anonymous_http: httpx.Client | None = None
-        #: Show byte-level progress bars during transfers (set to False in scripts that log to files).
-        self.show_progress = True
+        #: Show byte-level progress during transfers (default from POLARIS_PROGRESS; see polaris.progress).
+        self.show_progress = self.settings.progress
         kwargs.setdefault("base_url", self.settings.resolved_api_url)
         super().__init__(  # type: ignore[call-arg]
             token=_masked(self._authenticator.tokens.hub_token),
@@ -142,11 +160,6 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     def __repr__(self) -> str:
         return f"PolarisHubClient(hub_url={redact_url(self.settings.hub_url)!r}, logged_in={self.is_logged_in})"
 
-    def __del__(self) -> None:
-        # authlib's __del__ assumes its __init__ ran; ours may have raised before (e.g. an unsafe token cache).
-        if "session" in self.__dict__:
-            super().__del__()  # type: ignore[misc]
-
     @property
     def token(self) -> Any:
         """The Hub token in use (authlib's ``OAuth2Token`` dict; its repr shows ``***`` + the last 4 characters)."""
@@ -155,6 +168,42 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     @token.setter
     def token(self, value: Any) -> None:
         self.token_auth.set_token(_masked(value))  # type: ignore[attr-defined]
+
+    def __del__(self) -> None:
+        # authlib's __del__ assumes __init__ ran to its end; a client whose __init__ raised (bad settings, an unsafe
+        # token cache) holds nothing to release.
+        if "session" not in vars(self):
+            return
+        parent_del = getattr(super(), "__del__", None)
+        if parent_del is not None:
+            with contextlib.suppress(Exception):
+                parent_del()
+
+    # ------------------------------------------------------------------ offline mode
+    @property
+    def offline(self) -> bool:
+        """True when no request may be sent (``POLARIS_OFFLINE=1``); artifacts then come from the local cache."""
+        return bool(self.settings.offline)
+
+    def _refuse_offline(self, what: str) -> None:
+        if self.offline:
+            raise OfflineError(f"Offline mode is on: {what} needs the Hub, and no request was sent")
+
+    @contextlib.contextmanager
+    def _cached_only(self, kind: str, artifact: str) -> Iterator[None]:
+        """Offline: turn "no request was sent" into an error naming what is not cached."""
+        io_logger = logging.getLogger("polaris.hub.artifact_io")
+        wording = _OfflineWording()
+        if self.offline:
+            io_logger.addFilter(wording)
+        try:
+            yield
+        except OfflineError as exc:
+            raise NotCachedError(
+                f"Offline mode is on and the {kind} {artifact} is not in the local cache", kind=kind, artifact=artifact
+            ) from exc
+        finally:
+            io_logger.removeFilter(wording)
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -181,8 +230,11 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     def ensure_active_token(self, token: Any = None) -> bool:
         """Make the Hub token usable: renew it from the external token or the password if it expired.
 
-        Returns ``False`` when no usable token can be had (authlib then refuses the request).
+        Returns ``False`` when no usable token can be had (authlib then refuses the request). Offline, nothing is
+        renewed: the answer is whether a token is held.
         """
+        if self.offline:
+            return self.is_logged_in
         hub = self._authenticator.active_hub_token()
         if hub is None:
             return False
@@ -193,6 +245,7 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
 
     def _authenticate(self, withhold_token: bool, auth: Any) -> None:
         self._check_open()
+        self._refuse_offline("this request")
         if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
             return
         if not self.ensure_active_token():
@@ -231,6 +284,7 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
         self._check_open()
+        self._refuse_offline(f"{request.method} {request.url.path}")
         response = super().send(request, **kwargs)
         if response.status_code != 401:
             return response
@@ -278,6 +332,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
 
             options = self._anonymous_options
             own_transport = options["transport"]
+            if self.offline:  # anonymous reads must not reach the network either
+                own_transport = _OfflineTransport()
             self._anonymous_http = httpx.Client(
                 base_url=self.settings.resolved_api_url,
                 timeout=options["timeout"],
@@ -334,6 +390,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
             ClientClosedError: the client was closed.
         """
         self._check_open()
+        self._refuse_offline("logging in")
+        _check_login_settings(self.settings)
 
         def probe() -> None:  # one authenticated request: does the Hub accept the cached token? (401 renews once)
             self.token = self._authenticator.tokens.hub_token
@@ -365,6 +423,9 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
             HubConnectionError, HubServerError, TokenExchangeError: renewing the Hub token failed.
         """
         self._check_open()
+        if self.offline and self.is_logged_in:
+            return self._authenticator.identity()  # as cached: renewing it would need the network
+        self._refuse_offline("checking your login")
         if not self.ensure_active_token():
             raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
         return self._authenticator.identity()
@@ -376,17 +437,36 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         return value
 
     # ------------------------------------------------------------------ listings
-    def list_datasets(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
         """``owner/name`` of the datasets you can see, one page: V2 first, then V1 (as the Hub pages them).
 
         Without a login only public datasets are listed (no token is sent). Details: ``list_artifacts("dataset")``.
+        ``as_frame=True`` returns the page as a pandas DataFrame instead (owner, name, kind, version, access,
+        size_bytes; see :mod:`polaris.hub.listing`).
 
         Raises:
             PolarisUnauthorizedError: not logged in. HubConnectionError: no answer.
             PolarisHubError (subclass per status): the Hub refused or failed.
         """
         self._check_open()
-        return self._wire.list_datasets(limit=limit, offset=offset).items
+        page = self._wire.list_datasets(limit=limit, offset=offset)
+        if as_frame:
+            from polaris.hub.listing import datasets_page_frame
+
+            return datasets_page_frame(self, page)
+        return page.items
 
     def list_benchmarks(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
         """``owner/name`` of the benchmarks you can see, one page: V2 first, then V1.
@@ -474,7 +554,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
             StorageError: the object storage could not be read.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_dataset(owner, name, verify_checksum)
+        with self._cached_only("dataset", f"{owner}/{name}"):
+            return self._artifacts.get_dataset(owner, name, verify_checksum)
 
     def get_benchmark(
         self,
@@ -493,7 +574,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
             PolarisUnauthorizedError: not logged in.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_benchmark(owner, name, verify_checksum)
+        with self._cached_only("benchmark", f"{owner}/{name}"):
+            return self._artifacts.get_benchmark(owner, name, verify_checksum)
 
     def get_competition(
         self,
@@ -512,7 +594,8 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
             PolarisUnauthorizedError: not logged in.
         """
         owner, name = _split(owner, name)
-        return self._artifacts.get_competition(owner, name, verify_checksum)
+        with self._cached_only("competition", f"{owner}/{name}"):
+            return self._artifacts.get_competition(owner, name, verify_checksum)
 
     def upload_dataset(
         self,
@@ -642,6 +725,41 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         """
         return self._artifacts.evaluate_competition(
             competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
+        )
+
+
+class _OfflineWording(logging.Filter):
+    """Offline, a cached copy is used by choice: say so instead of "the Hub cannot be reached" (at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("The Hub cannot be reached; using the cached copy"):
+            record.msg = "Offline mode: using the verified cached copy of %s/%s"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+class _OfflineTransport(httpx.BaseTransport):
+    """The transport of a client in offline mode: every request is refused before any socket is opened."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise OfflineError(
+            f"Offline mode is on: {request.method} {request.url.path} needs the Hub, and no request was sent"
+        )
+
+
+def _check_login_settings(settings: PolarisHubSettings) -> None:
+    """Refuse half a password login instead of silently switching to the browser."""
+    has_user = bool(settings.username)
+    has_password = settings.password is not None and bool(settings.password.get_secret_value())
+    if has_user and not has_password:
+        raise SettingsError(
+            "POLARIS_USERNAME is set but POLARIS_PASSWORD is not",
+            hint="Set POLARIS_PASSWORD too for the password grant, or unset POLARIS_USERNAME to log in with a browser.",
+        )
+    if has_password and not has_user:
+        raise SettingsError(
+            "POLARIS_PASSWORD is set but POLARIS_USERNAME is not",
+            hint="Set POLARIS_USERNAME too for the password grant, or unset POLARIS_PASSWORD to log in with a browser.",
         )
 
 

@@ -73,6 +73,9 @@ class PolarisHubSettings(BaseSettings):
         ca_bundle: ``None``/``True`` verify TLS with the default CA store, ``False`` disables verification,
             a path verifies against that CA bundle file (or directory).
         default_timeout: ``(connect, read)`` seconds, ``"timeout"`` (5 s everywhere) or ``"never"``.
+        offline: ``POLARIS_OFFLINE=1``: send no request at all; artifacts come from the verified local cache.
+        progress: ``POLARIS_PROGRESS=0`` turns progress bars off (``rich``/``notebook``/``log`` force a kind, see
+            :mod:`polaris.progress`).
 
     Raises:
         pydantic.ValidationError: a URL is not an absolute http(s) URL, or a value has the wrong type.
@@ -104,6 +107,16 @@ class PolarisHubSettings(BaseSettings):
     client_id: str = "agQP2xVM6JqMHvGc"
     ca_bundle: bool | str | None = None
     default_timeout: TimeoutTypes = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+    offline: bool = False
+    progress: bool = True
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _parse_progress(cls, value: Any) -> Any:
+        # A forced kind (rich, notebook, log, auto) means "on"; polaris.progress reads which one.
+        if isinstance(value, str) and value.strip().lower() in ("rich", "notebook", "log", "auto"):
+            return True
+        return value
 
     @field_validator(*_URL_FIELDS, mode="after")
     @classmethod

@@ -27,6 +27,10 @@ def _env(local_hub: Any, *, password: bool = True) -> dict[str, str]:
     return env
 
 
+def _artifacts(stdout: str) -> list[str]:
+    return [row["artifact"] for row in json.loads(stdout)]
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -47,7 +51,7 @@ def test_login_whoami_list_logout(local_hub: Any) -> None:
 
     listed = runner.invoke(app, ["datasets", "list", "--json"], env=bare)
     assert listed.exit_code == 0, listed.output
-    assert "polaris-demo/freesolv" in json.loads(listed.stdout)
+    assert "polaris-demo/freesolv" in _artifacts(listed.stdout)
 
     table = runner.invoke(app, ["benchmarks", "list"], env=bare)
     assert table.exit_code == 0, table.output
@@ -55,7 +59,7 @@ def test_login_whoami_list_logout(local_hub: Any) -> None:
 
     comps = runner.invoke(app, ["competitions", "list", "--all", "--limit", "1", "--json"], env=bare)
     assert comps.exit_code == 0, comps.output
-    assert "polaris-demo/freesolv-challenge" in json.loads(comps.stdout)
+    assert "polaris-demo/freesolv-challenge" in _artifacts(comps.stdout)
 
     out = runner.invoke(app, ["logout"], env=bare)
     assert out.exit_code == 0 and "Logged out" in out.output
@@ -132,7 +136,7 @@ def test_subprocess_login_and_list(local_hub: Any, tmp_path: Path) -> None:
     assert login.returncode == 0, login.stderr
     listed = _run([str(POLARIS_SCRIPT), "datasets", "list", "--json"], env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert "polaris-demo/freesolv" in json.loads(listed.stdout)
+    assert "polaris-demo/freesolv" in _artifacts(listed.stdout)
     token_files = list((tmp_path / "cache" / "tokens").iterdir())
     assert len(token_files) == 1 and local_hub.users["demo-user"] not in token_files[0].read_text()
 
