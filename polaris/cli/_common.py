@@ -98,6 +98,12 @@ def state(ctx: Any) -> CliState:
     return obj if isinstance(obj, CliState) else CliState()
 
 
+DOWNLOAD_INTERRUPTED = (
+    "Nothing unverified entered the cache: the bytes received so far are kept aside (.incomplete) and the next "
+    "get of the same artifact continues them with ranged reads, then verifies the whole."
+)
+
+
 def on_interrupt(ctx: Any, note: str) -> None:
     """Say what is kept if the user presses Ctrl-C from now on (printed after ``Interrupted``)."""
     state(ctx).interrupt_note = note

@@ -9,6 +9,7 @@ import typer
 
 from polaris.cli import _listing
 from polaris.cli._common import (
+    DOWNLOAD_INTERRUPTED,
     AccessChoice,
     VerifyChoice,
     artifact_id_arg,
@@ -87,7 +88,7 @@ def get_benchmark(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Download a benchmark and its dataset (verified, cached) and summarise its split and metrics."""
-    on_interrupt(ctx, "Nothing incomplete was kept: the cache only takes verified downloads.")
+    on_interrupt(ctx, DOWNLOAD_INTERRUPTED)
     with make_client(ctx, progress=not as_json) as client:
         benchmark = client.get_benchmark(artifact, verify_checksum=verify_checksum.value)
     summary = benchmark_summary(benchmark)

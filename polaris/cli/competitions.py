@@ -9,6 +9,7 @@ import typer
 
 from polaris.cli import _listing
 from polaris.cli._common import (
+    DOWNLOAD_INTERRUPTED,
     VerifyChoice,
     artifact_id_arg,
     emit_json,
@@ -84,7 +85,7 @@ def get_competition(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Download a competition's dataset (verified, cached; test targets stay on the Hub) and summarise it."""
-    on_interrupt(ctx, "Nothing incomplete was kept: the cache only takes verified downloads.")
+    on_interrupt(ctx, DOWNLOAD_INTERRUPTED)
     with make_client(ctx, progress=not as_json) as client:
         competition = client.get_competition(artifact, verify_checksum=verify_checksum.value)
     summary = competition_summary(competition)

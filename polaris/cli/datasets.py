@@ -11,6 +11,7 @@ import typer
 
 from polaris.cli import _listing
 from polaris.cli._common import (
+    DOWNLOAD_INTERRUPTED,
     AccessChoice,
     IfExistsChoice,
     VerifyChoice,
@@ -34,12 +35,9 @@ __all__ = ["app", "dataset_entry", "dataset_summary"]
 
 app = typer.Typer(help="Datasets on the Hub (V1 tables and V2 Zarr archives).", no_args_is_help=True)
 
-GET_INTERRUPTED = (
-    "Nothing incomplete was kept: the cache only takes verified downloads (renamed into place at the end); "
-    "a partial --to copy is removed."
-)
+GET_INTERRUPTED = DOWNLOAD_INTERRUPTED + " A partial --to copy is removed."
 UPLOAD_INTERRUPTED = (
-    "The Hub may hold the dataset's metadata and part of its data; run the same command with --if-exists skip "
+    "The Hub may hold the dataset's metadata and part of its data; run the same command with --resume "
     "to send only what is missing."
 )
 

@@ -4,6 +4,7 @@ that fits the command; Ctrl-C exits 130 saying what was kept; no ``Unexpected er
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -166,10 +167,14 @@ def test_ctrl_c_during_a_download_keeps_nothing_incomplete(
         result = runner.invoke(app, ["datasets", "get", "polaris-demo/freesolv"], env=_password_env(local_hub))
     assert result.exit_code == 130
     text = _flat(result.output)
-    assert "Interrupted." in text and "Nothing incomplete was kept" in text
-    assert not list(_isolated_caches.rglob("*.incomplete"))
+    assert "Interrupted." in text and "Nothing unverified entered the cache" in text
     listed = runner.invoke(app, ["cache", "ls", "--json"])
-    assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
+    assert listed.exit_code == 0 and listed.stdout.strip() == "[]"  # no entry: nothing unverified is served
+    again = runner.invoke(app, ["datasets", "get", "polaris-demo/freesolv"], env=_password_env(local_hub))
+    assert again.exit_code == 0, again.output  # the next get continues what was kept and verifies the whole
+    assert not list(_isolated_caches.rglob("*.incomplete"))
+    entries = json.loads(runner.invoke(app, ["cache", "ls", "--json"]).stdout)
+    assert len(entries) == 1 and entries[0]["verified"] is True
 
 
 def test_ctrl_c_in_a_real_process_exits_130(local_hub: Any, tmp_path: Path) -> None:
@@ -250,6 +255,7 @@ def test_ctrl_c_in_a_real_process_mid_download(local_hub: Any, tmp_path: Path) -
             proc.wait()
     assert proc.returncode == 130, seen + rest
     text = _flat(rest)
-    assert "Interrupted." in text and "Nothing incomplete was kept" in text and "Traceback" not in rest
-    assert not list(cache.rglob("*.incomplete"))
-    assert not list(cache.rglob("table.parquet")), "a partial table reached the cache"
+    assert "Interrupted." in text and "Nothing unverified entered the cache" in text and "Traceback" not in rest
+    # What arrived is kept aside for a resumed download, never as a cache entry.
+    entries = [p for p in cache.rglob("table.parquet") if not any(part.endswith(".incomplete") for part in p.parts)]
+    assert not entries, "a partial table reached the cache"
