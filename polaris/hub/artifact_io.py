@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from polaris import checksum
 from polaris.errors import (
@@ -54,6 +54,43 @@ if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings
 
 __all__ = ["ArtifactIO"]
+
+
+class _HubLink:
+    """How a dataset got from the Hub can be opened remotely again; dropped when the dataset is pickled."""
+
+    def __init__(self, io: ArtifactIO, owner: str, name: str) -> None:
+        self._io = io
+        self.owner = owner
+        self.name = name
+
+    def open(self, *, cache_chunks: bool = True) -> DatasetV1 | DatasetV2:
+        return self._io.open_remote_dataset(self.owner, self.name, cache_chunks=cache_chunks)
+
+    def __reduce__(self) -> Any:
+        return (_no_link, ())
+
+
+def _no_link() -> None:
+    return None
+
+
+_D = TypeVar("_D")
+
+
+def _linked(dataset: _D, io: ArtifactIO, owner: str, name: str) -> _D:
+    dataset._hub_link = _HubLink(io, owner, name)  # type: ignore[attr-defined]
+    return dataset
+
+
+def _manifest_from_parquet(data: bytes) -> dict[str, str]:
+    import tempfile as _tempfile
+
+    with _tempfile.TemporaryDirectory(prefix="polaris-manifest-") as tmp:
+        path = Path(tmp) / MANIFEST_FILE
+        path.write_bytes(data)
+        return checksum.read_zarr_manifest(path)
+
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +161,17 @@ class ArtifactIO:
         return data, best[1]
 
     # ------------------------------------------------------------------ datasets
-    def get_dataset(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> DatasetV1 | DatasetV2:
+    def get_dataset(
+        self, owner: str, name: str, verify_checksum: ChecksumStrategy, *, lazy: bool = False
+    ) -> DatasetV1 | DatasetV2:
         """V1 first, V2 when the Hub has no V1 dataset of that name."""
+        if lazy:
+            return self.open_remote_dataset(owner, name)
         try:
             data = self.wire.get_dataset_v1(owner, name)
         except ArtifactNotFoundError:
             data = self.wire.get_dataset_v2(owner, name)
-            return self._load_v2(owner, name, data, verify_checksum)
+            return _linked(self._load_v2(owner, name, data, verify_checksum), self, owner, name)
         except HubConnectionError:
             offline = self._offline("dataset", owner, name)
             if offline is None:
@@ -139,7 +180,113 @@ class ArtifactIO:
             if "zarrManifestMd5Sum" in data and "md5Sum" not in data:
                 return self._v2_from_entry(data, entry)
             return self._v1_from_entry(data, entry)
-        return self._load_v1(owner, name, data, verify_checksum)
+        return _linked(self._load_v1(owner, name, data, verify_checksum), self, owner, name)
+
+    # ------------------------------------------------------------------ lazy (remote) datasets
+    def open_remote_dataset(self, owner: str, name: str, *, cache_chunks: bool = True) -> DatasetV1 | DatasetV2:
+        """The dataset with its Zarr archive opened lazily in storage (chunks are fetched and verified on read).
+
+        A V1 dataset's table is downloaded (verified against the Hub's md5); a V2 dataset's manifest too.
+        """
+        try:
+            data = self.wire.get_dataset_v1(owner, name)
+            v2 = False
+        except ArtifactNotFoundError:
+            data = self.wire.get_dataset_v2(owner, name)
+            v2 = True
+        artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
+        urn = artifact_urn("dataset", owner, name)
+        source = self.token_source(urn, "read")
+        session = StorageSession(source, progress=False, ca_bundle=self.settings.ca_bundle)
+        try:
+            paths = session.token.paths
+            if v2:
+                expected = str(data["zarrManifestMd5Sum"])
+                manifest_bytes = self._read_verified(session, paths["manifest"], expected, artifact_id)
+                manifest = _manifest_from_parquet(manifest_bytes)
+                store_url = paths["root"]
+            else:
+                manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []}
+                table_md5 = (data.get("tableContent") or {}).get("md5Sum")
+                table_bytes = self._read_verified(session, paths["root"], table_md5, artifact_id)
+                store_url = paths.get("extension") or ""
+        finally:
+            session.close()
+        from polaris.hub.storage_lazy import HubZarrStore, RemoteArchive
+
+        cache_dir = self.cache.root / "chunks" if cache_chunks else None
+        dataset: DatasetV1 | DatasetV2
+        if v2:
+            store = HubZarrStore(
+                source,
+                store_url,
+                manifest=manifest,
+                artifact=artifact_id,
+                cache_dir=cache_dir,
+                ca_bundle=self.settings.ca_bundle,
+            )
+            remote = RemoteArchive(store)
+            dataset = self._remote_v2(data, remote)
+        else:
+            import io
+
+            import pandas as pd
+
+            from polaris.artifacts import DatasetV1
+
+            table = pd.read_parquet(io.BytesIO(table_bytes))
+            remote = None
+            if store_url:
+                store = HubZarrStore(
+                    source,
+                    store_url,
+                    manifest=manifest or None,
+                    artifact=artifact_id,
+                    cache_dir=cache_dir,
+                    ca_bundle=self.settings.ca_bundle,
+                )
+                remote = RemoteArchive(store)
+            dataset = DatasetV1.from_wire(data, table=table, zarr_root_path=store_url or None)
+            if remote is not None:
+                dataset.zarr_root = remote.group()
+                dataset._remote = remote
+        logger.info("opened %s lazily (%d objects in its manifest)", artifact_id, len(manifest))
+        return _linked(dataset, self, owner, name)
+
+    @staticmethod
+    def _remote_v2(data: Mapping[str, Any], remote: Any) -> DatasetV2:
+        from polaris.artifacts import DatasetV2
+        from polaris.artifacts.dataset import ColumnAnnotation, _check_v2_layout
+
+        dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=remote.store.store_url)
+        group = remote.group()
+        n_rows, kinds = _check_v2_layout(group)
+        dataset.zarr_root = group
+        dataset._remote = remote
+        dataset._n_rows = n_rows
+        dataset._n_columns = len(kinds)
+        for key, dtype in kinds.items():
+            ann = dataset.annotations.get(key) or ColumnAnnotation()
+            dataset.annotations[key] = ann.model_copy(update={"dtype": dtype})
+        return dataset
+
+    @staticmethod
+    def _read_verified(session: StorageSession, url: str, expected_md5: str | None, artifact: str) -> bytes:
+        import hashlib
+
+        data = session.read_bytes(url)
+        if expected_md5 is not None:
+            checksum.verify_md5(str(expected_md5).lower(), hashlib.md5(data).hexdigest(), artifact=artifact)
+        return data
+
+    def token_source(self, resource: str, scope: str) -> Any:
+        """A :class:`~polaris.hub.storage_lazy.LocalTokenSource` for one artifact (never pickled)."""
+        from polaris.hub.storage_lazy import LocalTokenSource
+
+        def fetch() -> StorageToken:
+            return StorageToken.from_response(dict(self._storage_token(resource, scope)))
+
+        return LocalTokenSource(fetch)
 
     def _offline(self, kind: str, owner: str, name: str) -> tuple[dict[str, Any], Path] | None:
         found = self._cached_metadata(kind, f"{owner}/{slugify(name)}")
