@@ -96,6 +96,24 @@ def _distributed() -> Any:
     return importlib.import_module("distributed")
 
 
+def _client_here() -> Any:
+    """A Dask client usable from any thread of this process (zarr reads run in the store's own threads).
+
+    ``distributed.get_client()`` only finds the worker from a task's thread; elsewhere the running worker of this
+    process (a worker process has one) lends its client.
+    """
+    distributed = _distributed()
+    try:
+        return distributed.get_client()
+    except ValueError:
+        pass
+    from distributed.worker import Worker
+
+    for worker in list(Worker._instances):
+        return worker._get_client()
+    raise StorageError("no Dask client or worker in this process to read the published storage credentials from")
+
+
 class LocalTokenSource:
     """The client's storage-token exchange for one artifact (read scope). Not picklable, on purpose."""
 
@@ -120,7 +138,7 @@ class DaskTokenSource:
 
     def __call__(self) -> StorageToken:
         try:
-            data = _distributed().Variable(self.name).get(timeout=VARIABLE_TIMEOUT)
+            data = _distributed().Variable(self.name, client=_client_here()).get(timeout=VARIABLE_TIMEOUT)
         except Exception as exc:
             raise StorageError(
                 f"no storage credentials published under {self.name!r} ({type(exc).__name__})",
