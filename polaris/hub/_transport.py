@@ -1,19 +1,27 @@
 """Retries for idempotent requests, as an httpx transport (so generated calls get them too).
 
 Idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are retried on connection errors and on
-429/502/503/504 answers, with exponential backoff, full jitter and ``Retry-After`` honoured (capped).
+429/502/503/504 answers, following the client's one retry policy (:mod:`polaris.hub.retry`: backoff with
+jitter, ``Retry-After`` honoured).
 POST and PATCH are never retried.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import time
 from collections.abc import Callable
 
 import httpx
+
+from polaris.hub.retry import (
+    BACKOFF_BASE_SECONDS,
+    BACKOFF_MAX_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_RETRY_AFTER_SECONDS,
+    RetryPolicy,
+    parse_retry_after,
+)
 
 __all__ = [
     "BACKOFF_BASE_SECONDS",
@@ -28,14 +36,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Total tries of one request (first try included).
-MAX_ATTEMPTS = 4
-#: First backoff; doubles on each retry.
-BACKOFF_BASE_SECONDS = 0.25
-#: Largest backoff between two tries (before jitter).
-BACKOFF_MAX_SECONDS = 8.0
-#: Largest ``Retry-After`` we are willing to wait; longer requests give up and surface the error.
-MAX_RETRY_AFTER_SECONDS = 30.0
 #: Methods safe to send twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: Answers worth another try.
@@ -49,25 +49,6 @@ _RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.WriteError,
     httpx.PoolTimeout,
 )
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); ``None`` if absent or unparsable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -97,15 +78,9 @@ class RetryTransport(httpx.BaseTransport):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.wrapped = wrapped
+        self.policy = RetryPolicy(max_attempts, backoff_base, backoff_max, max_retry_after)
         self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
         self._sleep = sleep
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)  # jitter, not cryptography
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         retryable = request.method.upper() in IDEMPOTENT_METHODS and _replayable(request)
@@ -118,7 +93,7 @@ class RetryTransport(httpx.BaseTransport):
             except _RETRY_EXCEPTIONS as exc:
                 if last_try:
                     raise
-                delay = self._backoff(attempt - 1)
+                delay = self.policy.backoff(attempt - 1)
                 logger.info(
                     "%s %s failed (%s); retry %d/%d in %.2fs",
                     request.method,
@@ -133,10 +108,11 @@ class RetryTransport(httpx.BaseTransport):
             if response.status_code not in RETRY_STATUSES or last_try:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None and retry_after > self.max_retry_after:
-                logger.info("Retry-After of %.0fs is longer than we wait; giving up", retry_after)
+            wait = self.policy.delay(attempt - 1, retry_after)
+            if wait is None:
+                logger.info("Retry-After of %.0fs is longer than we wait; giving up", retry_after or 0.0)
                 return response
-            delay = retry_after if retry_after is not None else self._backoff(attempt - 1)
+            delay = wait
             response.close()
             logger.info(
                 "%s %s answered %d; retry %d/%d in %.2fs",

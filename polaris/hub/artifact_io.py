@@ -34,6 +34,7 @@ from polaris.errors import (
     HubConnectionError,
     InvalidArtifactError,
     PartialUploadError,
+    PolarisChecksumError,
     StorageError,
 )
 from polaris.hub.cache import CacheKey, DownloadCache
@@ -147,18 +148,19 @@ class ArtifactIO:
         return self.settings.hub_url.rstrip("/") + "/" + path.lstrip("/")
 
     def _cached_metadata(self, kind: str, artifact_id: str) -> tuple[dict[str, Any], Path] | None:
-        """The newest complete cache entry of an artifact (for offline use)."""
-        folder = self.cache.root / kind / artifact_id
-        best: tuple[float, Path] | None = None
-        if folder.is_dir():
-            for meta in folder.glob(f"*/{METADATA_FILE}"):
-                mtime = meta.stat().st_mtime
-                if best is None or mtime > best[0]:
-                    best = (mtime, meta.parent)
-        if best is None:
-            return None
-        data = json.loads((best[1] / METADATA_FILE).read_text(encoding="utf-8"))
-        return data, best[1]
+        """The most recently used verified cache entry of an artifact that passes the cache's check (offline use)."""
+        for info in self.cache.entries():  # most recently used first
+            if info.kind != kind or info.artifact_id != artifact_id or not info.verified:
+                continue
+            if not self.cache.verify(info.key, full=False).ok:
+                logger.warning("the cached copy of %s %s is damaged; not using it", kind, artifact_id)
+                continue
+            meta = info.path / METADATA_FILE
+            if not meta.is_file():
+                continue
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            return data, info.path
+        return None
 
     # ------------------------------------------------------------------ datasets
     def get_dataset(
@@ -320,11 +322,14 @@ class ArtifactIO:
                     session.download_zarr(extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
             dataset = self._v1_from_entry(data, tmp, kind=kind)
             # Pointer columns included: the archive is local now, so the full checksum can be computed.
-            if verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1):
+            if full_check:
                 dataset.verify_checksum(md5)
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
-        entry = self.cache.fetch(CacheKey(kind, artifact_id, md5), fill)
+        full_check = verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1)
+        # Verified = every byte was checked against a checksum of the Hub: the whole dataset, or each file.
+        files_checked = table_md5 is not None and (not has_zarr or manifest is not None)
+        entry = self.cache.fetch(CacheKey(kind, artifact_id, md5), fill, verified=full_check or files_checked)
         return self._v1_from_entry(data, entry, kind=kind)
 
     @staticmethod
@@ -334,7 +339,14 @@ class ArtifactIO:
         from polaris.artifacts import DatasetV1
         from polaris.artifacts.dataset import CompetitionDataset
 
-        table = pd.read_parquet(entry / TABLE_FILE)
+        try:
+            table = pd.read_parquet(entry / TABLE_FILE)
+        except Exception as exc:  # pyarrow's ArrowInvalid and friends: a damaged file, never data
+            raise PolarisChecksumError(
+                f"the table at {entry / TABLE_FILE} cannot be read ({type(exc).__name__})",
+                artifact=str(data.get("artifactId") or "") or None,
+                hint="Remove the damaged copy with `polaris cache rm` (or DownloadCache.remove) and load it again.",
+            ) from exc
         zarr_path = entry / ZARR_DIR
         cls = CompetitionDataset if kind == "competitionDataset" else DatasetV1
         dataset: DatasetV1 = cls.from_wire(
@@ -360,7 +372,8 @@ class ArtifactIO:
             self._v2_from_entry(data, tmp)  # validates the archive's layout before it is cached
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
-        entry = self.cache.fetch(CacheKey("dataset", artifact_id, manifest_md5), fill)
+        key = CacheKey("dataset", artifact_id, manifest_md5)
+        entry = self.cache.fetch(key, fill, verified=verify != "ignore")
         return self._v2_from_entry(data, entry)
 
     @staticmethod

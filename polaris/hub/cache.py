@@ -1,31 +1,44 @@
-"""Content-addressed local cache of downloaded artifacts.
+"""Content-addressed local cache of downloaded artifacts: only verified bytes are served as verified.
 
 An entry is addressed by (artifact kind, artifact id, content checksum), so a changed artifact gets a new entry and
 an unchanged one is served from disk without any transfer (also offline). Layout::
 
-    <root>/<kind>/<owner>/<name>/<checksum>              the complete, verified entry (file or folder)
-    <root>/<kind>/<owner>/<name>/<checksum>.incomplete   being written; never served
-    <root>/<kind>/<owner>/<name>/<checksum>.lock         a filelock serialising writers of this entry
+    <root>/<kind>/<owner>/<name>/<checksum>                 the complete, verified entry (file or folder)
+    <root>/<kind>/<owner>/<name>/<checksum>.manifest.json   size, mtime and md5 of every file of the entry
+    <root>/<kind>/<owner>/<name>/<checksum>.incomplete      being written; never served
+    <root>/<kind>/<owner>/<name>/<checksum>.lock            a filelock serialising writers of this entry
+    <root>/.unverified/<kind>/<owner>/<name>/<checksum>...  the same for bytes read with verify_checksum="ignore"
 
 Writers fill ``<entry>.incomplete`` (verifying checksums as they go) and rename it into place only when complete,
-so a crash, an interrupt or a checksum mismatch leaves no entry behind.
+so a crash, an interrupt or a checksum mismatch leaves no entry behind. The manifest is written right after the
+rename; an entry without a manifest is never served.
+
+Bytes that were *not* verified against the Hub's checksums (``fetch(..., verified=False)``) go to the separate
+``.unverified`` tree: they can serve later unverified reads but never a verified one.
+
+Every hit is re-checked cheaply against the manifest: the set of files, their sizes and their modification times;
+a file whose modification time changed is re-hashed and compared with the md5 recorded when the entry was made.
+:meth:`DownloadCache.verify` re-hashes everything. A damaged entry is discarded and fetched again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from polaris._paths import data_dir
 
-__all__ = ["LOCK_TIMEOUT", "CacheKey", "DownloadCache"]
+__all__ = ["LOCK_TIMEOUT", "CacheEntryInfo", "CacheKey", "CacheVerifyReport", "DownloadCache"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +46,21 @@ LOCK_TIMEOUT = 3600.0
 """Seconds a writer waits for another process downloading the same entry before giving up."""
 INCOMPLETE_SUFFIX = ".incomplete"
 LOCK_SUFFIX = ".lock"
+MANIFEST_SUFFIX = ".manifest.json"
+UNVERIFIED_DIR = ".unverified"
+"""Folder (under the root) of entries whose bytes were not checked against the Hub's checksums."""
+MANIFEST_VERSION = 1
+DIR_MODE = 0o700
+_HASH_BLOCK = 1024 * 1024
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RESERVED_SUFFIXES = (INCOMPLETE_SUFFIX, LOCK_SUFFIX, MANIFEST_SUFFIX)
 
 
 def _part(value: str, what: str) -> str:
     """One path component: kept as is when plainly safe, otherwise percent-quoted (never '..' or a separator)."""
     if not value:
         raise ValueError(f"cache key {what} must not be empty")
-    if _SAFE_PART.match(value) and not value.endswith((INCOMPLETE_SUFFIX, LOCK_SUFFIX)):
+    if _SAFE_PART.match(value) and not value.endswith(_RESERVED_SUFFIXES):
         return value
     return "%" + quote(value, safe="").replace(".", "%2E")
 
@@ -60,26 +80,89 @@ class CacheKey:
         return Path(*segments)
 
 
+@dataclass(frozen=True)
+class CacheEntryInfo:
+    """One entry of the cache, as listed by :meth:`DownloadCache.entries`."""
+
+    key: CacheKey
+    path: Path
+    size_bytes: int
+    last_used: float
+    """Epoch seconds of the last time the entry was written or served."""
+    verified: bool
+    """True when its bytes were checked against the Hub's checksums before they entered the cache."""
+    kind: str
+    artifact_id: str
+
+
+@dataclass
+class CacheVerifyReport:
+    """Outcome of :meth:`DownloadCache.verify`: ``ok`` and, when not, what is wrong (one line per problem)."""
+
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _FileRecord:
+    size: int
+    mtime_ns: int
+    md5: str
+
+
+def _md5_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5()
+    with path.open("rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files_of(entry: Path) -> dict[str, Path]:
+    """Relative POSIX path -> path of every regular file of an entry ('' for a file entry)."""
+    if entry.is_file() and not entry.is_symlink():
+        return {"": entry}
+    found: dict[str, Path] = {}
+    if entry.is_dir() and not entry.is_symlink():
+        for path in entry.rglob("*"):
+            if path.is_file() or path.is_symlink():
+                found[path.relative_to(entry).as_posix()] = path
+    return found
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
 class DownloadCache:
     """Content-addressed download cache rooted at ``root`` (default: :func:`polaris._paths.data_dir`)."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
 
-    def entry(self, key: CacheKey) -> Path:
+    # ------------------------------------------------------------------ paths
+    def entry(self, key: CacheKey, *, verified: bool = True) -> Path:
         """Where the complete entry for ``key`` lives (whether or not it exists yet)."""
-        return self.root / key.relative_path()
+        base = self.root if verified else self.root / UNVERIFIED_DIR
+        return base / key.relative_path()
 
-    def incomplete(self, key: CacheKey) -> Path:
-        entry = self.entry(key)
+    def incomplete(self, key: CacheKey, *, verified: bool = True) -> Path:
+        entry = self.entry(key, verified=verified)
         return entry.with_name(entry.name + INCOMPLETE_SUFFIX)
 
-    def has(self, key: CacheKey) -> bool:
-        """True when a complete, verified entry exists (entries only appear by an atomic rename)."""
-        return self.entry(key).exists()
+    def manifest_path(self, key: CacheKey, *, verified: bool = True) -> Path:
+        entry = self.entry(key, verified=verified)
+        return entry.with_name(entry.name + MANIFEST_SUFFIX)
 
+    def has(self, key: CacheKey) -> bool:
+        """True when a complete, verified entry (with its manifest) exists."""
+        return self.entry(key).exists() and self.manifest_path(key).is_file()
+
+    # ------------------------------------------------------------------ locking and filling
     @contextlib.contextmanager
-    def lock(self, key: CacheKey, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    def lock(self, key: CacheKey, *, timeout: float = LOCK_TIMEOUT, verified: bool = True) -> Iterator[None]:
         """Hold the entry's file lock (between threads and processes).
 
         Raises:
@@ -87,45 +170,217 @@ class DownloadCache:
         """
         from filelock import FileLock
 
-        entry = self.entry(key)
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry = self.entry(key, verified=verified)
+        _mkdir(entry.parent)
         with FileLock(str(entry.with_name(entry.name + LOCK_SUFFIX)), timeout=timeout, thread_local=False):
             yield
 
-    def fetch(self, key: CacheKey, fill: Callable[[Path], object]) -> Path:
-        """Return the entry for ``key``, calling ``fill(incomplete_path)`` to create it when missing.
+    def fetch(self, key: CacheKey, fill: Callable[[Path], object], *, verified: bool = True) -> Path:
+        """Return the entry for ``key``, calling ``fill(incomplete_path)`` to create it when missing or damaged.
 
-        ``fill`` must write a file or a folder at the path it is given, verifying checksums as it goes (and raise
-        if they do not match). Only one writer runs per entry; the others wait and then reuse its result.
+        ``fill`` must write a file or a folder at the path it is given. With ``verified=True`` (the default) it must
+        verify every byte against the Hub's checksums as it goes (and raise if they do not match); the result is a
+        verified entry. With ``verified=False`` the bytes were not (fully) checked: a verified entry is still served
+        when there is one, otherwise the entry lives in the unverified tree and never satisfies a verified fetch.
+
+        Only one writer runs per entry; the others wait and then reuse its result. A hit is re-checked cheaply
+        against the entry's manifest; a damaged entry is discarded and filled again.
 
         Raises:
             Whatever ``fill`` raises (then nothing is cached), or ``filelock.Timeout``.
         """
-        entry = self.entry(key)
-        if entry.exists():
-            logger.debug("cache hit %s", entry)
-            return entry
-        with self.lock(key):
-            if entry.exists():  # another writer finished while we waited
-                return entry
-            tmp = self.incomplete(key)
+        if not verified:
+            hit = self._usable(key, verified=True)
+            if hit is not None:
+                return hit
+        hit = self._usable(key, verified=verified)
+        if hit is not None:
+            return hit
+        with self.lock(key, verified=verified):
+            hit = self._usable(key, verified=verified)  # another writer finished while we waited
+            if hit is not None:
+                return hit
+            entry = self.entry(key, verified=verified)
+            tmp = self.incomplete(key, verified=verified)
+            manifest = self.manifest_path(key, verified=verified)
+            _remove(manifest)
+            _remove(entry)  # a damaged or manifest-less entry
             _remove(tmp)  # leftovers of an interrupted run
             try:
                 fill(tmp)
                 if not tmp.exists():
                     raise FileNotFoundError(f"cache fill for {key} produced nothing at {tmp}")
+                records = {rel: self._record(path) for rel, path in _files_of(tmp).items()}
                 os.replace(tmp, entry)
             except BaseException:
                 _remove(tmp)
                 raise
-        logger.debug("cached %s", entry)
+            self._write_manifest(key, verified, records)
+        logger.debug("cached %s (%s)", entry, "verified" if verified else "unverified")
         return entry
 
+    def _usable(self, key: CacheKey, *, verified: bool) -> Path | None:
+        """The entry when it exists and passes the cheap check (touching its last-used time); else ``None``."""
+        entry = self.entry(key, verified=verified)
+        if not entry.exists():
+            return None
+        problems = self._check(key, verified=verified, full=False)
+        if problems:
+            logger.warning("discarding damaged cache entry %s: %s", entry, "; ".join(problems[:3]))
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(self.manifest_path(key, verified=verified))
+        logger.debug("cache hit %s", entry)
+        return entry
+
+    @staticmethod
+    def _record(path: Path) -> _FileRecord:
+        stat = path.stat()
+        return _FileRecord(size=stat.st_size, mtime_ns=stat.st_mtime_ns, md5=_md5_file(path))
+
+    def _write_manifest(self, key: CacheKey, verified: bool, records: dict[str, _FileRecord]) -> None:
+        # After the rename the files keep their mtimes, so the records stay valid.
+        doc = {
+            "version": MANIFEST_VERSION,
+            "kind": key.kind,
+            "artifact_id": key.artifact_id,
+            "checksum": key.checksum,
+            "verified": verified,
+            "created": time.time(),
+            "files": {rel: [r.size, r.mtime_ns, r.md5] for rel, r in sorted(records.items())},
+        }
+        target = self.manifest_path(key, verified=verified)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, target)
+
+    @staticmethod
+    def _read_manifest(path: Path) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if (
+            not isinstance(doc, dict)
+            or doc.get("version") != MANIFEST_VERSION
+            or not isinstance(doc.get("files"), dict)
+        ):
+            return None
+        return doc
+
+    def _check(self, key: CacheKey, *, verified: bool, full: bool) -> list[str]:
+        entry = self.entry(key, verified=verified)
+        if not entry.exists():
+            return [f"{entry} does not exist"]
+        doc = self._read_manifest(self.manifest_path(key, verified=verified))
+        if doc is None:
+            return [f"{entry} has no readable manifest (written by an interrupted or older client)"]
+        recorded: dict[str, Any] = doc["files"]
+        present = _files_of(entry)
+        problems = [f"missing file {rel or entry.name}" for rel in sorted(set(recorded) - set(present))]
+        problems += [f"unexpected file {rel}" for rel in sorted(set(present) - set(recorded))]
+        for rel in sorted(set(recorded) & set(present)):
+            path = present[rel]
+            name = rel or entry.name
+            try:
+                size, mtime_ns, md5 = recorded[rel]
+                if path.is_symlink():
+                    problems.append(f"{name} is a symbolic link")
+                    continue
+                stat = path.stat()
+                if stat.st_size != size:
+                    problems.append(f"{name} has {stat.st_size} bytes, {size} expected")
+                elif (full or stat.st_mtime_ns != mtime_ns) and _md5_file(path) != md5:
+                    problems.append(f"{name} changed since it was cached (md5 differs)")
+            except (OSError, ValueError, TypeError) as exc:
+                problems.append(f"{name} cannot be checked: {exc}")
+        return problems
+
+    # ------------------------------------------------------------------ management API (polaris cache ...)
+    def entries(self) -> list[CacheEntryInfo]:
+        """Every complete entry (verified and unverified), most recently used first."""
+        found: list[CacheEntryInfo] = []
+        if not self.root.is_dir():
+            return found
+        for manifest in self.root.rglob("*" + MANIFEST_SUFFIX):
+            doc = self._read_manifest(manifest)
+            if doc is None:
+                continue
+            try:
+                key = CacheKey(str(doc["kind"]), str(doc["artifact_id"]), str(doc["checksum"]))
+                verified = bool(doc.get("verified"))
+                entry = self.entry(key, verified=verified)
+                if entry.with_name(entry.name + MANIFEST_SUFFIX) != manifest or not entry.exists():
+                    continue
+                size = sum(int(rec[0]) for rec in doc["files"].values())
+                last_used = manifest.stat().st_mtime
+            except (KeyError, ValueError, TypeError, OSError):
+                continue
+            found.append(
+                CacheEntryInfo(
+                    key=key,
+                    path=entry,
+                    size_bytes=size,
+                    last_used=last_used,
+                    verified=verified,
+                    kind=key.kind,
+                    artifact_id=key.artifact_id,
+                )
+            )
+        found.sort(key=lambda info: info.last_used, reverse=True)
+        return found
+
+    def verify(self, key: CacheKey, *, full: bool = True, verified: bool | None = None) -> CacheVerifyReport:
+        """Check an entry against its manifest: every file present, same size, same md5 (``full``: re-hash every
+        file; otherwise only files whose modification time changed).
+
+        ``verified`` picks the verified or unverified copy; by default the verified one when it exists.
+        """
+        if verified is None:
+            verified = self.entry(key).exists() or not self.entry(key, verified=False).exists()
+        problems = self._check(key, verified=verified, full=full)
+        return CacheVerifyReport(ok=not problems, problems=problems)
+
     def remove(self, key: CacheKey) -> None:
-        """Delete an entry (and any leftovers of it)."""
-        with self.lock(key):
-            _remove(self.entry(key))
-            _remove(self.incomplete(key))
+        """Delete an entry, verified and unverified copies, manifest and leftovers."""
+        for verified in (True, False):
+            if not self.entry(key, verified=verified).parent.exists():
+                continue
+            with self.lock(key, verified=verified):
+                _remove(self.manifest_path(key, verified=verified))
+                _remove(self.entry(key, verified=verified))
+                _remove(self.incomplete(key, verified=verified))
+
+    def _remove_info(self, info: CacheEntryInfo) -> None:
+        with self.lock(info.key, verified=info.verified):
+            _remove(self.manifest_path(info.key, verified=info.verified))
+            _remove(info.path)
+
+    def prune(
+        self, *, older_than: float | None = None, max_bytes: int | None = None, dry_run: bool = False
+    ) -> list[CacheEntryInfo]:
+        """Remove entries not used for ``older_than`` seconds, then the least recently used ones until the cache
+        holds at most ``max_bytes``. Returns what was (``dry_run``: would be) removed."""
+        entries = self.entries()
+        doomed: list[CacheEntryInfo] = []
+        kept: list[CacheEntryInfo] = []
+        now = time.time()
+        for info in entries:
+            if older_than is not None and now - info.last_used > older_than:
+                doomed.append(info)
+            else:
+                kept.append(info)
+        if max_bytes is not None:
+            total = sum(info.size_bytes for info in kept)
+            for info in sorted(kept, key=lambda i: i.last_used):
+                if total <= max_bytes:
+                    break
+                doomed.append(info)
+                total -= info.size_bytes
+        if not dry_run:
+            for info in doomed:
+                self._remove_info(info)
+        return doomed
 
 
 def _remove(path: Path) -> None:

@@ -1,0 +1,58 @@
+"""Object-storage transfers against the Hub's S3-compatible storage (AWS S3, Cloudflare R2, a local emulator).
+
+The Hub hands out short-lived storage tokens (:class:`StorageToken`, facts §4.2). A :class:`StorageSession`
+turns one into S3 credentials (access key = ``key``, secret = ``secret``, session token = ``"jwt/" + access_token``,
+path-style addressing against ``endpoint``, region ``us-east-1``) and moves single files and whole Zarr archives.
+
+One concern per module:
+
+* :mod:`.tokens` — storage tokens and storage URLs;
+* :mod:`.classify` — sorting library errors into retry / renew / give up;
+* :mod:`.session` — the session: token renewal, the boto3 and obstore clients, the retry loop;
+* :mod:`.upload` / :mod:`.download` — moving bytes;
+* :mod:`.zarr` — Zarr archive preparation (consolidated metadata);
+* :mod:`.progress` — progress bars;
+* :mod:`.constants` — sizes, concurrency, timeouts.
+
+The retry policy is the client's one policy, :mod:`polaris.hub.retry`.
+"""
+
+from __future__ import annotations
+
+from polaris.hub.retry import BACKOFF_BASE_SECONDS as BACKOFF_BASE
+from polaris.hub.retry import BACKOFF_MAX_SECONDS as BACKOFF_MAX
+from polaris.hub.retry import MAX_ATTEMPTS
+from polaris.hub.storage.constants import (
+    CONNECT_TIMEOUT,
+    DEFAULT_CONCURRENCY,
+    MULTIPART_THRESHOLD,
+    PART_SIZE,
+    READ_TIMEOUT,
+    content_type_for,
+)
+from polaris.hub.storage.session import StorageSession
+from polaris.hub.storage.tokens import TOKEN_EXPIRY_LEEWAY, ObjectLocation, StorageToken, parse_url
+from polaris.hub.storage.upload import UploadReport
+from polaris.hub.storage.zarr import prepare_zarr
+
+MAX_RETRIES = MAX_ATTEMPTS - 1
+"""Retries of one S3 request after a connection error, 5xx or 429 (so at most MAX_RETRIES + 1 attempts)."""
+
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "CONNECT_TIMEOUT",
+    "DEFAULT_CONCURRENCY",
+    "MAX_RETRIES",
+    "MULTIPART_THRESHOLD",
+    "PART_SIZE",
+    "READ_TIMEOUT",
+    "TOKEN_EXPIRY_LEEWAY",
+    "ObjectLocation",
+    "StorageSession",
+    "StorageToken",
+    "UploadReport",
+    "content_type_for",
+    "parse_url",
+    "prepare_zarr",
+]
