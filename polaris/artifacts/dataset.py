@@ -166,7 +166,7 @@ class _DatasetBase(BaseArtifactModel):
     access: AccessType = "private"
 
     _zarr_root: Any = PrivateAttr(default=None)
-    #: The archive opened lazily in the Hub's storage (``polaris.hub.storage_lazy.RemoteArchive``), if any.
+    #: The archive opened lazily in the Hub's storage (``polaris.hub.storage.lazy.RemoteArchive``), if any.
     _remote: Any = PrivateAttr(default=None)
     #: How to open this dataset remotely again (set by the Hub client; not pickled).
     _hub_link: Any = PrivateAttr(default=None)

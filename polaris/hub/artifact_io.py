@@ -214,7 +214,7 @@ class ArtifactIO:
                 store_url = paths.get("extension") or ""
         finally:
             session.close()
-        from polaris.hub.storage_lazy import HubZarrStore, RemoteArchive
+        from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
 
         cache_dir = self.cache.root / "chunks" if cache_chunks else None
         dataset: DatasetV1 | DatasetV2
@@ -282,8 +282,8 @@ class ArtifactIO:
         return data
 
     def token_source(self, resource: str, scope: str) -> Any:
-        """A :class:`~polaris.hub.storage_lazy.LocalTokenSource` for one artifact (never pickled)."""
-        from polaris.hub.storage_lazy import LocalTokenSource
+        """A :class:`~polaris.hub.storage.lazy.LocalTokenSource` for one artifact (never pickled)."""
+        from polaris.hub.storage.lazy import LocalTokenSource
 
         def fetch() -> StorageToken:
             return StorageToken.from_response(dict(self._storage_token(resource, scope)))

@@ -3,7 +3,7 @@
 In one process (threaded scheduler) the arrays read through the dataset's own lazy store. With a
 ``dask.distributed`` client, the graph carries a copy of the store whose credentials come from a
 ``distributed.Variable``: a read-scoped storage token that the client process renews before it expires
-(:class:`polaris.hub.storage_lazy.StorageTokenPublisher`). Workers never receive the Hub token.
+(:class:`polaris.hub.storage.lazy.StorageTokenPublisher`). Workers never receive the Hub token.
 """
 
 from __future__ import annotations

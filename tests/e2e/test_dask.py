@@ -20,7 +20,7 @@ import zarr
 
 from polaris.artifacts import DatasetV2
 from polaris.hub.client import PolarisHubClient
-from polaris.hub.storage_lazy import token_from_dict
+from polaris.hub.storage.lazy import token_from_dict
 
 pytestmark = pytest.mark.timeout(240)
 

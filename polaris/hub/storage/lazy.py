@@ -42,13 +42,10 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageError
-from polaris.hub.storage import (
-    DEFAULT_CONCURRENCY,
-    StorageSession,
-    StorageToken,
-    _ObjectMissing,
-    parse_url,
-)
+from polaris.hub.storage.classify import ObjectMissing
+from polaris.hub.storage.constants import DEFAULT_CONCURRENCY
+from polaris.hub.storage.session import StorageSession
+from polaris.hub.storage.tokens import StorageToken, parse_url
 
 __all__ = [
     "DaskTokenSource",
@@ -406,7 +403,7 @@ class HubZarrStore(Store):
 
         try:
             data = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
-        except _ObjectMissing:
+        except ObjectMissing:
             return None
         with self._lock:
             self.stats.requests += 1
