@@ -308,8 +308,11 @@ class ArtifactIO:
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 
+        streamed: dict[str, tuple[str, int]] = {}
+
         def fill(tmp: Path) -> None:
             tmp.mkdir(parents=True)
+            streamed.clear()
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 session.download_file(paths["root"], tmp / TABLE_FILE, expected_md5=table_md5, artifact=artifact_id)
@@ -319,10 +322,16 @@ class ArtifactIO:
                         raise StorageError(
                             f"the Hub gave no Zarr location for {artifact_id}, which has pointer columns"
                         )
-                    session.download_zarr(extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+                    session.download_zarr(
+                        extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                    )
             dataset = self._v1_from_entry(data, tmp, kind=kind)
-            # Pointer columns included: the archive is local now, so the full checksum can be computed.
-            if full_check:
+            # Pointer columns included: the archive's digest comes from the md5s computed while it streamed to
+            # disk (the same files, so the same value as re-reading them), the table's from the table.
+            if full_check and has_zarr:
+                tree = checksum.zarr_tree_digest_from_entries((p, m, n) for p, (m, n) in streamed.items())
+                checksum.verify_md5(md5, checksum.dataset_md5(dataset.table, tree), artifact=artifact_id)
+            elif full_check:
                 dataset.verify_checksum(md5)
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
@@ -397,6 +406,9 @@ class ArtifactIO:
             dataset.owner = HubOwner.normalize(owner)
         dataset.access = access  # type: ignore[assignment]
         dataset.check_uploadable()
+        from polaris.hub.storage.session import prewarm
+
+        prewarm()  # the S3 client's setup overlaps with the checksums below
         assert dataset.owner is not None and dataset.name
         if if_exists == "raise":
             self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
@@ -440,7 +452,8 @@ class ArtifactIO:
                     extension = paths.get("extension")
                     if not extension:
                         raise StorageError(f"the Hub gave no Zarr location for {owner}/{slug}")
-                    session.upload_zarr(Path(dataset.zarr_root_path), extension, if_exists=if_exists)
+                    digests = {e.path: e.md5sum for e in dataset.zarr_manifest}  # hashed once, for the checksum
+                    session.upload_zarr(Path(dataset.zarr_root_path), extension, if_exists=if_exists, digests=digests)
         logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slug}"))
         return stored
 
@@ -451,7 +464,8 @@ class ArtifactIO:
         prepare_zarr(root)
         with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
             manifest_path = Path(tmp) / MANIFEST_FILE
-            dataset.write_manifest(manifest_path)
+            entries = checksum.zarr_manifest_entries(root)  # every file hashed once: manifest and Content-MD5
+            dataset.zarr_manifest_md5sum = checksum.write_zarr_manifest(root, manifest_path, entries=entries)
             stored = self.wire.put_dataset_v2(owner, name, dataset.to_wire())
             urn = artifact_urn("dataset", owner, name)
             with self.storage(urn, "write") as session:
@@ -462,7 +476,9 @@ class ArtifactIO:
                     raise PartialUploadError(
                         f"the metadata of {owner}/{name} is on the Hub but its manifest did not upload ({exc})"
                     ) from exc
-                session.upload_zarr(root, paths["root"], if_exists=if_exists)
+                session.upload_zarr(
+                    root, paths["root"], if_exists=if_exists, digests={e.path: e.md5sum for e in entries}
+                )
         logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slugify(name)}"))
         return stored
 

@@ -99,8 +99,12 @@ def _get_to_file(
     artifact: str,
     chunk: str | None,
     bar: Progress,
+    sink: dict[str, tuple[str, int]] | None = None,
 ) -> int:
-    """GET one object into ``tmp`` while hashing it; retried from scratch on failure. Returns its size."""
+    """GET one object into ``tmp`` while hashing it; retried from scratch on failure. Returns its size.
+
+    ``sink[chunk]`` receives (md5 hex, size) of what was written, so nobody needs to read the file again to hash it.
+    """
 
     def attempt() -> tuple[int, int]:
         import obstore
@@ -128,6 +132,8 @@ def _get_to_file(
                 expected=expected_md5.lower(),
                 actual=digest.hexdigest(),
             )
+        if sink is not None:
+            sink[chunk or loc.key] = (digest.hexdigest(), written)
         return generation, written
 
     return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
@@ -159,12 +165,19 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
 
 
 def download_zarr(
-    session: StorageSession, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = ""
+    session: StorageSession,
+    store_url: str,
+    dest: Path,
+    *,
+    manifest: dict[str, str] | None = None,
+    artifact: str = "",
+    digests: dict[str, tuple[str, int]] | None = None,
 ) -> Path:
     """Download every object under ``store_url`` into the folder ``dest``.
 
     Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
     replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
+    ``digests`` is filled with relative path -> (md5 hex, size) of every object written, computed while streaming.
 
     Raises:
         PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
@@ -206,7 +219,7 @@ def download_zarr(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 expected = manifest.get(name) if manifest is not None else None
                 try:
-                    return _get_to_file(session, store.child(name), target, expected, artifact, name, bar)
+                    return _get_to_file(session, store.child(name), target, expected, artifact, name, bar, digests)
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
 

@@ -353,8 +353,10 @@ class HubZarrStore(Store):
     def _cache_path(self, md5: str) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / md5[:2] / md5
 
-    def fetch(self, key: str) -> bytes | None:
+    def fetch(self, key: str, *, keep: bool = True) -> bytes | None:
         """The verified bytes of ``key`` (cache first, then storage); ``None`` when there is no such object.
+
+        ``keep``: put a verified object fetched from storage into the local cache (when the store has one).
 
         Raises:
             PolarisChecksumError: the object differs from the manifest (nothing is cached).
@@ -388,7 +390,8 @@ class HubZarrStore(Store):
                     expected=expected.lower(),
                     actual=actual,
                 )
-            self._keep(expected.lower(), data)
+            if keep:
+                self._keep(expected.lower(), data)
         return data
 
     def _get_remote(self, key: str) -> bytes | None:
@@ -423,12 +426,12 @@ class HubZarrStore(Store):
         except OSError as exc:  # a full disk must not break the read
             logger.warning("could not keep a verified chunk in the cache: %s", exc)
 
-    def fetch_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        """Fetch (and verify) many keys concurrently; missing ones are left out."""
+    def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, bytes]:
+        """Fetch (and verify) many keys concurrently, into memory only unless ``keep``; missing ones are left out."""
         pool = self._executor()
         out: dict[str, bytes] = {}
         wanted = list(keys)
-        for key, found in zip(wanted, pool.map(self.fetch, wanted), strict=True):
+        for key, found in zip(wanted, pool.map(lambda k: self.fetch(k, keep=keep), wanted), strict=True):
             if found is not None:
                 out[key] = found
         return out

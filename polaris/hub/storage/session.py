@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +53,41 @@ __all__ = ["StorageSession"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+_BOTO_LOCK = threading.Lock()
+_BOTO: tuple[int, Any] | None = None  # (pid, boto3 Session)
+
+
+def boto_session() -> Any:
+    """The process's one ``boto3.session.Session`` (a new session reloads the S3 service model: ~0.15 s).
+
+    Clients made from it cost ~10 ms. Recreated after a fork (sessions are not shared between processes).
+    """
+    global _BOTO
+    with _BOTO_LOCK:
+        if _BOTO is None or _BOTO[0] != os.getpid():
+            import boto3
+
+            session = boto3.session.Session()
+            # load the S3 service model now, once: the first client of a session pays for it
+            session.client("s3", region_name=DEFAULT_REGION, aws_access_key_id="x", aws_secret_access_key="x").close()
+            _BOTO = (os.getpid(), session)
+        return _BOTO[1]
+
+
+def prewarm() -> None:
+    """Build the process's boto3 session in the background (call it before hashing what will be uploaded)."""
+    if _BOTO is not None and _BOTO[0] == os.getpid():
+        return
+    threading.Thread(target=_prewarm, name="polaris-boto-prewarm", daemon=True).start()
+
+
+def _prewarm() -> None:
+    try:
+        boto_session()
+    except Exception as exc:  # the upload will build it again and report a real failure
+        logger.debug("boto3 prewarm failed: %s", exc)
 
 
 class StorageSession:
@@ -156,7 +192,6 @@ class StorageSession:
         with self._lock:
             generation, token = self._state()
             if self._s3 is None:
-                import boto3
                 from botocore.config import Config
 
                 config = Config(
@@ -176,7 +211,7 @@ class StorageSession:
                     verify = False
                 elif self._ca_bundle not in (None, True):
                     verify = str(self._ca_bundle)
-                self._s3 = boto3.session.Session().client(
+                self._s3 = boto_session().client(
                     "s3",
                     endpoint_url=token.endpoint,
                     aws_access_key_id=token.key,
@@ -310,21 +345,26 @@ class StorageSession:
 
     # -- Zarr archives --
     def upload_zarr(
-        self, local_root: Path, store_url: str, *, if_exists: ZarrConflictResolution = "replace"
+        self,
+        local_root: Path,
+        store_url: str,
+        *,
+        if_exists: ZarrConflictResolution = "replace",
+        digests: Mapping[str, str] | None = None,
     ) -> UploadReport:
         """Upload every file of a local Zarr archive (format 2 or 3) under ``store_url``.
 
         The consolidated metadata (``.zmetadata`` for v2, root ``zarr.json`` for v3; consolidated locally first if
         missing) goes first so the Hub can open the archive, then all other files in parallel (at most
         ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps existing objects,
-        ``raise`` refuses when any object exists.
+        ``raise`` refuses when any object exists. ``digests``: md5s already computed (see :func:`.upload.upload_zarr`).
 
         Raises:
             ArtifactExistsError: ``if_exists="raise"`` and an object already exists.
             PartialUploadError: some files failed (after all others were tried); re-run with ``if_exists="skip"``.
             StorageError: ``local_root`` is not a Zarr archive, or the metadata upload failed.
         """
-        return upload.upload_zarr(self, local_root, store_url, if_exists=if_exists)
+        return upload.upload_zarr(self, local_root, store_url, if_exists=if_exists, digests=digests)
 
     def list_objects(self, store_url: str) -> list[tuple[str, int]]:
         """(relative key, size) of every object under the store URL's prefix, sorted by key.
@@ -335,16 +375,23 @@ class StorageSession:
         return download.list_objects(self, store_url)
 
     def download_zarr(
-        self, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = ""
+        self,
+        store_url: str,
+        dest: Path,
+        *,
+        manifest: dict[str, str] | None = None,
+        artifact: str = "",
+        digests: dict[str, tuple[str, int]] | None = None,
     ) -> Path:
         """Download every object under ``store_url`` into the folder ``dest``.
 
         Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
         replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
+        ``digests`` receives relative path -> (md5 hex, size) of every object, computed while streaming.
 
         Raises:
             PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
                 names the artifact and chunk; nothing is left at ``dest``.
             StorageError: nothing under ``store_url``, or the storage could not be reached.
         """
-        return download.download_zarr(self, store_url, dest, manifest=manifest, artifact=artifact)
+        return download.download_zarr(self, store_url, dest, manifest=manifest, artifact=artifact, digests=digests)

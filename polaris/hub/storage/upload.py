@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -93,10 +94,15 @@ def _upload_one(
     bar: Progress,
     *,
     multipart: bool,
+    known_md5: str | None = None,
 ) -> UploadReport:
     if isinstance(data, Path) and data.stat().st_size <= READ_WHOLE_MAX:
         data = data.read_bytes()
-    md5_hex, size = md5_of(data)
+    if known_md5 is not None:
+        # hashed once already (for the manifest): storage checks Content-MD5, so a file changed since is refused
+        md5_hex, size = known_md5, len(data) if isinstance(data, bytes) else data.stat().st_size
+    else:
+        md5_hex, size = md5_of(data)
     conditional = if_exists in ("skip", "raise")
     try:
         if multipart and size > MULTIPART_THRESHOLD:
@@ -218,9 +224,17 @@ def _abort(session: StorageSession, loc: ObjectLocation, upload_id: str) -> None
 
 
 def upload_zarr(
-    session: StorageSession, local_root: Path, store_url: str, *, if_exists: ZarrConflictResolution = "replace"
+    session: StorageSession,
+    local_root: Path,
+    store_url: str,
+    *,
+    if_exists: ZarrConflictResolution = "replace",
+    digests: Mapping[str, str] | None = None,
 ) -> UploadReport:
     """Upload every file of a local Zarr archive (format 2 or 3) under ``store_url``.
+
+    ``digests`` (relative path -> md5 hex, e.g. the manifest just computed) are reused for ``Content-MD5`` instead of
+    hashing each file again; files not in it are hashed.
 
     The consolidated metadata (``.zmetadata`` for v2, root ``zarr.json`` for v3; consolidated locally first if
     missing) goes first so the Hub can open the archive, then all other files in parallel (at most
@@ -240,13 +254,22 @@ def upload_zarr(
     report = UploadReport()
     rest = [f for f in files if f not in first]
     with Progress(session.progress, f"upload {root.name}", total) as bar:
-        for name in first:
-            report.add(
-                _upload_one(session, store.child(name), root / name, OCTET_STREAM, if_exists, bar, multipart=False)
-            )
+        known = dict(digests or {})
 
         def one(name: str) -> UploadReport:
-            return _upload_one(session, store.child(name), root / name, OCTET_STREAM, if_exists, bar, multipart=False)
+            return _upload_one(
+                session,
+                store.child(name),
+                root / name,
+                OCTET_STREAM,
+                if_exists,
+                bar,
+                multipart=False,
+                known_md5=known.get(name),
+            )
+
+        for name in first:
+            report.add(one(name))
 
         failed: list[tuple[str, BaseException]] = []
         with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-upload") as pool:
