@@ -305,6 +305,11 @@ def tree_bytes(root: Path) -> int:
 
 
 # --- measurement ---------------------------------------------------------------------------------------------------
+def progress(message: str) -> None:
+    """One line on stderr as each measurement finishes (the report itself goes to stdout at the end)."""
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
@@ -319,6 +324,7 @@ def measure_archive(
     best: dict[tuple[str, str], float] = {}
 
     def keep(direction: str, who: str, seconds: float) -> None:
+        progress(f"{label} {direction} {who}: {seconds:.2f}s")
         best[(direction, who)] = min(best.get((direction, who), seconds), seconds)
 
     raw_name = f"{label}-raw-{uuid.uuid4().hex[:6]}"
@@ -366,6 +372,7 @@ def measure_table(ours: Any, ref: RefClient, work: Path, rows: int, repeat: int)
                 seconds = timed(get)
             else:
                 seconds = ref.run(op="download", name=name_ref, verify="verify", check_rows=rows)
+            progress(f"table download {who}: {seconds:.2f}s")
             best[who] = min(best.get(who, seconds), seconds)
     best["bytes"] = float(parquet.stat().st_size)
     return best

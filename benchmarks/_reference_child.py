@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -25,6 +26,15 @@ OWNER = "demo-user"
 
 def main() -> None:
     logging.disable(logging.CRITICAL)
+    # polaris-lib's spinners write to stdout: answers go to a private copy of it, everything else to stderr
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def answer(payload: dict[str, object]) -> None:
+        answers.write(json.dumps(payload) + "\n")
+        answers.flush()
+
     import numpy as np
     import pandas as pd
     import zarr
@@ -37,7 +47,7 @@ def main() -> None:
     # ensure_active_token() runs the password grant (0.10's headless path).
     if not client.ensure_active_token():
         raise SystemExit("the reference client could not log in")
-    print(json.dumps({"ready": True, "polaris": __import__("polaris").__version__}), flush=True)
+    answer({"ready": True, "polaris": __import__("polaris").__version__})
     for line in sys.stdin:
         command = json.loads(line)
         try:
@@ -73,9 +83,9 @@ def main() -> None:
                     raise RuntimeError(f"got {len(dataset.table)} rows")
             else:
                 raise ValueError(f"unknown op {op!r}")
-            print(json.dumps({"seconds": elapsed}), flush=True)
+            answer({"seconds": elapsed})
         except Exception as exc:
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}), flush=True)
+            answer({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})
     del zarr
 
 
