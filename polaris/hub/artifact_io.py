@@ -200,6 +200,7 @@ class ArtifactIO:
         urn = artifact_urn("dataset", owner, name)
         source = self.token_source(urn, "read")
         session = StorageSession(source, progress=False, ca_bundle=self.settings.ca_bundle)
+        adopted = False
         try:
             paths = session.token.paths
             if v2:
@@ -211,22 +212,31 @@ class ArtifactIO:
                 manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []}
                 table_md5 = (data.get("tableContent") or {}).get("md5Sum")
                 table_bytes = self._read_verified(session, paths["root"], table_md5, artifact_id)
-                store_url = paths.get("extension") or ""
-        finally:
-            session.close()
-        from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
+                annotations = data.get("annotations") or {}
+                has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
+                store_url = (paths.get("extension") or "") if has_zarr else ""
+            from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
 
-        cache_dir = self.cache.root / "chunks" if cache_chunks else None
+            cache_dir = self.cache.root / "chunks" if cache_chunks else None
+            store = None
+            if store_url:  # the store reads through this session (and its token) from now on
+                store = HubZarrStore(
+                    source,
+                    store_url,
+                    manifest=manifest if (v2 or manifest) else None,
+                    artifact=artifact_id,
+                    cache_dir=cache_dir,
+                    ca_bundle=self.settings.ca_bundle,
+                    session=session,
+                )
+                adopted = True
+        finally:
+            if not adopted:
+                session.close()
+
         dataset: DatasetV1 | DatasetV2
         if v2:
-            store = HubZarrStore(
-                source,
-                store_url,
-                manifest=manifest,
-                artifact=artifact_id,
-                cache_dir=cache_dir,
-                ca_bundle=self.settings.ca_bundle,
-            )
+            assert store is not None
             remote = RemoteArchive(store)
             dataset = self._remote_v2(data, remote)
         else:
@@ -237,21 +247,11 @@ class ArtifactIO:
             from polaris.artifacts import DatasetV1
 
             table = pd.read_parquet(io.BytesIO(table_bytes))
-            remote = None
-            if store_url:
-                store = HubZarrStore(
-                    source,
-                    store_url,
-                    manifest=manifest or None,
-                    artifact=artifact_id,
-                    cache_dir=cache_dir,
-                    ca_bundle=self.settings.ca_bundle,
-                )
-                remote = RemoteArchive(store)
             dataset = DatasetV1.from_wire(data, table=table, zarr_root_path=store_url or None)
-            if remote is not None:
-                dataset.zarr_root = remote.group()
-                dataset._remote = remote
+            if store is not None:
+                v1_remote = RemoteArchive(store)
+                dataset.zarr_root = v1_remote.group()
+                dataset._remote = v1_remote
         logger.info("opened %s lazily (%d objects in its manifest)", artifact_id, len(manifest))
         return _linked(dataset, self, owner, name)
 

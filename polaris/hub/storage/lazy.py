@@ -60,6 +60,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[], StorageToken]
+Data = bytes | memoryview
+"""An object's bytes: ``bytes`` from the local cache, a read-only ``memoryview`` of obstore's buffer from storage."""
 
 VARIABLE_TIMEOUT = 30.0
 """Seconds a worker waits for the published storage token."""
@@ -223,6 +225,24 @@ class LazyStats:
     keys: list[str] = dataclasses.field(default_factory=list)
 
 
+_WORKER_RUNTIMES: dict[tuple[str, int, str], tuple[StorageSession, ThreadPoolExecutor]] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_runtime(
+    source: DaskTokenSource, max_workers: int, ca_bundle: str | Path | bool | None
+) -> tuple[StorageSession, ThreadPoolExecutor]:
+    """One storage session and thread pool per published credential in this (worker) process."""
+    key = (source.name, max_workers, repr(ca_bundle))
+    with _WORKER_LOCK:
+        runtime = _WORKER_RUNTIMES.get(key)
+        if runtime is None:
+            session = StorageSession(source, max_workers=max_workers, progress=False, ca_bundle=ca_bundle)
+            runtime = (session, ThreadPoolExecutor(max_workers, thread_name_prefix="polaris-lazy-worker"))
+            _WORKER_RUNTIMES[key] = runtime
+        return runtime
+
+
 class HubZarrStore(Store):
     """A read-only zarr 3 store over one Zarr archive in the Hub's storage.
 
@@ -235,6 +255,7 @@ class HubZarrStore(Store):
         cache_dir: keep verified objects here, named by md5 (``None``: keep nothing).
         max_workers: concurrent GETs.
         ca_bundle: as for :class:`StorageSession`.
+        session: an open session whose provider is ``token_source`` (adopted; closed with the store).
     """
 
     supports_writes = False
@@ -253,6 +274,7 @@ class HubZarrStore(Store):
         max_workers: int = DEFAULT_CONCURRENCY,
         ca_bundle: str | Path | bool | None = None,
         read_only: bool = True,
+        session: StorageSession | None = None,
     ) -> None:
         if not read_only:
             raise ValueError("HubZarrStore is read-only")
@@ -265,11 +287,11 @@ class HubZarrStore(Store):
         self.max_workers = max_workers
         self.ca_bundle = ca_bundle
         self._token_source = token_source
-        self._init_runtime()
+        self._init_runtime(session)
 
-    def _init_runtime(self) -> None:
+    def _init_runtime(self, session: StorageSession | None = None) -> None:
         self._lock = threading.Lock()
-        self._session: StorageSession | None = None
+        self._session = session  # an open session on the token source (saves a token exchange), else made lazily
         self._pool: ThreadPoolExecutor | None = None
         self._listing: list[str] | None = None
         self.stats = LazyStats()
@@ -329,6 +351,9 @@ class HubZarrStore(Store):
         with self._lock:
             session, pool = self._session, self._pool
             self._session = self._pool = None
+        if self._shared():  # the process-wide worker runtime outlives one copy of the store
+            super().close()
+            return
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         if session is not None:
@@ -339,21 +364,31 @@ class HubZarrStore(Store):
     def _get_session(self) -> StorageSession:
         with self._lock:
             if self._session is None:
-                self._session = StorageSession(
-                    self._token_source, max_workers=self.max_workers, progress=False, ca_bundle=self.ca_bundle
-                )
+                if isinstance(self._token_source, DaskTokenSource):
+                    # a worker unpickles a fresh copy of the store for every graph: they share one session
+                    self._session = _worker_runtime(self._token_source, self.max_workers, self.ca_bundle)[0]
+                else:
+                    self._session = StorageSession(
+                        self._token_source, max_workers=self.max_workers, progress=False, ca_bundle=self.ca_bundle
+                    )
             return self._session
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="polaris-lazy")
+                if isinstance(self._token_source, DaskTokenSource):
+                    self._pool = _worker_runtime(self._token_source, self.max_workers, self.ca_bundle)[1]
+                else:
+                    self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="polaris-lazy")
             return self._pool
+
+    def _shared(self) -> bool:
+        return isinstance(self._token_source, DaskTokenSource)
 
     def _cache_path(self, md5: str) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / md5[:2] / md5
 
-    def fetch(self, key: str, *, keep: bool = True) -> bytes | None:
+    def fetch(self, key: str, *, keep: bool = True) -> Data | None:
         """The verified bytes of ``key`` (cache first, then storage); ``None`` when there is no such object.
 
         ``keep``: put a verified object fetched from storage into the local cache (when the store has one).
@@ -394,15 +429,16 @@ class HubZarrStore(Store):
                 self._keep(expected.lower(), data)
         return data
 
-    def _get_remote(self, key: str) -> bytes | None:
+    def _get_remote(self, key: str) -> Data | None:
         session = self._get_session()
         loc = parse_url(f"{self.store_url}/{key}")
 
-        def attempt() -> tuple[int, bytes]:
+        def attempt() -> tuple[int, Data]:
             import obstore
 
             generation, store = session._store(loc.bucket)
-            return generation, bytes(obstore.get(store, loc.key).bytes())
+            # obstore's buffer as is (no copy): hashed, then handed to zarr
+            return generation, memoryview(obstore.get(store, loc.key).bytes())
 
         try:
             data = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
@@ -410,11 +446,11 @@ class HubZarrStore(Store):
             return None
         with self._lock:
             self.stats.requests += 1
-            self.stats.bytes += len(data)
+            self.stats.bytes += data.nbytes if isinstance(data, memoryview) else len(data)
             self.stats.keys.append(key)
         return data
 
-    def _keep(self, md5: str, data: bytes) -> None:
+    def _keep(self, md5: str, data: Data) -> None:
         target = self._cache_path(md5)
         if target is None or target.exists():
             return
@@ -426,10 +462,10 @@ class HubZarrStore(Store):
         except OSError as exc:  # a full disk must not break the read
             logger.warning("could not keep a verified chunk in the cache: %s", exc)
 
-    def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, bytes]:
+    def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, Data]:
         """Fetch (and verify) many keys concurrently, into memory only unless ``keep``; missing ones are left out."""
         pool = self._executor()
-        out: dict[str, bytes] = {}
+        out: dict[str, Data] = {}
         wanted = list(keys)
         for key, found in zip(wanted, pool.map(lambda k: self.fetch(k, keep=keep), wanted), strict=True):
             if found is not None:
@@ -504,7 +540,7 @@ class HubZarrStore(Store):
                     yield child
 
 
-def _slice(data: bytes, byte_range: ByteRequest | None) -> bytes:
+def _slice(data: Data, byte_range: ByteRequest | None) -> Data:
     if byte_range is None:
         return data
     if isinstance(byte_range, RangeByteRequest):
