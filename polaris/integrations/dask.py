@@ -102,4 +102,6 @@ def _from_zarr(dataset: Any, path: str, column: str, client: Any) -> Any:
     array = _array_for(dataset, path, client)
     if not isinstance(array, zarr.Array):
         raise InvalidArtifactError(f"{path!r} is a Zarr group, not an array; read it row by row with get_data")
-    return da.from_zarr(array, name=_name(dataset, column, array))
+    # inline: every task carries the (small) array handle, so no task waits for another worker to hand it over;
+    # the manifest itself reaches workers through a Variable, not through the tasks
+    return da.from_zarr(array, name=_name(dataset, column, array), inline_array=True)

@@ -101,6 +101,8 @@ def test_local_cluster_read_equals_eager_and_workers_never_see_the_hub_token(
     # what is sent to the workers: the graph holds the storage URL, manifest and the name of a Variable
     payload = cloudpickle.dumps(dict(darr.__dask_graph__()))
     assert hub_jwt.encode() not in payload
+    # ... and not the manifest either (workers read it once from a Variable): tasks stay small
+    assert lazy._remote.store.manifest["x/3.0"].encode() not in payload
     # ... and the Variable holds read-scoped storage credentials, not the Hub token
     publisher = lazy._remote.publisher(dask_client)
     assert publisher is not None

@@ -161,6 +161,7 @@ class StorageTokenPublisher:
         self.name = name or f"polaris-storage-{uuid.uuid4().hex}"
         self._source = source
         self._variable: Any = _distributed().Variable(self.name, client=dask_client)
+        self._manifests: dict[str, Any] = {}
         self._stop = threading.Event()
         self.renewals = 0
         self._publish()
@@ -188,10 +189,25 @@ class StorageTokenPublisher:
         due = token.issued_at + lifetime * REFRESH_FRACTION
         return max(MIN_REFRESH_INTERVAL, due - time.time())
 
+    def publish_manifest(self, store: HubZarrStore) -> str | None:
+        """Put the store's manifest in a Variable for the workers (once per archive); returns its name."""
+        manifest = store.manifest
+        if manifest is None:
+            return None
+        name = f"{self.name}-manifest-{hashlib.md5(store.store_url.encode()).hexdigest()[:12]}"
+        if name not in self._manifests:
+            variable = _distributed().Variable(name, client=self._variable.client)
+            variable.set(manifest)
+            self._manifests[name] = variable
+        return name
+
     def close(self) -> None:
         self._stop.set()
         with contextlib.suppress(Exception):
             self._variable.delete()
+        for variable in self._manifests.values():
+            with contextlib.suppress(Exception):
+                variable.delete()
 
 
 def _refresh_loop(ref: weakref.ref[StorageTokenPublisher], stop: threading.Event) -> None:
@@ -223,6 +239,23 @@ class LazyStats:
     bytes: int = 0
     cache_hits: int = 0
     keys: list[str] = dataclasses.field(default_factory=list)
+
+
+_MANIFESTS: dict[str, dict[str, str]] = {}
+
+
+def _published_manifest(name: str) -> dict[str, str]:
+    """The manifest published under ``name`` (fetched once per process)."""
+    with _WORKER_LOCK:
+        found = _MANIFESTS.get(name)
+    if found is None:
+        try:
+            found = dict(_distributed().Variable(name, client=_client_here()).get(timeout=VARIABLE_TIMEOUT))
+        except Exception as exc:
+            raise StorageError(f"no manifest published under {name!r} ({type(exc).__name__})") from None
+        with _WORKER_LOCK:
+            _MANIFESTS[name] = found
+    return found
 
 
 _WORKER_RUNTIMES: dict[tuple[str, int, str], tuple[StorageSession, ThreadPoolExecutor]] = {}
@@ -281,7 +314,8 @@ class HubZarrStore(Store):
         super().__init__(read_only=True)
         parse_url(store_url)  # validates
         self.store_url = store_url.rstrip("/")
-        self.manifest = dict(manifest) if manifest is not None else None
+        self._manifest = dict(manifest) if manifest is not None else None
+        self._manifest_var: str | None = None
         self.artifact = artifact
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.max_workers = max_workers
@@ -296,11 +330,19 @@ class HubZarrStore(Store):
         self._listing: list[str] | None = None
         self.stats = LazyStats()
 
-    # -- pickling: storage URL, manifest and token source only (the session and threads are per process) --
+    @property
+    def manifest(self) -> dict[str, str] | None:
+        """Relative key -> md5 hex (on a Dask worker: read once per process from the published Variable)."""
+        if self._manifest is None and self._manifest_var is not None:
+            self._manifest = _published_manifest(self._manifest_var)
+        return self._manifest
+
+    # -- pickling: storage URL, manifest (or where workers read it) and token source; sessions are per process --
     def __getstate__(self) -> dict[str, Any]:
         return {
             "store_url": self.store_url,
-            "manifest": self.manifest,
+            "manifest": self._manifest if self._manifest_var is None else None,
+            "manifest_var": self._manifest_var,
             "artifact": self.artifact,
             "max_workers": self.max_workers,
             "ca_bundle": self.ca_bundle,
@@ -312,7 +354,8 @@ class HubZarrStore(Store):
         self._read_only = True
         self._is_open = bool(state["is_open"])
         self.store_url = state["store_url"]
-        self.manifest = state["manifest"]
+        self._manifest = state["manifest"]
+        self._manifest_var = state["manifest_var"]
         self.artifact = state["artifact"]
         self.cache_dir = None  # a worker's disk is not the client's cache
         self.max_workers = state["max_workers"]
@@ -320,9 +363,13 @@ class HubZarrStore(Store):
         self._token_source = state["token_source"]
         self._init_runtime()
 
-    def with_token_source(self, token_source: TokenSource) -> HubZarrStore:
-        """The same archive read with other credentials (e.g. a :class:`DaskTokenSource`); no local cache."""
-        return HubZarrStore(
+    def with_token_source(self, token_source: TokenSource, *, manifest_var: str | None = None) -> HubZarrStore:
+        """The same archive read with other credentials (e.g. a :class:`DaskTokenSource`); no local cache.
+
+        ``manifest_var``: the name of a ``distributed.Variable`` holding the manifest; the copy then pickles
+        without it (Dask tasks stay small) and workers read it once per process.
+        """
+        copy = HubZarrStore(
             token_source,
             self.store_url,
             manifest=self.manifest,
@@ -331,6 +378,8 @@ class HubZarrStore(Store):
             max_workers=self.max_workers,
             ca_bundle=self.ca_bundle,
         )
+        copy._manifest_var = manifest_var
+        return copy
 
     def with_read_only(self, read_only: bool = False) -> HubZarrStore:
         if not read_only:
@@ -573,7 +622,8 @@ class RemoteArchive:
             if publisher is None:
                 publisher = StorageTokenPublisher(self.store._token_source, dask_client)
                 self._publishers[id(dask_client)] = publisher
-        return self.store.with_token_source(publisher.token_source)
+            manifest_var = publisher.publish_manifest(self.store)
+        return self.store.with_token_source(publisher.token_source, manifest_var=manifest_var)
 
     def publisher(self, dask_client: Any) -> StorageTokenPublisher | None:
         with self._lock:
