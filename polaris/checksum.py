@@ -49,6 +49,7 @@ __all__ = [
     "table_md5",
     "verify_md5",
     "write_zarr_manifest",
+    "write_zarr_manifest_entries",
     "zarr_manifest_entries",
     "zarr_tree_digest",
     "zarr_tree_digest_from_entries",
@@ -513,15 +514,8 @@ def zarr_tree_digest(root: str | os.PathLike[str]) -> tuple[str, list[ZarrFileEn
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def write_zarr_manifest(
-    root: str | os.PathLike[str],
-    out_path: str | os.PathLike[str],
-    *,
-    entries: Sequence[ZarrFileEntry] | None = None,
-) -> str:
+def write_zarr_manifest(root: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> str:
     """Write the DatasetV2 manifest (Parquet, columns ``path``, ``md5_checksum``) and return the md5 of the file.
-
-    ``entries``: the archive's :func:`zarr_manifest_entries` when already computed (they are not recomputed).
 
     Rows are sorted by path (the reference client used filesystem order), so the same archive gives the same bytes.
 
@@ -529,11 +523,19 @@ def write_zarr_manifest(
         FileNotFoundError: ``root`` is not a local directory.
         OSError: reading the archive or writing the manifest failed.
     """
+    return write_zarr_manifest_entries(zarr_manifest_entries(root), out_path)
+
+
+def write_zarr_manifest_entries(entries: Sequence[ZarrFileEntry], out_path: str | os.PathLike[str]) -> str:
+    """Write the DatasetV2 manifest Parquet of ``entries`` (sorted by path) and return the md5 of the file.
+
+    Raises:
+        OSError: writing the manifest failed.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if entries is None:
-        entries = zarr_manifest_entries(root)
+    entries = sorted(entries, key=lambda e: e.path)
     table = pa.table(
         {
             "path": pa.array([e.path for e in entries], pa.string()),

@@ -8,16 +8,20 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   ├── PolarisCreateArtifactError      403 (alias: PolarisForbiddenError)
     │   ├── ArtifactNotFoundError           404 (alias: PolarisRetrieveArtifactError), also a LookupError
     │   ├── ArtifactConflictError           409
+    │   │   └── IncompleteUploadError           409: the dataset's upload never completed
     │   ├── InvalidRequestError             400 / 422, also a ValueError
     │   ├── RateLimitedError                429
     │   ├── HubServerError                  5xx
     │   ├── HubConnectionError              connection refused, DNS, TLS, timeouts
+    │   ├── ResponseTooLargeError           the Hub's answer is larger than the client accepts
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
     ├── InvalidArtifactError            an artifact fails a client-side rule (ValueError)
     │   └── LicenseRequiredError
+    ├── InvalidPredictionsError         predictions a metric cannot score (ValueError): names target and test set
     ├── StorageError                    object-storage transfer failed
     │   ├── ArtifactExistsError             if_exists="raise" and the object is already there
+    │   │   └── ObjectConflictError             if_exists="skip" and a stored object differs from ours
     │   └── PartialUploadError              some objects were sent; re-run with if_exists="skip"
     └── ClientClosedError               the client was used after close() (RuntimeError)
 
@@ -35,9 +39,12 @@ __all__ = [
     "ClientClosedError",
     "HubConnectionError",
     "HubServerError",
+    "IncompleteUploadError",
     "InvalidArtifactError",
+    "InvalidPredictionsError",
     "InvalidRequestError",
     "LicenseRequiredError",
+    "ObjectConflictError",
     "PartialUploadError",
     "PolarisChecksumError",
     "PolarisCreateArtifactError",
@@ -47,6 +54,7 @@ __all__ = [
     "PolarisRetrieveArtifactError",
     "PolarisUnauthorizedError",
     "RateLimitedError",
+    "ResponseTooLargeError",
     "StorageError",
     "TokenExchangeError",
 ]
@@ -132,6 +140,32 @@ class ArtifactConflictError(PolarisHubError):
     default_hint = "An artifact with this owner and name already exists in another state; pick another name."
 
 
+class IncompleteUploadError(ArtifactConflictError):
+    """The Hub holds the dataset's metadata but not (all of) its bytes: an upload was interrupted.
+
+    Attributes:
+        missing: storage keys the Hub did not find.
+        mismatched: storage keys whose content differs from what the metadata declares.
+    """
+
+    default_hint = (
+        'Complete the upload: run the same client.upload_dataset(dataset, if_exists="skip") call again with the '
+        "same dataset (CLI: the same `polaris datasets upload` command with --resume); it sends only what is missing."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: list[str] | None = None,
+        mismatched: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.missing = list(missing or [])
+        self.mismatched = list(mismatched or [])
+        super().__init__(message, **kwargs)
+
+
 class InvalidRequestError(PolarisHubError, ValueError):
     default_hint = "The Hub rejected the request as invalid; its message says which field."
 
@@ -153,6 +187,12 @@ class HubConnectionError(PolarisHubError):
         "Check the network and `hub_url`. Behind a TLS-inspecting proxy set POLARIS_CA_BUNDLE to your "
         "CA certificate bundle."
     )
+
+
+class ResponseTooLargeError(PolarisHubError):
+    """The Hub's answer exceeded the size the client reads into memory (see ``polaris.hub._transport``)."""
+
+    default_hint = "The Hub (or something pretending to be it) sent an oversized answer; check hub_url and retry."
 
 
 class TokenExchangeError(PolarisHubError):
@@ -210,6 +250,30 @@ class InvalidArtifactError(PolarisError, ValueError):
     """An artifact breaks a rule the Hub enforces; nothing was sent."""
 
 
+class InvalidPredictionsError(PolarisError, ValueError):
+    """Predictions that cannot be scored: NaN, the wrong type, or values a metric refuses.
+
+    Attributes:
+        test_set, target, metric: where it happened (``metric`` may be ``None``).
+    """
+
+    default_hint = "Fix the predictions of that target and test set (numbers, no NaN; probabilities in [0, 1])."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        test_set: str | None = None,
+        target: str | None = None,
+        metric: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.test_set = test_set
+        self.target = target
+        self.metric = metric
+        super().__init__(message, hint=hint)
+
+
 class LicenseRequiredError(InvalidArtifactError):
     default_hint = "Set `license` to one of CC-BY-4.0, CC-BY-SA-4.0, CC-BY-NC-4.0, CC-BY-NC-SA-4.0, CC0-1.0, MIT."
 
@@ -222,15 +286,50 @@ class ArtifactExistsError(StorageError):
     default_hint = 'Pass if_exists="replace" to overwrite, or if_exists="skip" to keep what is there.'
 
 
+class ObjectConflictError(ArtifactExistsError):
+    """``if_exists="skip"`` found stored objects whose md5 differs from ours; nothing was overwritten.
+
+    Attributes:
+        keys: the differing objects (storage keys).
+    """
+
+    default_hint = (
+        'The data on the Hub differs from yours. Upload with if_exists="replace" to overwrite it, '
+        "or under a new name to keep both."
+    )
+
+    def __init__(self, message: str, *, keys: list[str] | None = None, hint: str | None = None) -> None:
+        self.keys = list(keys or [])
+        super().__init__(message, hint=hint)
+
+
 class PartialUploadError(StorageError):
-    """Part of an upload went through. Re-running it with ``if_exists="skip"`` sends only what is missing."""
+    """Part of an upload went through. Re-running it with ``if_exists="skip"`` sends only what is missing.
+
+    Attributes:
+        done, failed: objects sent (or found present) and objects that failed.
+        missing: the objects (storage keys, relative to the artifact) that are not stored yet.
+    """
 
     default_hint = 'Re-run the same upload with if_exists="skip" to send only the missing objects.'
 
-    def __init__(self, message: str, *, done: int = 0, failed: int = 0, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        done: int = 0,
+        failed: int = 0,
+        missing: list[str] | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.done = done
         self.failed = failed
-        super().__init__(f"{message} ({done} objects uploaded, {failed} failed)", hint=hint)
+        self.missing = list(missing or [])
+        text = f"{message} ({done} objects uploaded, {failed} failed"
+        if self.missing:
+            shown = ", ".join(self.missing[:5]) + (" ..." if len(self.missing) > 5 else "")
+            text += f"; {len(self.missing)} missing: {shown}"
+        super().__init__(text + ")", hint=hint)
 
 
 class ClientClosedError(PolarisError, RuntimeError):

@@ -26,6 +26,7 @@ from polaris.artifacts._base import BaseArtifactModel, require_md5
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
+from polaris.evaluate.metrics import unfit_metrics
 from polaris.types import AccessType, HubOwner, TargetType, TaskType, slugify
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ class BenchmarkSpecification(BaseArtifactModel):
     _md5sum: str | None = PrivateAttr(default=None)
     _dataset_artifact_id: str | None = PrivateAttr(default=None)
     _wire_n_classes: dict[str, int] | None = PrivateAttr(default=None)
+    #: The target types given (not inferred from a numeric column): metrics are checked and applied by these.
+    _declared_types: dict[str, str] = PrivateAttr(default_factory=dict)
 
     # -- parsing --------------------------------------------------------------------------------------------------
 
@@ -309,6 +312,10 @@ class BenchmarkSpecification(BaseArtifactModel):
         elif self.main_metric not in names:
             raise ValueError(f"main_metric {self.main_metric!r} is not one of the metrics {names}")
         self._check_task()
+        self._declared_types = {str(k): str(v) for k, v in self.target_types.items()}
+        unfit = unfit_metrics(self.metrics, self._declared_types, self.target_cols)
+        if unfit:
+            raise ValueError("metrics: " + "; ".join(unfit))
         dataset = self.dataset
         if isinstance(dataset, DatasetV1):
             columns = set(dataset.columns)
@@ -474,8 +481,13 @@ class BenchmarkSpecification(BaseArtifactModel):
     def evaluate(self, y_pred: Any = None, y_prob: Any = None) -> BenchmarkResults:
         """Score predictions on the test sets (section 10.2).
 
+        Each metric scores the targets of a type it is defined for (``target_types``), so a multi-task benchmark
+        can mix regression and classification targets.
+
         Raises:
             InvalidArtifactError: the dataset is not loaded.
+            InvalidPredictionsError: NaN or wrong-typed predictions, or predictions a metric refuses (names the
+                target and the test set).
             ValueError: predictions have the wrong shape/length, or a metric needs ``y_prob``/``y_pred`` not given.
             NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
         """
@@ -487,7 +499,7 @@ class BenchmarkSpecification(BaseArtifactModel):
         labels, sizes = self.test_set_labels, self.test_set_sizes
         pred = None if y_pred is None else normalize_predictions(y_pred, self.target_cols, labels, sizes)
         prob = None if y_prob is None else normalize_predictions(y_prob, self.target_cols, labels, sizes)
-        records = score(self.metrics, y_true, pred, prob, groups=groups)
+        records = score(self.metrics, y_true, pred, prob, groups=groups, target_types=self._declared_types)
         return BenchmarkResults(results=records, benchmark_artifact_id=self.artifact_id)
 
     # -- wire -----------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ __all__ = [
     "DatasetV1",
     "DatasetV2",
     "Modality",
+    "check_parquet_storable",
     "is_remote_path",
     "parse_pointer",
 ]
@@ -128,6 +129,74 @@ def _dtype_name(dtype: Any) -> str:
     if isinstance(dtype, pd.StringDtype) or str(dtype) in ("str", "string"):
         return "object"
     return str(dtype)
+
+
+def _advice(kind: str) -> str:
+    return {
+        "Decimal": "convert it to float (df[col].astype(float)) or to str",
+        "dict": "convert it to a JSON string (df[col].map(json.dumps))",
+        "list": "store it as a pointer column into a Zarr archive, or convert it to a JSON string",
+        "tuple": "store it as a pointer column into a Zarr archive, or convert it to a JSON string",
+        "set": "convert it to a sorted list in a JSON string",
+        "ndarray": "store it as a pointer column into a Zarr archive",
+        "complex": "convert it into two float columns (real and imaginary parts)",
+        "mixed": "convert it to one type, e.g. df[col].astype(str)",
+    }.get(kind, "convert it to str, a number or a pointer column")
+
+
+def check_parquet_storable(table: pd.DataFrame) -> None:
+    """Refuse, before anything is sent, a table whose Parquet round trip would not give back the same values.
+
+    The dataset checksum is computed from the table as the uploaded Parquet file gives it back; columns whose cells
+    Parquet cannot store as one plain type (``Decimal``, dicts, lists, tuples, sets, arrays, complex numbers, a mix
+    of types) are refused with the column, its dtype and what to convert it to.
+
+    Raises:
+        InvalidArtifactError: such a column (the message names it).
+    """
+    import numbers
+    from decimal import Decimal
+
+    for col in table.columns:
+        series = table[col]
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "c":
+            raise InvalidArtifactError(
+                f"column {col!r} has dtype {dtype}, which Parquet cannot store; {_advice('complex')}"
+            )
+        if not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+            continue
+        kinds: set[str] = set()
+        for value in series.dropna():
+            if isinstance(value, bool | np.bool_):
+                kinds.add("bool")
+            elif isinstance(value, Decimal):
+                kinds.add("Decimal")
+            elif isinstance(value, complex | np.complexfloating):
+                kinds.add("complex")
+            elif isinstance(value, numbers.Integral | numbers.Real):
+                kinds.add("number")
+            elif isinstance(value, str):
+                kinds.add("str")
+            elif isinstance(value, bytes):
+                kinds.add("bytes")
+            elif isinstance(value, dict):
+                kinds.add("dict")
+            elif isinstance(value, list | tuple | set | np.ndarray):
+                kinds.add(type(value).__name__)
+            else:
+                kinds.add(type(value).__name__)
+        odd = sorted(k for k in kinds if k not in ("bool", "number", "str", "bytes"))
+        if odd:
+            raise InvalidArtifactError(
+                f"column {col!r} (dtype {dtype}) holds {odd[0]} values, which do not survive the Parquet file the "
+                f"dataset is stored as; {_advice(odd[0])}"
+            )
+        if len(kinds) > 1:
+            raise InvalidArtifactError(
+                f"column {col!r} (dtype {dtype}) mixes {' and '.join(sorted(kinds))} values, which do not survive "
+                f"the Parquet file the dataset is stored as; {_advice('mixed')}"
+            )
 
 
 def parse_pointer(value: str) -> tuple[str, int | slice | None]:
@@ -474,7 +543,8 @@ class DatasetV1(_DatasetBase):
 
         Raises:
             LicenseRequiredError: no license.
-            InvalidArtifactError: no name, owner or table; or the Zarr archive is not local.
+            InvalidArtifactError: no name, owner or table; a column Parquet cannot store faithfully (see
+                :func:`check_parquet_storable`); or the Zarr archive is not local.
         """
         if self.license is None:
             raise LicenseRequiredError(f"dataset {self.name!r} has no license; the Hub requires one")
@@ -484,6 +554,7 @@ class DatasetV1(_DatasetBase):
             raise InvalidArtifactError("dataset.owner is required to upload a dataset")
         if self.table is None:
             raise InvalidArtifactError("dataset.table is required to upload a V1 dataset")
+        check_parquet_storable(self.table)
         if self.uses_zarr and (self.zarr_root_path is None or is_remote_path(self.zarr_root_path)):
             raise InvalidArtifactError(
                 f"zarr_root_path: the Zarr archive of pointer columns {self.pointer_columns} must be a local directory "

@@ -62,6 +62,13 @@ def start(
     storage_auth: Annotated[
         bool, typer.Option(help="Check storage tokens on every S3 request (--no-storage-auth: hand out moto directly).")
     ] = True,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="Endpoint generations to serve: 'all', '0.10' (what polaris-lib 0.10 calls) or '0.13' "
+            "(what 0.11-0.13 call); the others answer 404."
+        ),
+    ] = "all",
 ) -> None:
     """Start the local Hub and print its URL, the POLARIS_* settings and the seeded credentials."""
     import logging
@@ -75,6 +82,8 @@ def start(
     orgs = [_org(o) for o in org or []]
     for name, _ in orgs:
         _slug(name, "organization name")
+    if protocol not in ("all", "0.10", "0.13"):
+        raise typer.BadParameter(f"unknown protocol {protocol!r}; known: all, 0.10, 0.13", param_hint="--protocol")
     if seed not in (None, "demo"):
         raise typer.BadParameter(f"unknown seed {seed!r}; known: demo", param_hint="--seed")
     options = EmulatorOptions(
@@ -89,6 +98,7 @@ def start(
         validate_requests=validate,
         log_level=log_level,
         storage_auth=storage_auth,
+        protocol=protocol,
     )
     try:
         code = run(options)

@@ -5,7 +5,12 @@ Content (owner ``polaris-demo``, member ``demo-user``):
 * ``freesolv`` — public V1 dataset, the FreeSolv hydration free energies (``seed_data/freesolv.csv``);
 * ``freesolv-hydration-free-energy`` — public regression benchmark on it (80/20 split, seed 42);
 * ``freesolv-zarr`` — public V2 (Zarr format 2) dataset with the first ``V2_ROWS`` molecules' values;
-* ``freesolv-challenge`` — public competition on a competition dataset whose test targets are hidden.
+* ``freesolv-challenge`` — public competition on a competition dataset whose test targets are hidden (0.10);
+* ``freesolv-zarr-expt`` — public V2 benchmark on ``freesolv-zarr`` (0.11+): predict ``expt`` from ``calc``, index
+  sets stored as Roaring bitmaps;
+* ``freesolv-zarr-challenge`` — public 0.11-style competition: a Zarr archive (``calc``, ``expt`` with the test
+  rows' ``expt`` masked), hidden labels, open from ``COMPETITION_START`` to ``COMPETITION_END``;
+* ``freesolv-linear-baseline`` — public model card.
 
 Running it twice (restart with ``--data-dir``) stores the same rows and the same object bytes again.
 """
@@ -38,6 +43,9 @@ CITATION = "https://doi.org/10.1007/s10822-014-9747-x"
 SOURCE = "https://github.com/MobleyLab/FreeSolv"
 POLARIS_VERSION = "0.10.0"
 PARQUET_TYPE = "application/vnd.apache.parquet"
+ROARING_TYPE = "application/vnd.roaringbitmap"
+COMPETITION_START = "2025-01-01T00:00:00Z"
+COMPETITION_END = "2099-12-31T23:59:59Z"
 
 
 def _table() -> Any:
@@ -141,6 +149,14 @@ def _benchmark_body(name: str, dataset_id: str, dataset_md5: str, train: list[in
 def _zarr_v2(df: Any, store: ObjectStore, prefix: str) -> tuple[dict[str, Any], str]:
     """Write a Zarr (format 2) archive of the first V2_ROWS values, upload it; returns (annotations, manifest md5)."""
     import numpy as np
+
+    head = df.head(V2_ROWS)
+    arrays = {col: head[col].to_numpy(dtype=np.float64) for col in ("expt", "calc")}
+    return _zarr_archive(arrays, store, prefix, chunk=50)
+
+
+def _zarr_archive(arrays: dict[str, Any], store: ObjectStore, prefix: str, *, chunk: int) -> tuple[dict[str, Any], str]:
+    """Write float64 columns as a consolidated Zarr (format 2) archive + manifest under ``prefix``."""
     import zarr
 
     from polaris.checksum import write_zarr_manifest
@@ -148,10 +164,8 @@ def _zarr_v2(df: Any, store: ObjectStore, prefix: str) -> tuple[dict[str, Any], 
     with tempfile.TemporaryDirectory(prefix="polaris-seed-") as tmp:
         root = Path(tmp) / "data.zarr"
         group = zarr.open_group(str(root), mode="w", zarr_format=2)
-        head = df.head(V2_ROWS)
-        for col in ("expt", "calc"):
-            values = head[col].to_numpy(dtype=np.float64)
-            arr = group.create_array(col, shape=values.shape, chunks=(50,), dtype="float64")
+        for col, values in arrays.items():
+            arr = group.create_array(col, shape=values.shape, chunks=(chunk,), dtype="float64")
             arr[:] = values
         zarr.consolidate_metadata(str(root))
         manifest_path = Path(tmp) / "zarr_manifest.parquet"
@@ -160,10 +174,104 @@ def _zarr_v2(df: Any, store: ObjectStore, prefix: str) -> tuple[dict[str, Any], 
             store.put(f"{prefix}/data.zarr/{file.relative_to(root).as_posix()}", file.read_bytes())
         store.put(f"{prefix}/zarr_manifest.parquet", manifest_path.read_bytes(), content_type=PARQUET_TYPE)
     annotations = {
-        col: {"isPointer": False, "modality": "UNKNOWN", "userAttributes": {}, "dtype": "float64"}
-        for col in ("expt", "calc")
+        col: {"isPointer": False, "modality": "UNKNOWN", "userAttributes": {}, "dtype": "float64"} for col in arrays
     }
     return annotations, manifest_md5
+
+
+def _index_set(store: ObjectStore, key: str, indices: list[int]) -> dict[str, Any]:
+    """Store one V2-benchmark index set as pyroaring serialises it; returns its ``{datapoints, md5Checksum}``."""
+    from pyroaring import BitMap
+
+    data = BitMap(indices).serialize()
+    store.put(key, data, content_type=ROARING_TYPE)
+    return {"datapoints": len(indices), "md5Checksum": hashlib.md5(data).hexdigest()}
+
+
+def _seed_modern(db: Database, store: ObjectStore, df: Any, creator: str) -> None:
+    """The 0.11+ content: a V2 benchmark, a Zarr-backed competition and a model."""
+    import math
+
+    import numpy as np
+
+    v2_train, v2_test = _split(V2_ROWS, TEST_FRACTION)
+    slug = "freesolv-zarr-expt"
+    b_prefix = f"benchmark/{DEMO_ORG}/{slug}"
+    split = {
+        "training": _index_set(store, f"{b_prefix}/training.roaring", v2_train),
+        "test": _index_set(store, f"{b_prefix}/test.roaring", v2_test),
+    }
+    bench = {
+        **_base(slug, "Predict the experimental hydration free energy from the calculated one (V2 benchmark)."),
+        "polarisVersion": "0.12.1",
+        "datasetArtifactId": f"{DEMO_ORG}/freesolv-zarr",
+        "targetCols": ["expt"],
+        "inputCols": ["calc"],
+        "split": split,
+        "metrics": METRICS,
+        "mainMetric": "mean_absolute_error",
+        "readme": f"# {slug}\n\nRegression of `expt` from `calc`; random 80/20 split (seed {SPLIT_SEED}).\n",
+        "targetTypes": {},
+        "nClasses": {},
+        "nTrainDatapoints": len(v2_train),
+        "nTestSets": 1,
+        "nTestDatapoints": {"test": len(v2_test)},
+        "testSetLabels": ["test"],
+        "testSetSizes": {"test": len(v2_test)},
+        "taskType": "single_task",
+        "version": 2,
+        "artifactVersion": 1,
+        "parentArtifactId": None,
+    }
+    db.put_artifact("benchmark_v2", DEMO_ORG, slug, "public", bench, created_by=creator)
+
+    c_slug = "freesolv-zarr-challenge"
+    c_train, c_test = _split(len(df), COMPETITION_TEST_FRACTION)
+    expt = df["expt"].to_numpy(dtype=np.float64).copy()
+    labels = [float(expt[i]) for i in c_test]
+    expt[c_test] = math.nan
+    arrays = {"calc": df["calc"].to_numpy(dtype=np.float64), "expt": expt}
+    annotations, manifest_md5 = _zarr_archive(arrays, store, f"competition/{DEMO_ORG}/{c_slug}", chunk=128)
+    comp = {
+        **_base(c_slug, "Predict the hidden experimental hydration free energies from the calculated ones."),
+        "polarisVersion": "0.11.10",
+        "zarrManifestFileContent": {"md5Sum": manifest_md5},
+        "zarrManifestMd5Sum": manifest_md5,
+        "defaultAdapters": {},
+        "annotations": annotations,
+        "readme": f"# {c_slug}\n\nA 0.11-style competition: the test rows' `expt` is masked in the archive.\n",
+        "source": SOURCE,
+        "license": "CC-BY-4.0",
+        "curationReference": CITATION,
+        "nRows": len(df),
+        "nColumns": len(arrays),
+        "targetCols": ["expt"],
+        "inputCols": ["calc"],
+        "split": [c_train, {"test": c_test}],
+        "metrics": METRICS,
+        "mainMetric": "mean_absolute_error",
+        "targetTypes": {"expt": "regression"},
+        "nTrainDatapoints": len(c_train),
+        "nTestSets": 1,
+        "nTestDatapoints": {"test": len(c_test)},
+        "testSetLabels": ["test"],
+        "testSetSizes": {"test": len(c_test)},
+        "taskType": "single_task",
+        "startTime": COMPETITION_START,
+        "endTime": COMPETITION_END,
+    }
+    hidden = {"labels": {"test": {"expt": labels}}}
+    db.put_artifact("competition_v1", DEMO_ORG, c_slug, "public", comp, created_by=creator, hidden=hidden)
+
+    model = {
+        **_base("freesolv-linear-baseline", "A linear fit of expt on calc (demo model card)."),
+        "polarisVersion": "0.12.1",
+        "readme": "# freesolv-linear-baseline\n\n`expt ~ a * calc + b`, fitted on the training rows.\n",
+        "codeUrl": "https://github.com/MobleyLab/FreeSolv",
+        "artifactVersion": 1,
+        "parentArtifactId": None,
+    }
+    db.put_artifact("model", DEMO_ORG, "freesolv-linear-baseline", "public", model, created_by=creator)
 
 
 def seed_demo(db: Database, store: ObjectStore) -> list[tuple[str, str]]:
@@ -236,4 +344,5 @@ def seed_demo(db: Database, store: ObjectStore) -> list[tuple[str, str]]:
         created_by=creator,
         hidden=json.loads(json.dumps(hidden)),
     )
+    _seed_modern(db, store, df, creator)
     return list(DEMO_USERS)

@@ -43,6 +43,7 @@ class EmulatorOptions:
     validate_requests: bool = True
     log_level: str = "warning"
     storage_auth: bool = True
+    protocol: str = "all"  # "0.10", "0.13" or "all": which endpoint generations are served
 
 
 class EmulatorError(Exception):
@@ -76,10 +77,13 @@ def run(options: EmulatorOptions) -> int:
     import uvicorn
 
     from polaris.emulator.app import HubState, create_app, load_openapi
+    from polaris.emulator.core import PROTOCOLS
     from polaris.emulator.db import Database
     from polaris.emulator.oauth import DEFAULT_CLIENT_ID, IdentityProvider
     from polaris.emulator.tokens import TokenSigner
 
+    if options.protocol not in PROTOCOLS:
+        raise EmulatorError(f"unknown protocol {options.protocol!r} (known: {', '.join(PROTOCOLS)})")
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")  # the emulator serves plain http on loopback
     temp_dir: str | None = None
     if options.data_dir is None:
@@ -136,6 +140,7 @@ def run(options: EmulatorOptions) -> int:
             token_ttl=options.token_ttl,
             enable_faults=options.enable_faults,
             openapi=openapi,
+            protocol=options.protocol,
         )
         app = create_app(state)
         config = uvicorn.Config(

@@ -30,17 +30,31 @@ DATASET_COMMON_KEYS = {
     "defaultAdapters", "zarrRootPath", "readme", "annotations", "source", "license", "curationReference",
     "nRows", "nColumns",
 }  # fmt: skip
-DATASET_V1_KEYS = BASE_KEYS | DATASET_COMMON_KEYS | {"tableContent", "zarrContent", "md5Sum", "zarrMd5SumManifest"}
-DATASET_V2_KEYS = BASE_KEYS | DATASET_COMMON_KEYS | {"zarrManifestFileContent", "zarrManifestMd5Sum"}
-COMPETITION_DATASET_KEYS = DATASET_V1_KEYS | {"maskedMd5Sum"}
-BENCHMARK_KEYS = BASE_KEYS | {
+VERSION_KEYS = {"artifactVersion", "artifactChangelog"}  # 0.12+ on datasets, benchmarks and models
+DATASET_V1_KEYS = (
+    BASE_KEYS | VERSION_KEYS | DATASET_COMMON_KEYS | {"tableContent", "zarrContent", "md5Sum", "zarrMd5SumManifest"}
+)
+DATASET_V2_KEYS = BASE_KEYS | VERSION_KEYS | DATASET_COMMON_KEYS | {"zarrManifestFileContent", "zarrManifestMd5Sum"}
+COMPETITION_DATASET_KEYS = (DATASET_V1_KEYS - VERSION_KEYS) | {"maskedMd5Sum"}
+BENCHMARK_KEYS = BASE_KEYS | VERSION_KEYS | {
     "targetCols", "inputCols", "split", "metrics", "mainMetric", "readme", "targetTypes", "md5Sum",
     "datasetArtifactId", "nTrainDatapoints", "nTestSets", "nTestDatapoints", "nClasses", "taskType",
     "testSetLabels", "testSetSizes", "dataset",
 }  # fmt: skip
-COMPETITION_KEYS = BENCHMARK_KEYS | {"startTime", "endTime"}
+COMPETITION_KEYS = (BENCHMARK_KEYS - VERSION_KEYS) | {"startTime", "endTime"}
+BENCHMARK_V2_KEYS = BASE_KEYS | VERSION_KEYS | {
+    "targetCols", "inputCols", "split", "metrics", "mainMetric", "readme", "targetTypes", "datasetArtifactId",
+    "nTrainDatapoints", "nTestSets", "nTestDatapoints", "nClasses", "taskType", "testSetLabels", "testSetSizes",
+}  # fmt: skip
 RESULT_KEYS = BASE_KEYS | {
     "githubUrl", "paperUrl", "contributors", "results", "benchmarkArtifactId", "benchmarkName", "benchmarkOwner",
+    "code_url", "report_url", "modelArtifactId",
+}  # fmt: skip
+MODEL_KEYS = BASE_KEYS | VERSION_KEYS | {"readme", "codeUrl", "reportUrl"}
+PREDICTION_V1_KEYS = {
+    "competitionArtifactId", "predictions", "name", "owner", "description", "tags", "userAttributes",
+    "polarisVersion", "reportUrl", "githubUrl", "code_url", "contributors", "targetLabels", "testSetLabels",
+    "testSetSizes", "slug", "artifactId", "urn", "version", "access",
 }  # fmt: skip
 PREDICTION_KEYS = {
     "predictions", "target_labels", "test_set_labels", "test_set_sizes", "name", "description", "tags",
@@ -217,9 +231,10 @@ def _base(c: Checker, *, name_required: bool = False) -> None:
     c.check("owner", is_owner)
     c.check("polarisVersion", is_version)
     c.check("access", is_access)
-    for key in ("slug", "artifactId", "urn", "parentArtifactId"):
+    for key in ("slug", "artifactId", "urn", "parentArtifactId", "artifactChangelog"):
         c.check(key, is_str)
     c.check("version", is_int)
+    c.check("artifactVersion", is_int)
 
 
 def _dataset_common(c: Checker) -> None:
@@ -327,6 +342,7 @@ def check_benchmark(body: Any, *, competition: bool = False) -> dict[str, Any]:
             c.fail("metrics", "metric names must be unique")
         if main not in names:
             c.fail("mainMetric", f"must be the name of one of the metrics {names}")
+    _metrics_fit_targets(c, metrics)
     if not c.body.get("datasetArtifactId") and not isinstance(c.body.get("dataset"), dict):
         c.fail("datasetArtifactId", "is required")
     c.done()
@@ -352,8 +368,9 @@ def _result_record(v: Any) -> str | None:
 def check_result(body: Any) -> dict[str, Any]:
     c = Checker(body, RESULT_KEYS)
     _base(c, name_required=True)
-    c.check("githubUrl", is_url)
-    c.check("paperUrl", is_url)
+    for key in ("githubUrl", "paperUrl", "code_url", "report_url"):
+        c.check(key, is_url)
+    c.check("modelArtifactId", _artifact_id)
     c.check("contributors", list_of(is_name))
     c.check("results", lambda v: list_of(_result_record)(v) or (None if v else "must not be empty"), required=True)
     c.check(
@@ -363,6 +380,111 @@ def check_result(body: Any) -> dict[str, Any]:
     c.check("benchmarkOwner", is_owner)
     if not c.body.get("benchmarkArtifactId") and not (c.body.get("benchmarkName") and c.body.get("benchmarkOwner")):
         c.fail("benchmarkArtifactId", "is required")
+    c.done()
+    return c.body
+
+
+def _artifact_id(v: Any) -> str | None:
+    return None if isinstance(v, str) and v.count("/") == 1 and all(v.split("/")) else "must be 'owner/name'"
+
+
+def _index_set(v: Any) -> str | None:
+    if not isinstance(v, dict) or set(v) - {"datapoints", "md5Checksum"}:
+        return "must be {datapoints, md5Checksum}"
+    if is_int(v.get("datapoints")):
+        return "datapoints must be a non-negative integer"
+    if is_md5(v.get("md5Checksum")):
+        return "md5Checksum must be 32 lower-case hex digits"
+    return None
+
+
+def _split_v2(v: Any) -> str | None:
+    if not isinstance(v, dict) or set(v) != {"training", "test"}:
+        return "must be {training: {datapoints, md5Checksum}, test: {datapoints, md5Checksum}}"
+    for name in ("training", "test"):
+        problem = _index_set(v[name])
+        if problem:
+            return f"{name} {problem}"
+    if v["test"]["datapoints"] == 0:
+        return "the test set must not be empty"
+    return None
+
+
+def _metrics_fit_targets(c: Checker, metrics: Any) -> None:
+    """Refuse metrics defined for none of the declared target types (e.g. ``roc_auc`` on a regression target)."""
+    types, cols = c.body.get("targetTypes"), c.body.get("targetCols")
+    if not metrics or not isinstance(types, dict) or not cols:
+        return
+    from polaris.evaluate.metrics import unfit_metrics
+
+    targets = [cols] if isinstance(cols, str) else [str(t) for t in cols]
+    try:
+        problems = unfit_metrics(list(metrics), {str(k): str(v) for k, v in types.items()}, targets)
+    except ValueError:
+        return  # an invalid metric is reported by its own check
+    for problem in problems:
+        c.fail("metrics", problem)
+
+
+def _metrics(c: Checker) -> None:
+    metrics = c.check("metrics", lambda v: list_of(_metric)(v) or (None if v else "must not be empty"), required=True)
+    main = c.check("mainMetric", is_str, required=True)
+    if metrics and main is not None:
+        from polaris.evaluate import Metric
+
+        names = [Metric.model_validate(m).name for m in metrics]
+        if len(set(names)) != len(names):
+            c.fail("metrics", "metric names must be unique")
+        if main not in names:
+            c.fail("mainMetric", f"must be the name of one of the metrics {names}")
+
+
+def check_benchmark_v2(body: Any) -> dict[str, Any]:
+    """``PUT /v2/benchmark``: a V1-style task on a V2 dataset, with ``split`` = two index-set descriptions."""
+    c = Checker(body, BENCHMARK_V2_KEYS)
+    _base(c)
+    c.check("targetCols", _str_or_list, required=True)
+    c.check("inputCols", _str_or_list, required=True)
+    c.check("split", _split_v2, required=True)
+    _metrics(c)
+    c.check("readme", is_str)
+    c.check("targetTypes", map_of(one_of(TARGET_TYPES)))
+    _metrics_fit_targets(c, c.body.get("metrics"))
+    c.check("datasetArtifactId", _artifact_id, required=True)
+    c.check("taskType", one_of(TASK_TYPES))
+    for key in ("nTrainDatapoints", "nTestSets"):
+        c.check(key, is_int)
+    for key in ("nTestDatapoints", "nClasses", "testSetSizes"):
+        c.check(key, map_of(is_int))
+    c.check("testSetLabels", list_of(is_str))
+    c.done()
+    return c.body
+
+
+def check_model(body: Any) -> dict[str, Any]:
+    c = Checker(body, MODEL_KEYS)
+    _base(c, name_required=True)
+    c.check("readme", is_str)
+    c.check("codeUrl", is_url)
+    c.check("reportUrl", is_url)
+    c.done()
+    return c.body
+
+
+def check_prediction_v1(body: Any) -> dict[str, Any]:
+    """``POST /v1/competition-prediction`` (camelCase, nulls dropped)."""
+    c = Checker(body, PREDICTION_V1_KEYS)
+    c.check("competitionArtifactId", _artifact_id, required=True)
+    c.check("predictions", lambda v: None if isinstance(v, dict | list) else "must be an object", required=True)
+    c.check("name", is_name)
+    c.check("owner", is_owner)
+    c.check("description", is_str)
+    c.check("tags", list_of(is_str))
+    c.check("userAttributes", map_of(is_str))
+    c.check("polarisVersion", is_version)
+    for key in ("reportUrl", "githubUrl", "code_url"):
+        c.check(key, is_url)
+    c.check("contributors", list_of(is_str))
     c.done()
     return c.body
 

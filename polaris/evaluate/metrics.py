@@ -17,7 +17,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, field_validator, model_serializer, model_validator
 
 __all__ = [
+    "CLASSIFICATION",
+    "DOCKING",
     "METRICS",
+    "REGRESSION",
     "Direction",
     "GroupedMetricConfig",
     "Metric",
@@ -25,6 +28,7 @@ __all__ = [
     "MetricKind",
     "YType",
     "metric_labels",
+    "unfit_metrics",
 ]
 
 Direction: TypeAlias = Literal["min", "max"] | int
@@ -84,6 +88,11 @@ def _rmsd_coverage(y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any]) -> float:
     )
 
 
+REGRESSION = frozenset({"regression"})
+CLASSIFICATION = frozenset({"classification"})
+DOCKING = frozenset({"docking"})
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     """What a metric label computes: the function, which way is better, and which predictions it takes."""
@@ -94,6 +103,12 @@ class MetricInfo:
     y_type: YType = "y_pred"
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    target_types: frozenset[str] = REGRESSION
+    """The target types (``TargetType``) the metric is defined for."""
+
+    def fits(self, target_type: str | None) -> bool:
+        """Whether the metric applies to a target of this type (``None``: type unknown, so it may)."""
+        return target_type is None or target_type in self.target_types
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -106,22 +121,40 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("spearmanr", _spearmanr, "max"),
         MetricInfo("explained_var", _sk("explained_variance_score"), "max"),
         MetricInfo("absolute_average_fold_error", _absolute_average_fold_error, 1),
-        MetricInfo("accuracy", _sk("accuracy_score"), "max"),
-        MetricInfo("balanced_accuracy", _sk("balanced_accuracy_score"), "max"),
-        MetricInfo("mcc", _sk("matthews_corrcoef"), "max"),
-        MetricInfo("cohen_kappa", _sk("cohen_kappa_score"), "max"),
-        MetricInfo("pr_auc", _pr_auc, "max", "y_prob"),
-        MetricInfo("f1", _sk("f1_score", average="binary"), "max", extra={"average": "binary"}),
-        MetricInfo("roc_auc", _sk("roc_auc_score"), "max", "y_prob"),
-        MetricInfo("f1_macro", _sk("f1_score", average="macro"), "max", extra={"average": "macro"}),
-        MetricInfo("f1_micro", _sk("f1_score", average="micro"), "max", extra={"average": "micro"}),
+        MetricInfo("accuracy", _sk("accuracy_score"), "max", target_types=CLASSIFICATION),
+        MetricInfo("balanced_accuracy", _sk("balanced_accuracy_score"), "max", target_types=CLASSIFICATION),
+        MetricInfo("mcc", _sk("matthews_corrcoef"), "max", target_types=CLASSIFICATION),
+        MetricInfo("cohen_kappa", _sk("cohen_kappa_score"), "max", target_types=CLASSIFICATION),
+        MetricInfo("pr_auc", _pr_auc, "max", "y_prob", target_types=CLASSIFICATION),
         MetricInfo(
-            "roc_auc_ovr", _sk("roc_auc_score", multi_class="ovr"), "max", "y_prob", extra={"multi_class": "ovr"}
+            "f1", _sk("f1_score", average="binary"), "max", extra={"average": "binary"}, target_types=CLASSIFICATION
+        ),
+        MetricInfo("roc_auc", _sk("roc_auc_score"), "max", "y_prob", target_types=CLASSIFICATION),
+        MetricInfo(
+            "f1_macro", _sk("f1_score", average="macro"), "max", extra={"average": "macro"}, target_types=CLASSIFICATION
         ),
         MetricInfo(
-            "roc_auc_ovo", _sk("roc_auc_score", multi_class="ovo"), "max", "y_prob", extra={"multi_class": "ovo"}
+            "f1_micro", _sk("f1_score", average="micro"), "max", extra={"average": "micro"}, target_types=CLASSIFICATION
         ),
-        MetricInfo("rmsd_coverage", _rmsd_coverage, "max", description="needs RDKit (not installed)"),
+        MetricInfo(
+            "roc_auc_ovr",
+            _sk("roc_auc_score", multi_class="ovr"),
+            "max",
+            "y_prob",
+            extra={"multi_class": "ovr"},
+            target_types=CLASSIFICATION,
+        ),
+        MetricInfo(
+            "roc_auc_ovo",
+            _sk("roc_auc_score", multi_class="ovo"),
+            "max",
+            "y_prob",
+            extra={"multi_class": "ovo"},
+            target_types=CLASSIFICATION,
+        ),
+        MetricInfo(
+            "rmsd_coverage", _rmsd_coverage, "max", description="needs RDKit (not installed)", target_types=DOCKING
+        ),
     )
 }
 
@@ -129,6 +162,20 @@ METRICS: dict[str, MetricInfo] = {
 def metric_labels() -> list[str]:
     """Every metric label the Hub accepts."""
     return list(METRICS)
+
+
+def unfit_metrics(metrics: list[Any], target_types: Mapping[str, str], target_cols: list[str]) -> list[str]:
+    """Messages for metrics that fit none of the targets (targets without a known type fit every metric)."""
+    problems: list[str] = []
+    for raw in metrics:
+        metric = raw if isinstance(raw, Metric) else Metric.model_validate(raw)
+        if not any(metric.fits(target_types.get(t)) for t in target_cols):
+            kinds = sorted({str(target_types[t]) for t in target_cols if t in target_types})
+            problems.append(
+                f"metric {metric.name!r} is for {'/'.join(sorted(metric.target_types))} targets, but the targets "
+                f"are {'/'.join(kinds)} ({', '.join(f'{t}: {target_types[t]}' for t in target_cols)})"
+            )
+    return problems
 
 
 def _check_label(label: str) -> str:
@@ -233,6 +280,15 @@ class Metric(BaseModel):
     @property
     def y_type(self) -> YType:
         return self.info.y_type
+
+    @property
+    def target_types(self) -> frozenset[str]:
+        """The target types this metric is defined for."""
+        return self.info.target_types
+
+    def fits(self, target_type: str | None) -> bool:
+        """Whether this metric applies to a target of ``target_type`` (``None``: unknown type, so it may)."""
+        return self.info.fits(target_type)
 
     def checksum_string(self) -> str:
         """The string the benchmark checksum hashes: the label, plus the sorted-key JSON config for grouped metrics."""

@@ -120,43 +120,115 @@ def _group_values(groups: Any, test: str, metric: Metric) -> Any:
     return per_test
 
 
+def _checked(
+    values: npt.ArrayLike, metric: Metric, test: str, target: str, target_type: str | None
+) -> npt.NDArray[Any]:
+    """Predictions as an array fit for ``metric``, or an :class:`InvalidPredictionsError` naming target and test set.
+
+    Probabilities and regression predictions must be numbers without NaN (probabilities within [0, 1]);
+    class predictions may be labels of any type, but numeric ones must not be NaN.
+    """
+    from polaris.errors import InvalidPredictionsError
+
+    where = f"test set {test!r}, target {target!r}"
+    arr = np.asarray(values)
+    numeric_metric = "regression" in metric.target_types  # regression metrics take numbers
+    needs_numbers = metric.y_type == "y_prob" or numeric_metric
+    if arr.dtype.kind not in "biuf":
+        try:
+            numeric = np.asarray(arr, dtype=float)
+        except (TypeError, ValueError):
+            if needs_numbers:
+                kinds = sorted({type(v).__name__ for v in arr.ravel()[:1000]})
+                raise InvalidPredictionsError(
+                    f"{metric.y_type} for {where} must be numbers for metric {metric.name!r}, got {'/'.join(kinds)}",
+                    test_set=test,
+                    target=target,
+                    metric=metric.name,
+                ) from None
+            return arr
+        if needs_numbers or arr.dtype == object:
+            arr = numeric
+    if arr.dtype.kind == "f":
+        bad = int(np.isnan(arr).sum())
+        if bad:
+            raise InvalidPredictionsError(
+                f"{metric.y_type} for {where} contain {bad} NaN value(s)",
+                test_set=test,
+                target=target,
+                metric=metric.name,
+            )
+    if metric.y_type == "y_prob" and arr.dtype.kind in "biuf" and arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise InvalidPredictionsError(
+            f"y_prob for {where} must be probabilities in [0, 1] for metric {metric.name!r}",
+            test_set=test,
+            target=target,
+            metric=metric.name,
+        )
+    return arr
+
+
 def score(
     metrics: Iterable[Metric | str | Mapping[str, Any]],
     y_true: Mapping[str, Mapping[str, npt.ArrayLike]],
     y_pred: Mapping[str, Mapping[str, npt.ArrayLike]] | None = None,
     y_prob: Mapping[str, Mapping[str, npt.ArrayLike]] | None = None,
     groups: Mapping[str, Any] | None = None,
+    target_types: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Score normalised predictions against the true values.
 
     ``y_true``/``y_pred``/``y_prob`` are ``{test set: {target: array}}``. ``groups`` (for grouped metrics) is
     ``{test set: array}`` or ``{test set: {group_by column: array}}``. Rows whose true value is NaN/None are dropped.
+    ``target_types`` (``{target: "regression" | "classification" | ...}``): each metric scores only the targets of
+    a type it is defined for (targets without a type get every metric), so regression and classification targets
+    can share one benchmark.
 
     Returns wire-form records ``[{"testSet", "targetLabel", "scores": {metric name: float}}]`` sorted by test set then
     target. A score may be NaN (serialisation turns it into null).
 
     Raises:
+        InvalidPredictionsError: predictions with NaN, of the wrong type, or refused by a metric (names the target,
+            the test set and the metric).
         ValueError: a metric needs predictions that were not given, or lengths/targets do not match.
         NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
     """
+    from polaris.errors import InvalidPredictionsError
+
     parsed = [m if isinstance(m, Metric) else Metric.model_validate(m) for m in metrics]
     if not parsed:
         raise ValueError("no metrics to score")
+    types = dict(target_types or {})
     records: list[dict[str, Any]] = []
     for test in sorted(y_true):
         for target in sorted(y_true[test]):
             scores: dict[str, float] = {}
+            target_type = types.get(target)
             for metric in parsed:
+                if not metric.fits(target_type):
+                    continue
                 source = y_prob if metric.y_type == "y_prob" else y_pred
                 if source is None:
                     raise ValueError(f"metric {metric.name!r} needs {metric.y_type}, which was not given")
                 if test not in source or target not in source[test]:
                     raise ValueError(f"no {metric.y_type} for test set {test!r}, target {target!r}")
-                kwargs: dict[str, Any] = {metric.y_type: source[test][target]}
-                scores[metric.name] = metric.score(
-                    y_true[test][target], groups=_group_values(groups, test, metric), **kwargs
-                )
-            records.append({"testSet": test, "targetLabel": target, "scores": scores})
+                values = _checked(source[test][target], metric, test, target, target_type)
+                kwargs: dict[str, Any] = {metric.y_type: values}
+                try:
+                    scores[metric.name] = metric.score(
+                        y_true[test][target], groups=_group_values(groups, test, metric), **kwargs
+                    )
+                except (NotImplementedError, InvalidPredictionsError):
+                    raise
+                except (ValueError, TypeError) as exc:
+                    raise InvalidPredictionsError(
+                        f"metric {metric.name!r} cannot score test set {test!r}, target {target!r}: {exc}",
+                        test_set=test,
+                        target=target,
+                        metric=metric.name,
+                    ) from exc
+            if scores:
+                records.append({"testSet": test, "targetLabel": target, "scores": scores})
     return records
 
 

@@ -21,6 +21,7 @@ from polaris.errors import (
     ArtifactNotFoundError,
     HubConnectionError,
     HubServerError,
+    IncompleteUploadError,
     InvalidRequestError,
     PolarisCreateArtifactError,
     PolarisHubError,
@@ -107,6 +108,27 @@ def hub_message(content: bytes, headers: Mapping[str, str] | None = None) -> str
     return message
 
 
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return None
+
+
+def _incomplete_upload(content: bytes) -> tuple[list[str], list[str]] | None:
+    """``(missing, mismatched)`` when a 409 body says ``detail.state == "incomplete"``, else ``None``."""
+    data = _json_or_none(content)
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if not isinstance(detail, dict) or detail.get("state") != "incomplete":
+        return None
+
+    def keys(name: str) -> list[str]:
+        value = detail.get(name)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    return keys("missing"), keys("mismatched")
+
+
 def error_for_status(
     status: int,
     content: bytes,
@@ -126,6 +148,17 @@ def error_for_status(
     if status == 404:
         return ArtifactNotFoundError(f"{where}: not found, or you have no access", **kwargs)
     if status == 409:
+        incomplete = _incomplete_upload(content)
+        if incomplete is not None:
+            missing, mismatched = incomplete
+            return IncompleteUploadError(
+                f"{where}: the artifact's upload is incomplete ({len(missing)} object(s) missing, "
+                f"{len(mismatched)} differing)",
+                missing=missing,
+                mismatched=mismatched,
+                body=_json_or_none(content),
+                **kwargs,
+            )
         return ArtifactConflictError(f"{where} conflicts with the Hub's state", **kwargs)
     if status in (400, 422):
         return InvalidRequestError(f"{where} was rejected as invalid", **kwargs)
@@ -157,7 +190,8 @@ def raise_for_response(response: httpx.Response) -> None:
 
     Raises:
         PolarisUnauthorizedError: 401. PolarisCreateArtifactError: 403. ArtifactNotFoundError: 404.
-        ArtifactConflictError: 409. InvalidRequestError: 400/422. RateLimitedError: 429.
+        ArtifactConflictError: 409 (IncompleteUploadError when the body says the upload is incomplete).
+        InvalidRequestError: 400/422. RateLimitedError: 429.
         HubServerError: 5xx. PolarisHubError: any other non-2xx.
     """
     if 200 <= response.status_code < 300:

@@ -24,13 +24,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from polaris import checksum
 from polaris.errors import (
     ArtifactExistsError,
     ArtifactNotFoundError,
+    ClientClosedError,
     HubConnectionError,
     InvalidArtifactError,
     PartialUploadError,
@@ -38,7 +40,7 @@ from polaris.errors import (
     StorageError,
 )
 from polaris.hub.cache import CacheKey, DownloadCache
-from polaris.hub.storage import StorageSession, StorageToken, prepare_zarr
+from polaris.hub.storage import StagedZarr, StorageSession, StorageToken, stage_zarr
 from polaris.types import ChecksumStrategy, HubOwner, ZarrConflictResolution, artifact_urn, slugify
 
 if TYPE_CHECKING:
@@ -103,6 +105,52 @@ METADATA_FILE = "metadata.json"
 StorageTokenSource = Callable[[str, str], Mapping[str, Any]]
 
 
+@dataclass
+class _UploadPlan:
+    """Everything a dataset upload sends, prepared locally before the first request.
+
+    ``files``: (token path key, local file, md5) of standalone objects; ``zarr``: (token path key, staged archive).
+    Object names are storage keys relative to the artifact's folder (``table.parquet``, ``data.zarr/x/0``).
+    """
+
+    owner: str
+    name: str
+    slug: str
+    put: Callable[[], dict[str, Any]]
+    files: list[tuple[str, Path, str]]
+    zarr: tuple[str, StagedZarr] | None
+
+    def file_names(self, paths: Mapping[str, str]) -> set[str]:
+        from polaris.hub.storage import parse_url
+
+        return {PurePosixPath(parse_url(paths[key]).key).name for key, _, _ in self.files}
+
+    def zarr_prefix(self, paths: Mapping[str, str]) -> str:
+        from polaris.hub.storage import parse_url
+
+        if self.zarr is None or not paths.get(self.zarr[0]):
+            return ""
+        return PurePosixPath(parse_url(paths[self.zarr[0]]).key).name + "/"
+
+    def objects(self, paths: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+        """name -> (storage location, md5) of every object of the upload."""
+        from polaris.hub.storage import parse_url
+
+        found: dict[str, tuple[Any, str]] = {}
+        for key, _, md5 in self.files:
+            loc = parse_url(paths[key])
+            found[PurePosixPath(loc.key).name] = (loc, md5)
+        if self.zarr is not None and paths.get(self.zarr[0]):
+            store = parse_url(paths[self.zarr[0]])
+            prefix = self.zarr_prefix(paths)
+            for entry in self.zarr[1].entries():
+                found[prefix + entry.path] = (store.child(entry.path), entry.md5sum)
+        return found
+
+    def all_names(self, paths: Mapping[str, str]) -> list[str]:
+        return sorted(self.objects(paths))
+
+
 def owner_slug(owner: str | HubOwner) -> str:
     return owner.slug if isinstance(owner, HubOwner) else str(owner)
 
@@ -134,14 +182,16 @@ class ArtifactIO:
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
-    def storage(self, resource: str, scope: str) -> Iterator[StorageSession]:
+    def storage(
+        self, resource: str, scope: str, *, timeout: tuple[float, float] | None = None
+    ) -> Iterator[StorageSession]:
         """A storage session for one artifact; the token is fetched lazily and renewed when it expires."""
 
         def provider() -> StorageToken:
             return StorageToken.from_response(dict(self._storage_token(resource, scope)))
 
         ca_bundle = self.settings.ca_bundle
-        with StorageSession(provider, progress=self.progress, ca_bundle=ca_bundle) as session:
+        with StorageSession(provider, progress=self.progress, ca_bundle=ca_bundle, timeout=timeout) as session:
             yield session
 
     def web_url(self, path: str) -> str:
@@ -311,7 +361,7 @@ class ArtifactIO:
         streamed: dict[str, tuple[str, int]] = {}
 
         def fill(tmp: Path) -> None:
-            tmp.mkdir(parents=True)
+            tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
             streamed.clear()
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
@@ -328,7 +378,9 @@ class ArtifactIO:
             dataset = self._v1_from_entry(data, tmp, kind=kind)
             # Pointer columns included: the archive's digest comes from the md5s computed while it streamed to
             # disk (the same files, so the same value as re-reading them), the table's from the table.
-            if full_check and has_zarr:
+            local = tmp / ZARR_DIR
+            on_disk = {f.relative_to(local).as_posix() for f in local.rglob("*") if f.is_file()} if has_zarr else set()
+            if full_check and has_zarr and on_disk == set(streamed):
                 tree = checksum.zarr_tree_digest_from_entries((p, m, n) for p, (m, n) in streamed.items())
                 checksum.verify_md5(md5, checksum.dataset_md5(dataset.table, tree), artifact=artifact_id)
             elif full_check:
@@ -338,7 +390,9 @@ class ArtifactIO:
         full_check = verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1)
         # Verified = every byte was checked against a checksum of the Hub: the whole dataset, or each file.
         files_checked = table_md5 is not None and (not has_zarr or manifest is not None)
-        entry = self.cache.fetch(CacheKey(kind, artifact_id, md5), fill, verified=full_check or files_checked)
+        entry = self.cache.fetch(
+            CacheKey(kind, artifact_id, md5), fill, verified=full_check or files_checked, resume=True
+        )
         return self._v1_from_entry(data, entry, kind=kind)
 
     @staticmethod
@@ -369,7 +423,7 @@ class ArtifactIO:
         urn = artifact_urn("dataset", owner, name)
 
         def fill(tmp: Path) -> None:
-            tmp.mkdir(parents=True)
+            tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 expected = None if verify == "ignore" else manifest_md5
@@ -382,7 +436,7 @@ class ArtifactIO:
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
         key = CacheKey("dataset", artifact_id, manifest_md5)
-        entry = self.cache.fetch(key, fill, verified=verify != "ignore")
+        entry = self.cache.fetch(key, fill, verified=verify != "ignore", resume=True)
         return self._v2_from_entry(data, entry)
 
     @staticmethod
@@ -399,7 +453,14 @@ class ArtifactIO:
         access: str,
         owner: str | HubOwner | None,
         if_exists: ZarrConflictResolution,
+        timeout: tuple[float, float] | None = None,
     ) -> dict[str, Any]:
+        """Check and prepare everything locally (nothing is sent if that fails), then metadata and bytes.
+
+        ``if_exists="skip"`` compares first: with the dataset already on the Hub, every object is HEADed and a
+        stored object whose md5 differs from ours stops the upload before the metadata is touched; objects stored
+        with our md5 are not sent again.
+        """
         from polaris.artifacts import DatasetV2
 
         if owner is not None:
@@ -410,11 +471,17 @@ class ArtifactIO:
 
         prewarm()  # the S3 client's setup overlaps with the checksums below
         assert dataset.owner is not None and dataset.name
-        if if_exists == "raise":
-            self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
-        if isinstance(dataset, DatasetV2):
-            return self._upload_v2(dataset, if_exists)
-        return self._upload_v1(dataset, if_exists)
+        with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
+            if isinstance(dataset, DatasetV2):
+                plan = self._prepare_v2(dataset, Path(tmp))
+            else:
+                plan = self._prepare_v1(dataset, Path(tmp))
+            # Requests start here.
+            if if_exists == "raise":
+                self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
+            stored = self._send(plan, if_exists, timeout)
+        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{plan.owner}/{plan.slug}"))
+        return stored
 
     def _refuse_existing(self, owner: str, name: str, *, v2: bool) -> None:
         """``if_exists="raise"``: refuse before anything is sent (metadata included) when the dataset exists."""
@@ -425,61 +492,134 @@ class ArtifactIO:
             return
         raise ArtifactExistsError(f"dataset {owner}/{slugify(name)} already exists on the Hub; nothing was sent")
 
-    def _upload_v1(self, dataset: DatasetV1, if_exists: ZarrConflictResolution) -> dict[str, Any]:
+    def _prepare_v1(self, dataset: DatasetV1, tmp: Path) -> _UploadPlan:
+        """Write the Parquet table, stage the Zarr archive, compute every checksum from what will be read back."""
+        import pandas as pd
+
         assert dataset.owner is not None and dataset.name and dataset.table is not None
         owner, slug = dataset.owner.slug, slugify(dataset.name)
-        with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
-            table_path = Path(tmp) / TABLE_FILE
+        table_path = tmp / TABLE_FILE
+        try:
             dataset.table.to_parquet(table_path)
-            table_md5, table_size = checksum.file_md5(table_path)
-            if dataset.uses_zarr:
-                assert dataset.zarr_root_path is not None
-                prepare_zarr(Path(dataset.zarr_root_path))
-            dataset.md5sum = dataset.compute_md5sum()  # also refreshes the Zarr manifest
-            body = dataset.to_wire(table_content={"size": table_size, "fileType": "parquet", "md5Sum": table_md5})
-            stored = self.wire.put_dataset_v1(owner, slug, body)
-            urn = artifact_urn("dataset", owner, dataset.name)
-            with self.storage(urn, "write") as session:
-                paths = session.token.paths
-                try:
-                    session.upload_file(paths["root"], table_path, if_exists="replace")
-                except StorageError as exc:
-                    raise PartialUploadError(
-                        f"the metadata of {owner}/{slug} is on the Hub but its table did not upload ({exc})"
-                    ) from exc
-                if dataset.uses_zarr:
-                    assert dataset.zarr_root_path is not None
-                    extension = paths.get("extension")
-                    if not extension:
-                        raise StorageError(f"the Hub gave no Zarr location for {owner}/{slug}")
-                    digests = {e.path: e.md5sum for e in dataset.zarr_manifest}  # hashed once, for the checksum
-                    session.upload_zarr(Path(dataset.zarr_root_path), extension, if_exists=if_exists, digests=digests)
-        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slug}"))
-        return stored
+            read_back = pd.read_parquet(table_path)
+        except Exception as exc:  # pyarrow refuses a column: say which, before anything is sent
+            raise InvalidArtifactError(
+                f"the table of {owner}/{slug} cannot be stored as Parquet ({type(exc).__name__}: {exc})",
+                hint="Convert the column named in the message to str, a number, or a pointer column.",
+            ) from exc
+        table_md5, table_size = checksum.file_md5(table_path)
+        staged = None
+        digest = None
+        if dataset.uses_zarr:
+            assert dataset.zarr_root_path is not None
+            staged = stage_zarr(Path(dataset.zarr_root_path), tmp / "zarr-staging")
+            digest = checksum.zarr_tree_digest_from_entries(staged.entries())
+        md5 = checksum.dataset_md5(read_back, digest)
+        if md5 != checksum.dataset_md5(dataset.table, digest):
+            logger.info(
+                "the Parquet round trip changes the checksum of %s/%s; using what will be read back", owner, slug
+            )
+        dataset.md5sum = md5
+        body = dataset.to_wire(
+            table_content={"size": table_size, "fileType": "parquet", "md5Sum": table_md5},
+            zarr_content=staged.entries() if staged is not None else None,
+        )
+        return _UploadPlan(
+            owner=owner,
+            name=dataset.name,
+            slug=slug,
+            put=lambda: self.wire.put_dataset_v1(owner, slug, body),
+            files=[("root", table_path, table_md5)],
+            zarr=("extension", staged) if staged is not None else None,
+        )
 
-    def _upload_v2(self, dataset: DatasetV2, if_exists: ZarrConflictResolution) -> dict[str, Any]:
+    def _prepare_v2(self, dataset: DatasetV2, tmp: Path) -> _UploadPlan:
         assert dataset.owner is not None and dataset.name
         owner, name = dataset.owner.slug, dataset.name
-        root = Path(dataset.zarr_root_path)
-        prepare_zarr(root)
-        with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
-            manifest_path = Path(tmp) / MANIFEST_FILE
-            entries = checksum.zarr_manifest_entries(root)  # every file hashed once: manifest and Content-MD5
-            dataset.zarr_manifest_md5sum = checksum.write_zarr_manifest(root, manifest_path, entries=entries)
-            stored = self.wire.put_dataset_v2(owner, name, dataset.to_wire())
-            urn = artifact_urn("dataset", owner, name)
-            with self.storage(urn, "write") as session:
-                paths = session.token.paths
+        staged = stage_zarr(Path(dataset.zarr_root_path), tmp / "zarr-staging")
+        manifest_path = tmp / MANIFEST_FILE
+        manifest_md5 = checksum.write_zarr_manifest_entries(staged.entries(), manifest_path)
+        dataset.zarr_manifest_md5sum = manifest_md5
+        body = dataset.to_wire()
+        return _UploadPlan(
+            owner=owner,
+            name=name,
+            slug=slugify(name),
+            put=lambda: self.wire.put_dataset_v2(owner, name, body),
+            files=[("manifest", manifest_path, manifest_md5)],
+            zarr=("root", staged),
+        )
+
+    def _send(
+        self, plan: _UploadPlan, if_exists: ZarrConflictResolution, timeout: tuple[float, float] | None
+    ) -> dict[str, Any]:
+        from polaris.errors import ObjectConflictError, PolarisHubError
+        from polaris.hub.storage import parse_url
+
+        urn = artifact_urn("dataset", plan.owner, plan.name)
+        resume_hint = (
+            f'Complete it with client.upload_dataset(dataset, if_exists="skip") for the same dataset '
+            f"({plan.owner}/{plan.slug}); it sends only what is missing (CLI: the same `polaris datasets upload` "
+            "command with --resume)."
+        )
+        with self.storage(urn, "write", timeout=timeout) as session:
+            only: set[str] | None = None
+            skip_files: set[str] = set()
+            if if_exists == "skip":
                 try:
-                    session.upload_file(paths["manifest"], manifest_path, if_exists="replace")
-                except StorageError as exc:
-                    raise PartialUploadError(
-                        f"the metadata of {owner}/{name} is on the Hub but its manifest did not upload ({exc})"
-                    ) from exc
-                session.upload_zarr(
-                    root, paths["root"], if_exists=if_exists, digests={e.path: e.md5sum for e in entries}
-                )
-        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{owner}/{slugify(name)}"))
+                    paths = session.token.paths  # exists only when the dataset is already on the Hub
+                except (PolarisHubError, StorageError) as exc:
+                    logger.debug("no storage token before the metadata PUT (%s); a new dataset", exc)
+                    paths = None
+                if paths is not None:
+                    objects = plan.objects(paths)
+                    present, _missing, differing = session.compare(objects)
+                    if differing:
+                        raise ObjectConflictError(
+                            f"{len(differing)} stored object(s) of {plan.owner}/{plan.slug} differ from yours: "
+                            f"{', '.join(differing[:5])}{' ...' if len(differing) > 5 else ''}; nothing was changed "
+                            "on the Hub",
+                            keys=differing,
+                        )
+                    skip_files = {n for n in present if n in plan.file_names(paths)}
+                    if plan.zarr is not None:
+                        prefix = plan.zarr_prefix(paths)
+                        only = {n[len(prefix) :] for n in objects if n.startswith(prefix) and n not in present}
+            stored = plan.put()
+            done: list[str] = []
+            try:
+                paths = session.token.paths
+                for key, local, _md5 in plan.files:
+                    name = PurePosixPath(parse_url(paths[key]).key).name
+                    if name not in skip_files:
+                        session.upload_file(paths[key], local, if_exists=if_exists)
+                    done.append(name)
+                if plan.zarr is not None:
+                    key, staged = plan.zarr
+                    location = paths.get(key)
+                    if not location:
+                        raise StorageError(f"the Hub gave no Zarr location for {plan.owner}/{plan.slug}")
+                    session.upload_zarr(staged.root, location, if_exists=if_exists, staged=staged, only=only)
+            except (ArtifactExistsError, ClientClosedError):
+                raise
+            except PartialUploadError as exc:
+                prefix = plan.zarr_prefix(session.token.paths)
+                raise PartialUploadError(
+                    f"the upload of {plan.owner}/{plan.slug} stopped: {exc.__cause__ or exc.message}",
+                    done=exc.done + len(done),
+                    failed=exc.failed,
+                    missing=[prefix + m for m in exc.missing],
+                    hint=resume_hint,
+                ) from exc
+            except (StorageError, PolarisHubError) as exc:
+                missing = plan.all_names(session.token.paths) if not isinstance(exc, PolarisHubError) else []
+                raise PartialUploadError(
+                    f"the metadata of {plan.owner}/{plan.slug} is on the Hub but its data did not upload ({exc})",
+                    done=len(done),
+                    failed=1,
+                    missing=[m for m in missing if m not in done],
+                    hint=resume_hint,
+                ) from exc
         return stored
 
     # ------------------------------------------------------------------ benchmarks and results

@@ -175,7 +175,9 @@ class DownloadCache:
         with FileLock(str(entry.with_name(entry.name + LOCK_SUFFIX)), timeout=timeout, thread_local=False):
             yield
 
-    def fetch(self, key: CacheKey, fill: Callable[[Path], object], *, verified: bool = True) -> Path:
+    def fetch(
+        self, key: CacheKey, fill: Callable[[Path], object], *, verified: bool = True, resume: bool = False
+    ) -> Path:
         """Return the entry for ``key``, calling ``fill(incomplete_path)`` to create it when missing or damaged.
 
         ``fill`` must write a file or a folder at the path it is given. With ``verified=True`` (the default) it must
@@ -185,6 +187,9 @@ class DownloadCache:
 
         Only one writer runs per entry; the others wait and then reuse its result. A hit is re-checked cheaply
         against the entry's manifest; a damaged entry is discarded and filled again.
+
+        ``resume=True``: what an interrupted fill left at the incomplete path is kept (the fill continues it), and a
+        failed fill keeps it too, unless it failed on a checksum (corrupt bytes are never kept).
 
         Raises:
             Whatever ``fill`` raises (then nothing is cached), or ``filelock.Timeout``.
@@ -205,15 +210,21 @@ class DownloadCache:
             manifest = self.manifest_path(key, verified=verified)
             _remove(manifest)
             _remove(entry)  # a damaged or manifest-less entry
-            _remove(tmp)  # leftovers of an interrupted run
+            if not resume:
+                _remove(tmp)  # leftovers of an interrupted run
+            elif tmp.exists():
+                logger.info("continuing the interrupted download of %s", entry)
             try:
                 fill(tmp)
                 if not tmp.exists():
                     raise FileNotFoundError(f"cache fill for {key} produced nothing at {tmp}")
                 records = {rel: self._record(path) for rel, path in _files_of(tmp).items()}
                 os.replace(tmp, entry)
-            except BaseException:
-                _remove(tmp)
+            except BaseException as exc:
+                from polaris.errors import PolarisChecksumError
+
+                if not resume or isinstance(exc, PolarisChecksumError | FileNotFoundError):
+                    _remove(tmp)
                 raise
             self._write_manifest(key, verified, records)
         logger.debug("cached %s (%s)", entry, "verified" if verified else "unverified")

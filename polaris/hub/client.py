@@ -9,6 +9,7 @@ Importing this module stays cheap: no pandas, pyarrow, zarr, obstore, numpy or s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from polaris.types import (
     AccessType,
     ChecksumStrategy,
     HubOwner,
+    TimeoutTypes,
     ZarrConflictResolution,
     split_artifact_id,
 )
@@ -401,22 +403,51 @@ class PolarisHubClient(_OAuth2ClientBase):
         self,
         dataset: DatasetV1 | DatasetV2,
         access: AccessType = "private",
+        timeout: TimeoutTypes = (10, 200),
         owner: str | HubOwner | None = None,
         if_exists: ZarrConflictResolution = "replace",
     ) -> dict[str, Any]:
         """Upload a dataset: metadata to the Hub, table / manifest / Zarr archive to its storage.
 
-        ``owner`` wins over ``dataset.owner``. ``if_exists`` applies to the Zarr objects: ``replace`` overwrites,
-        ``skip`` keeps objects already there (so re-running an interrupted upload sends only what is missing),
-        ``raise`` refuses to overwrite. Returns the Hub's JSON answer.
+        ``timeout``: ``(connect, read)`` seconds for every request of this upload (Hub and storage; the read
+        timeout is the longest wait for the next byte, not a deadline), ``"timeout"`` (5 s) or ``"never"``.
+        ``owner`` wins over ``dataset.owner``. ``if_exists`` applies to the stored objects: ``replace``
+        overwrites, ``skip`` keeps objects already there whose md5 equals ours (so re-running an interrupted
+        upload sends only what is missing) and refuses ones that differ, ``raise`` refuses to overwrite.
+        Returns the Hub's JSON answer.
 
         Raises:
             LicenseRequiredError, InvalidArtifactError: refused client-side, before anything is sent.
             PolarisCreateArtifactError: you may not create artifacts for this owner.
-            ArtifactExistsError: ``if_exists="raise"`` and objects exist.
-            PartialUploadError: part of the data was sent; re-run with ``if_exists="skip"``.
+            ArtifactExistsError: ``if_exists="raise"`` and objects exist, or ``if_exists="skip"`` and a stored
+                object differs from ours (named in the message).
+            PartialUploadError: part of the data was sent; its hint gives the call that completes it.
         """
-        return self._artifacts.upload_dataset(dataset, access=access, owner=owner, if_exists=if_exists)
+        with self._timeout_for(timeout) as pair:
+            return self._artifacts.upload_dataset(
+                dataset, access=access, owner=owner, if_exists=if_exists, timeout=pair
+            )
+
+    @contextlib.contextmanager
+    def _timeout_for(self, timeout: TimeoutTypes) -> Iterator[tuple[float, float] | None]:
+        """Apply ``timeout`` to this client's Hub requests for the duration of one call; yields it for storage."""
+        from polaris.hub.settings import LIBRARY_DEFAULT_TIMEOUT
+
+        if timeout == "never":
+            new, pair = httpx.Timeout(None), None
+        elif timeout == "timeout":
+            new, pair = httpx.Timeout(LIBRARY_DEFAULT_TIMEOUT), (LIBRARY_DEFAULT_TIMEOUT, LIBRARY_DEFAULT_TIMEOUT)
+        else:
+            if not (isinstance(timeout, tuple | list) and len(timeout) == 2):
+                raise TypeError(f"timeout must be (connect, read) seconds, 'timeout' or 'never', not {timeout!r}")
+            connect, read = (float(v) for v in timeout)
+            new, pair = httpx.Timeout(read, connect=connect, read=read, write=read, pool=read), (connect, read)
+        previous = self.timeout
+        self.timeout = new
+        try:
+            yield pair
+        finally:
+            self.timeout = previous
 
     def upload_benchmark(
         self,

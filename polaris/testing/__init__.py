@@ -49,6 +49,9 @@ class LocalHub:
         token_ttl: lifetime of issued tokens (seconds); small values let tests expire tokens.
         data_dir: keep state there (survives a restart with the same ``data_dir``).
         enable_faults: allow :meth:`inject_fault`.
+        protocol: which endpoint generations to serve: ``"all"`` (default), ``"0.10"`` (only what polaris-lib 0.10
+            calls; the 0.11+ endpoints answer 404) or ``"0.13"`` (only what 0.11-0.13 call; ``/v2/competition*``
+            answers 404). Lets a client test its fallback between generations.
         extra_args: more command-line arguments for ``polaris.emulator start``.
 
     Raises (on :meth:`start`):
@@ -67,6 +70,7 @@ class LocalHub:
         host: str = "127.0.0.1",
         port: int = 0,
         extra_args: list[str] | None = None,
+        protocol: str | None = None,
     ) -> None:
         self.args = ["start", "--host", host, "--port", str(port)]
         if seed:
@@ -81,6 +85,8 @@ class LocalHub:
             self.args += ["--data-dir", str(data_dir)]
         if enable_faults:
             self.args.append("--enable-faults")
+        if protocol is not None:
+            self.args += ["--protocol", protocol]
         self.args += list(extra_args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []

@@ -15,7 +15,9 @@ Installed with the package, so any test suite gets these fixtures without a ``co
 
 ``local_hub_factory`` (function scope)
     ``local_hub_factory(**options)`` starts another hub with :class:`LocalHub` options (``seed``, ``users``, ``orgs``,
-    ``token_ttl``, ``data_dir``, ``enable_faults``, ``extra_args``); every hub it started is stopped at teardown.
+    ``token_ttl``, ``data_dir``, ``enable_faults``, ``protocol``, ``extra_args``); every hub it started is stopped at
+    teardown. ``protocol="0.10"`` serves only the endpoints polaris-lib 0.10 calls (the newer ones answer 404),
+    ``protocol="0.13"`` only those 0.11-0.13 call.
 
 ``hub_client`` (function scope)
     A ``polaris.hub.client.PolarisHubClient`` logged in to ``local_hub`` as ``demo-user`` (password grant, tokens

@@ -105,9 +105,33 @@ def storage(http: httpx.Client, token: str, resource: str, scope: str) -> httpx.
     )
 
 
+# The bytes every test dataset declares in tableContent; a dataset is published once they are stored.
+TABLE_BYTES = b"PAR1 stand-in table bytes of a contract-test dataset PAR1"
+
+
+def store_table(hub: LocalHub, owner: str, slug: str, data: bytes = TABLE_BYTES) -> None:
+    """Put the dataset's table straight into moto (the uploader's second step), so its upload is complete."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=hub.s3_direct_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+    s3.put_object(Bucket="polaris-hub", Key=f"dataset/{owner}/{slug}/table.parquet", Body=data)
+
+
 def dataset_body(name: str, owner: str, access: str = "private", **extra: Any) -> dict[str, Any]:
+    import hashlib
+
     body: dict[str, Any] = {
-        "tableContent": {"size": 10, "fileType": "parquet", "md5Sum": "0" * 32},
+        "tableContent": {
+            "size": len(TABLE_BYTES),
+            "fileType": "parquet",
+            "md5Sum": hashlib.md5(TABLE_BYTES).hexdigest(),
+        },
         "zarrContent": [],
         "access": access,
         "name": name,
@@ -193,7 +217,7 @@ def test_write_for_foreign_owner_is_403(http: httpx.Client, spec: OpenAPI, other
 
 
 def test_member_writes_for_org_and_private_is_hidden_from_others(
-    http: httpx.Client, spec: OpenAPI, demo_token: str, other_token: str
+    http: httpx.Client, hub: LocalHub, spec: OpenAPI, demo_token: str, other_token: str
 ) -> None:
     r = http.put(
         "api/v1/dataset/polaris-demo/org_private",
@@ -202,6 +226,7 @@ def test_member_writes_for_org_and_private_is_hidden_from_others(
     )
     assert conform(spec, r).status_code in (200, 201)
     assert r.json()["owner"]["type"] == "organization" and r.json()["access"] == "private"
+    store_table(hub, "polaris-demo", "org-private")
     assert http.get("api/v1/dataset/polaris-demo/org-private", headers=auth(demo_token)).status_code == 200
     assert http.get("api/v1/dataset/polaris-demo/org-private", headers=auth(other_token)).status_code == 404
     assert http.get("api/v1/dataset/polaris-demo/org-private").status_code == 404
@@ -211,12 +236,13 @@ def test_member_writes_for_org_and_private_is_hidden_from_others(
     assert "polaris-demo/org-private" in ids
 
 
-def test_replace_answers_200_and_keeps_one_row(http: httpx.Client, demo_token: str) -> None:
+def test_replace_answers_200_and_keeps_one_row(http: httpx.Client, hub: LocalHub, demo_token: str) -> None:
     body = dataset_body("replace-me", "demo-user", access="public")
     first = http.put("api/v1/dataset/demo-user/replace-me", json=body, headers=auth(demo_token))
     body["description"] = "second"
     second = http.put("api/v1/dataset/demo-user/replace-me", json=body, headers=auth(demo_token))
     assert (first.status_code, second.status_code) == (201, 200)
+    store_table(hub, "demo-user", "replace-me")
     assert http.get("api/v1/dataset/demo-user/replace-me").json()["description"] == "second"
 
 
@@ -229,6 +255,7 @@ def test_concurrent_puts_leave_one_consistent_artifact(http: httpx.Client, hub: 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(put, range(16)))
     assert codes.count(201) == 1 and codes.count(200) == 15
+    store_table(hub, "demo-user", "race-data")
     final = http.get("api/v1/dataset/demo-user/race-data").json()
     assert final["nRows"] == int(final["description"].split("-")[1]) + 1
     listed = [

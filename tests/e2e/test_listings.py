@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,8 @@ from polaris.hub.client import PolarisHubClient
 from polaris.testing import LocalHub
 
 N_EXTRA = 5
+# The Hub lists a dataset once its stored table matches tableContent; these stand-in bytes are stored directly.
+TABLE_BYTES = b"stand-in table of a listing test"
 
 
 def _dataset_body(name: str) -> dict[str, Any]:
@@ -22,7 +25,11 @@ def _dataset_body(name: str) -> dict[str, Any]:
         "tags": [],
         "access": "private",
         "license": "CC-BY-4.0",
-        "tableContent": {"size": 10, "fileType": "parquet", "md5Sum": "0" * 32},
+        "tableContent": {
+            "size": len(TABLE_BYTES),
+            "fileType": "parquet",
+            "md5Sum": hashlib.md5(TABLE_BYTES).hexdigest(),
+        },
         "md5Sum": "1" * 32,
     }
 
@@ -36,12 +43,24 @@ def paged_hub() -> Iterator[Any]:
 
 
 def _add_datasets(hub: Any) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=hub.s3_direct_endpoint,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        region_name="us-east-1",
+    )
     settings = hub.settings(username="demo-user", password=hub.users["demo-user"])
     with PolarisHubClient(settings, cache_auth_token=False) as client:
         client.login()
         for i in range(N_EXTRA):
             answer = client.put(f"/v1/dataset/demo-user/listing-{i:03d}", json=_dataset_body(f"listing-{i:03d}"))
             assert answer.status_code in (200, 201), answer.text
+            s3.put_object(
+                Bucket="polaris-hub", Key=f"dataset/demo-user/listing-{i:03d}/table.parquet", Body=TABLE_BYTES
+            )
 
 
 def test_demo_content_is_listed(hub_client: PolarisHubClient) -> None:

@@ -28,7 +28,7 @@ import zarr
 from moto.server import ThreadedMotoServer
 
 from polaris.errors import PartialUploadError, PolarisChecksumError, StorageError
-from polaris.hub.storage import PART_SIZE, StorageSession, StorageToken, parse_url
+from polaris.hub.storage import PART_SIZE, StorageSession, StorageToken, parse_url, stage_zarr
 
 BUCKET = "polaris-faults"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer", "upgrade", "expect"}
@@ -260,6 +260,11 @@ def manifest_of(root: Path) -> dict[str, str]:
     }
 
 
+def uploaded_manifest(root: Path, staging: Path) -> dict[str, str]:
+    """What an upload of ``root`` sends: its files plus consolidated metadata built in a staging folder."""
+    return {e.path: e.md5sum for e in stage_zarr(root, staging).entries()}
+
+
 def object_puts(proxy: FaultProxy, store_url: str, status: int = 200) -> list[Seen]:
     prefix = "/" + BUCKET + "/" + parse_url(store_url).key + "/"
     return [s for s in proxy.requests("PUT", status) if s.path.startswith(prefix)]
@@ -292,7 +297,7 @@ def test_consolidated_metadata_goes_first(proxy: FaultProxy, tmp_path: Path) -> 
         session.upload_zarr(local, store)
     puts = object_puts(proxy, store)
     assert puts[0].path.endswith("/.zmetadata")
-    assert len(puts) == len(manifest_of(local))
+    assert len(puts) == len(uploaded_manifest(local, tmp_path / "staging"))
 
 
 # --- retries -------------------------------------------------------------------------------------------------------
@@ -345,7 +350,7 @@ def test_dropped_connection_and_truncated_body_are_retried(proxy: FaultProxy, tm
     with StorageSession(CountingProvider(proxy.url), progress=False) as session:
         proxy.faults.append(Fault("drop", match=lambda m, p: m == "PUT", times=2))
         session.upload_zarr(local, store)
-        manifest = manifest_of(local)
+        manifest = uploaded_manifest(local, tmp_path / "staging")
         proxy.faults.append(Fault("drop", match=lambda m, p: m == "GET" and "values" in p, times=2))
         proxy.faults.append(Fault("truncate", match=lambda m, p: m == "GET" and "values" in p, times=2))
         out = session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest)
@@ -361,7 +366,7 @@ def test_expired_token_mid_download_is_renewed_once(proxy: FaultProxy, tmp_path:
     provider = CountingProvider(proxy.url)
     with StorageSession(provider, max_workers=1, progress=False) as session:
         session.upload_zarr(local, store)
-        manifest = manifest_of(local)
+        manifest = uploaded_manifest(local, tmp_path / "staging")
         proxy.log.clear()
         proxy.faults.append(Fault("status", 400, "ExpiredToken", match=lambda m, p: m == "GET" and "values/5" in p))
         out = session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest)
@@ -434,8 +439,9 @@ def test_interrupted_upload_then_skip_sends_only_the_rest(proxy: FaultProxy, tmp
     with StorageSession(CountingProvider(proxy.url), progress=False) as session:
         with pytest.raises(PartialUploadError) as info:
             session.upload_zarr(local, store)
-        total = len(manifest_of(local))
+        total = len(uploaded_manifest(local, tmp_path / "staging"))
         assert (info.value.done, info.value.failed) == (total - 3, 3)
+        assert sorted(info.value.missing) == sorted(doomed)
         assert 'if_exists="skip"' in str(info.value)
         assert len(object_puts(proxy, store)) == total - 3  # the others kept going
         proxy.reset()
@@ -443,8 +449,9 @@ def test_interrupted_upload_then_skip_sends_only_the_rest(proxy: FaultProxy, tmp
         assert (report.uploaded, report.skipped) == (3, total - 3)
         sent = {s.path.rsplit("/", 2)[-2] + "/" + s.path.rsplit("/", 1)[-1] for s in object_puts(proxy, store)}
         assert sent == doomed
-        out = session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest_of(local))
-    assert manifest_of(out) == manifest_of(local)
+        expected = uploaded_manifest(local, tmp_path / "staging2")
+        out = session.download_zarr(store, tmp_path / "copy.zarr", manifest=expected)
+    assert manifest_of(out) == expected
 
 
 def test_corrupted_body_on_the_wire_is_caught(proxy: FaultProxy, tmp_path: Path, moto_port: int) -> None:
@@ -453,7 +460,7 @@ def test_corrupted_body_on_the_wire_is_caught(proxy: FaultProxy, tmp_path: Path,
     store = unique("corrupt")
     with StorageSession(CountingProvider(proxy.url), progress=False) as session:
         session.upload_zarr(local, store)
-        manifest = manifest_of(local)
+        manifest = uploaded_manifest(local, tmp_path / "staging")
         loc = parse_url(store)
         boto3.client(
             "s3",

@@ -17,7 +17,13 @@ import pytest
 import zarr
 from moto.server import ThreadedMotoServer
 
-from polaris.errors import ArtifactExistsError, ClientClosedError, PolarisChecksumError, StorageError
+from polaris.errors import (
+    ArtifactExistsError,
+    ClientClosedError,
+    ObjectConflictError,
+    PolarisChecksumError,
+    StorageError,
+)
 from polaris.hub.storage import (
     MULTIPART_THRESHOLD,
     PART_SIZE,
@@ -25,6 +31,7 @@ from polaris.hub.storage import (
     StorageSession,
     StorageToken,
     parse_url,
+    stage_zarr,
 )
 
 BUCKET = "polaris-test"
@@ -236,7 +243,10 @@ def test_if_exists_on_single_files(session: StorageSession) -> None:
     with pytest.raises(ArtifactExistsError):
         session.upload_file(url, b"v2", if_exists="raise")
     assert session.read_bytes(url) == b"v1"
-    assert session.upload_file(url, b"v3", if_exists="skip").skipped == 1
+    assert session.upload_file(url, b"v1", if_exists="skip").skipped == 1  # same md5: kept, not sent
+    with pytest.raises(ObjectConflictError) as err:  # different md5: named, never silently kept
+        session.upload_file(url, b"v3", if_exists="skip")
+    assert err.value.keys and err.value.keys[0].endswith("table.parquet")
     assert session.read_bytes(url) == b"v1"
     assert session.upload_file(url, b"v4", if_exists="replace").uploaded == 1
     assert session.read_bytes(url) == b"v4"
@@ -293,12 +303,15 @@ def test_zarr_round_trip_with_manifest(session: StorageSession, tmp_path: Path, 
     local = tmp_path / "data.zarr"
     data = make_zarr(local, zarr_format)
     store = unique("zarr")
+    before = sorted((p.relative_to(local).as_posix(), p.stat().st_mtime_ns) for p in local.rglob("*"))
     report = session.upload_zarr(local, store)
-    metadata_key = ".zmetadata" if zarr_format == 2 else "zarr.json"
-    assert (local / metadata_key).is_file()  # consolidated locally before upload
-    manifest = manifest_of(local)
+    after = sorted((p.relative_to(local).as_posix(), p.stat().st_mtime_ns) for p in local.rglob("*"))
+    assert after == before  # consolidated in a staging copy, never in the user's archive
+    entries = stage_zarr(local, tmp_path / "staging").entries()
+    manifest = {e.path: e.md5sum for e in entries}
+    assert (".zmetadata" if zarr_format == 2 else "zarr.json") in manifest
     assert report.uploaded == len(manifest) and report.skipped == 0
-    assert report.bytes == sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    assert report.bytes == sum(e.size for e in entries)
 
     out = session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest, artifact="org-a/zz-data")
     assert manifest_of(out) == manifest
@@ -347,7 +360,8 @@ def test_zarr_download_replaces_existing_dest(session: StorageSession, tmp_path:
     (dest / "stale").write_text("old")
     session.download_zarr(store, dest)
     assert not (dest / "stale").exists()
-    assert manifest_of(dest) == manifest_of(local)
+    staged = {e.path: e.md5sum for e in stage_zarr(local, tmp_path / "staging").entries()}
+    assert manifest_of(dest) == staged
 
 
 def test_zarr_if_exists_modes(session: StorageSession, tmp_path: Path) -> None:
@@ -355,7 +369,8 @@ def test_zarr_if_exists_modes(session: StorageSession, tmp_path: Path) -> None:
     make_zarr(local, 2)
     store = unique("zarr-cond")
     first = session.upload_zarr(local, store, if_exists="raise")
-    n_files = len(manifest_of(local))  # includes the .zmetadata consolidated by the upload
+    n_files = len(manifest_of(local)) + 1  # plus the .zmetadata consolidated in staging (not in the archive)
+    assert not (local / ".zmetadata").exists()
     assert first.uploaded == n_files
     with pytest.raises(ArtifactExistsError):
         session.upload_zarr(local, store, if_exists="raise")

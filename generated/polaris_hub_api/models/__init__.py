@@ -7,14 +7,23 @@ from .adapter_map import AdapterMap
 from .annotation_map import AnnotationMap
 from .artifact_base import ArtifactBase
 from .artifact_base_upload import ArtifactBaseUpload
+from .artifact_version_info import ArtifactVersionInfo
+from .artifact_version_upload import ArtifactVersionUpload
 from .benchmark import Benchmark
 from .benchmark_fields import BenchmarkFields
-from .benchmark_fields_n_classes import BenchmarkFieldsNClasses
-from .benchmark_fields_n_test_datapoints import BenchmarkFieldsNTestDatapoints
-from .benchmark_fields_target_types import BenchmarkFieldsTargetTypes
-from .benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes
 from .benchmark_list import BenchmarkList
+from .benchmark_task_fields import BenchmarkTaskFields
+from .benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses
+from .benchmark_task_fields_n_test_datapoints import BenchmarkTaskFieldsNTestDatapoints
+from .benchmark_task_fields_target_types import BenchmarkTaskFieldsTargetTypes
+from .benchmark_task_fields_test_set_sizes import BenchmarkTaskFieldsTestSetSizes
 from .benchmark_upload import BenchmarkUpload
+from .benchmark_v2 import BenchmarkV2
+from .benchmark_v2_list import BenchmarkV2List
+from .benchmark_v2_split import BenchmarkV2Split
+from .benchmark_v2_split_answer import BenchmarkV2SplitAnswer
+from .benchmark_v2_storage_paths import BenchmarkV2StoragePaths
+from .benchmark_v2_upload import BenchmarkV2Upload
 from .column_annotation import ColumnAnnotation
 from .competition import Competition
 from .competition_dataset import CompetitionDataset
@@ -23,6 +32,16 @@ from .competition_evaluation import CompetitionEvaluation
 from .competition_fields import CompetitionFields
 from .competition_list import CompetitionList
 from .competition_list_item import CompetitionListItem
+from .competition_prediction_upload import CompetitionPredictionUpload
+from .competition_prediction_upload_predictions import (
+    CompetitionPredictionUploadPredictions,
+)
+from .competition_prediction_upload_predictions_additional_property import (
+    CompetitionPredictionUploadPredictionsAdditionalProperty,
+)
+from .competition_prediction_upload_test_set_sizes import (
+    CompetitionPredictionUploadTestSetSizes,
+)
 from .competition_predictions import CompetitionPredictions
 from .competition_predictions_predictions import CompetitionPredictionsPredictions
 from .competition_predictions_predictions_additional_property import (
@@ -33,11 +52,13 @@ from .competition_predictions_user_attributes import (
     CompetitionPredictionsUserAttributes,
 )
 from .competition_upload import CompetitionUpload
+from .competition_v1 import CompetitionV1
 from .dataset_ref import DatasetRef
 from .dataset_v1 import DatasetV1
 from .dataset_v1_list import DatasetV1List
 from .dataset_v1_upload import DatasetV1Upload
 from .dataset_v2 import DatasetV2
+from .dataset_v2_list import DatasetV2List
 from .dataset_v2_upload import DatasetV2Upload
 from .error import Error
 from .grant_type import GrantType
@@ -47,12 +68,17 @@ from .grouped_metric_config_on_error import GroupedMetricConfigOnError
 from .hub_owner import HubOwner
 from .hub_token import HubToken
 from .hub_token_token_type import HubTokenTokenType
+from .index_set import IndexSet
 from .license_ import License
 from .list_metadata import ListMetadata
 from .metric import Metric
 from .metric_kind import MetricKind
 from .metric_label import MetricLabel
 from .modality import Modality
+from .model import Model
+from .model_fields import ModelFields
+from .model_list import ModelList
+from .model_upload import ModelUpload
 from .o_auth_error import OAuthError
 from .owner_type import OwnerType
 from .result import Result
@@ -70,6 +96,8 @@ from .task_type import TaskType
 from .test_sets import TestSets
 from .token_request import TokenRequest
 from .token_type import TokenType
+from .upload_incomplete_detail import UploadIncompleteDetail
+from .upload_incomplete_error import UploadIncompleteError
 from .user_info import UserInfo
 from .zarr_content_entry import ZarrContentEntry
 from .zarr_manifest_entry import ZarrManifestEntry
@@ -82,14 +110,23 @@ __all__ = (
     "AnnotationMap",
     "ArtifactBase",
     "ArtifactBaseUpload",
+    "ArtifactVersionInfo",
+    "ArtifactVersionUpload",
     "Benchmark",
     "BenchmarkFields",
-    "BenchmarkFieldsNClasses",
-    "BenchmarkFieldsNTestDatapoints",
-    "BenchmarkFieldsTargetTypes",
-    "BenchmarkFieldsTestSetSizes",
     "BenchmarkList",
+    "BenchmarkTaskFields",
+    "BenchmarkTaskFieldsNClasses",
+    "BenchmarkTaskFieldsNTestDatapoints",
+    "BenchmarkTaskFieldsTargetTypes",
+    "BenchmarkTaskFieldsTestSetSizes",
     "BenchmarkUpload",
+    "BenchmarkV2",
+    "BenchmarkV2List",
+    "BenchmarkV2Split",
+    "BenchmarkV2SplitAnswer",
+    "BenchmarkV2StoragePaths",
+    "BenchmarkV2Upload",
     "ColumnAnnotation",
     "Competition",
     "CompetitionDataset",
@@ -103,12 +140,18 @@ __all__ = (
     "CompetitionPredictionsPredictionsAdditionalProperty",
     "CompetitionPredictionsTestSetSizes",
     "CompetitionPredictionsUserAttributes",
+    "CompetitionPredictionUpload",
+    "CompetitionPredictionUploadPredictions",
+    "CompetitionPredictionUploadPredictionsAdditionalProperty",
+    "CompetitionPredictionUploadTestSetSizes",
     "CompetitionUpload",
+    "CompetitionV1",
     "DatasetRef",
     "DatasetV1",
     "DatasetV1List",
     "DatasetV1Upload",
     "DatasetV2",
+    "DatasetV2List",
     "DatasetV2Upload",
     "Error",
     "GrantType",
@@ -118,12 +161,17 @@ __all__ = (
     "HubOwner",
     "HubToken",
     "HubTokenTokenType",
+    "IndexSet",
     "License",
     "ListMetadata",
     "Metric",
     "MetricKind",
     "MetricLabel",
     "Modality",
+    "Model",
+    "ModelFields",
+    "ModelList",
+    "ModelUpload",
     "OAuthError",
     "OwnerType",
     "Result",
@@ -141,6 +189,8 @@ __all__ = (
     "TestSets",
     "TokenRequest",
     "TokenType",
+    "UploadIncompleteDetail",
+    "UploadIncompleteError",
     "UserInfo",
     "ZarrContentEntry",
     "ZarrManifestEntry",

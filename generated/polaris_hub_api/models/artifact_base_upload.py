@@ -32,6 +32,7 @@ class ArtifactBaseUpload:
         artifact_id (str | Unset):
         urn (str | Unset):
         access (AccessType | Unset):
+        version (int | Unset): Computed by polaris-lib 0.11+ (2 for V2 datasets and benchmarks, else 1); ignored.
     """
 
     name: str | Unset = UNSET
@@ -44,6 +45,7 @@ class ArtifactBaseUpload:
     artifact_id: str | Unset = UNSET
     urn: str | Unset = UNSET
     access: AccessType | Unset = UNSET
+    version: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,6 +75,8 @@ class ArtifactBaseUpload:
         if not isinstance(self.access, Unset):
             access = self.access
 
+        version = self.version
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -96,6 +100,8 @@ class ArtifactBaseUpload:
             field_dict["urn"] = urn
         if access is not UNSET:
             field_dict["access"] = access
+        if version is not UNSET:
+            field_dict["version"] = version
 
         return field_dict
 
@@ -134,6 +140,8 @@ class ArtifactBaseUpload:
         else:
             access = check_access_type(_access)
 
+        version = d.pop("version", UNSET)
+
         artifact_base_upload = cls(
             name=name,
             description=description,
@@ -145,6 +153,7 @@ class ArtifactBaseUpload:
             artifact_id=artifact_id,
             urn=urn,
             access=access,
+            version=version,
         )
 
         artifact_base_upload.additional_properties = d

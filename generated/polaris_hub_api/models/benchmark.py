@@ -14,12 +14,16 @@ from ..models.task_type import TaskType, check_task_type
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses
-    from ..models.benchmark_fields_n_test_datapoints import (
-        BenchmarkFieldsNTestDatapoints,
+    from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses
+    from ..models.benchmark_task_fields_n_test_datapoints import (
+        BenchmarkTaskFieldsNTestDatapoints,
     )
-    from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes
-    from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes
+    from ..models.benchmark_task_fields_target_types import (
+        BenchmarkTaskFieldsTargetTypes,
+    )
+    from ..models.benchmark_task_fields_test_set_sizes import (
+        BenchmarkTaskFieldsTestSetSizes,
+    )
     from ..models.dataset_ref import DatasetRef
     from ..models.hub_owner import HubOwner
     from ..models.metric import Metric
@@ -41,10 +45,10 @@ class Benchmark:
         artifact_id (str): `owner/slug`
         target_cols (list[str] | str):
         input_cols (list[str] | str):
-        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
-            output) or one index list (input only).
         metrics (list[Metric | MetricLabel]):
         main_metric (str): The main metric's name.
+        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
+            output) or one index list (input only).
         md_5_sum (str):
         dataset (DatasetRef): The dataset a benchmark or competition is built on.
         description (str | Unset):
@@ -55,16 +59,19 @@ class Benchmark:
         access (AccessType | Unset):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
+        artifact_version (int | Unset): 1 for a first version; a new version gets its parent's number plus one.
+        artifact_changelog (None | str | Unset):
+        parent_artifact_id (None | str | Unset): `owner/slug` of the previous version, or null.
         readme (str | Unset):
-        target_types (BenchmarkFieldsTargetTypes | Unset):
+        target_types (BenchmarkTaskFieldsTargetTypes | Unset):
         dataset_artifact_id (str | Unset):
         n_train_datapoints (int | Unset):
         n_test_sets (int | Unset):
-        n_test_datapoints (BenchmarkFieldsNTestDatapoints | Unset):
-        n_classes (BenchmarkFieldsNClasses | Unset):
+        n_test_datapoints (BenchmarkTaskFieldsNTestDatapoints | Unset):
+        n_classes (BenchmarkTaskFieldsNClasses | Unset):
         task_type (TaskType | Unset):
         test_set_labels (list[str] | Unset):
-        test_set_sizes (BenchmarkFieldsTestSetSizes | Unset):
+        test_set_sizes (BenchmarkTaskFieldsTestSetSizes | Unset):
     """
 
     name: str
@@ -73,9 +80,9 @@ class Benchmark:
     artifact_id: str
     target_cols: list[str] | str
     input_cols: list[str] | str
-    split: list[list[int] | TestSets]
     metrics: list[Metric | MetricLabel]
     main_metric: str
+    split: list[list[int] | TestSets]
     md_5_sum: str
     dataset: DatasetRef
     description: str | Unset = UNSET
@@ -86,16 +93,19 @@ class Benchmark:
     access: AccessType | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
+    artifact_version: int | Unset = UNSET
+    artifact_changelog: None | str | Unset = UNSET
+    parent_artifact_id: None | str | Unset = UNSET
     readme: str | Unset = UNSET
-    target_types: BenchmarkFieldsTargetTypes | Unset = UNSET
+    target_types: BenchmarkTaskFieldsTargetTypes | Unset = UNSET
     dataset_artifact_id: str | Unset = UNSET
     n_train_datapoints: int | Unset = UNSET
     n_test_sets: int | Unset = UNSET
-    n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset = UNSET
-    n_classes: BenchmarkFieldsNClasses | Unset = UNSET
+    n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset = UNSET
+    n_classes: BenchmarkTaskFieldsNClasses | Unset = UNSET
     task_type: TaskType | Unset = UNSET
     test_set_labels: list[str] | Unset = UNSET
-    test_set_sizes: BenchmarkFieldsTestSetSizes | Unset = UNSET
+    test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +133,18 @@ class Benchmark:
         else:
             input_cols = self.input_cols
 
+        metrics = []
+        for metrics_item_data in self.metrics:
+            metrics_item: dict[str, Any] | str
+            if isinstance(metrics_item_data, Metric):
+                metrics_item = metrics_item_data.to_dict()
+            else:
+                metrics_item = metrics_item_data
+
+            metrics.append(metrics_item)
+
+        main_metric = self.main_metric
+
         split = []
         for componentsschemas_split_item_data in self.split:
             componentsschemas_split_item: dict[str, Any] | list[int]
@@ -135,18 +157,6 @@ class Benchmark:
                 )
 
             split.append(componentsschemas_split_item)
-
-        metrics = []
-        for metrics_item_data in self.metrics:
-            metrics_item: dict[str, Any] | str
-            if isinstance(metrics_item_data, Metric):
-                metrics_item = metrics_item_data.to_dict()
-            else:
-                metrics_item = metrics_item_data
-
-            metrics.append(metrics_item)
-
-        main_metric = self.main_metric
 
         md_5_sum = self.md_5_sum
 
@@ -177,6 +187,20 @@ class Benchmark:
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
+
+        artifact_version = self.artifact_version
+
+        artifact_changelog: None | str | Unset
+        if isinstance(self.artifact_changelog, Unset):
+            artifact_changelog = UNSET
+        else:
+            artifact_changelog = self.artifact_changelog
+
+        parent_artifact_id: None | str | Unset
+        if isinstance(self.parent_artifact_id, Unset):
+            parent_artifact_id = UNSET
+        else:
+            parent_artifact_id = self.parent_artifact_id
 
         readme = self.readme
 
@@ -220,9 +244,9 @@ class Benchmark:
                 "artifactId": artifact_id,
                 "targetCols": target_cols,
                 "inputCols": input_cols,
-                "split": split,
                 "metrics": metrics,
                 "mainMetric": main_metric,
+                "split": split,
                 "md5Sum": md_5_sum,
                 "dataset": dataset,
             }
@@ -243,6 +267,12 @@ class Benchmark:
             field_dict["createdAt"] = created_at
         if updated_at is not UNSET:
             field_dict["updatedAt"] = updated_at
+        if artifact_version is not UNSET:
+            field_dict["artifactVersion"] = artifact_version
+        if artifact_changelog is not UNSET:
+            field_dict["artifactChangelog"] = artifact_changelog
+        if parent_artifact_id is not UNSET:
+            field_dict["parentArtifactId"] = parent_artifact_id
         if readme is not UNSET:
             field_dict["readme"] = readme
         if target_types is not UNSET:
@@ -268,12 +298,16 @@ class Benchmark:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses  # noqa: PLC0415
-        from ..models.benchmark_fields_n_test_datapoints import (
-            BenchmarkFieldsNTestDatapoints,  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_test_datapoints import (
+            BenchmarkTaskFieldsNTestDatapoints,  # noqa: PLC0415
         )
-        from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes  # noqa: PLC0415
-        from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes  # noqa: PLC0415
+        from ..models.benchmark_task_fields_target_types import (
+            BenchmarkTaskFieldsTargetTypes,  # noqa: PLC0415
+        )
+        from ..models.benchmark_task_fields_test_set_sizes import (
+            BenchmarkTaskFieldsTestSetSizes,  # noqa: PLC0415
+        )
         from ..models.dataset_ref import DatasetRef  # noqa: PLC0415
         from ..models.hub_owner import HubOwner  # noqa: PLC0415
         from ..models.metric import Metric  # noqa: PLC0415
@@ -315,6 +349,31 @@ class Benchmark:
 
         input_cols = _parse_input_cols(d.pop("inputCols"))
 
+        metrics = []
+        _metrics = d.pop("metrics")
+        for metrics_item_data in _metrics:
+
+            def _parse_metrics_item(data: object) -> Metric | MetricLabel:
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_metric_spec_type_0 = Metric.from_dict(data)
+
+                    return componentsschemas_metric_spec_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_metric_spec_type_1 = check_metric_label(data)
+
+                return componentsschemas_metric_spec_type_1
+
+            metrics_item = _parse_metrics_item(metrics_item_data)
+
+            metrics.append(metrics_item)
+
+        main_metric = d.pop("mainMetric")
+
         split = []
         _split = d.pop("split")
         for componentsschemas_split_item_data in _split:
@@ -341,31 +400,6 @@ class Benchmark:
             )
 
             split.append(componentsschemas_split_item)
-
-        metrics = []
-        _metrics = d.pop("metrics")
-        for metrics_item_data in _metrics:
-
-            def _parse_metrics_item(data: object) -> Metric | MetricLabel:
-                try:
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_metric_spec_type_0 = Metric.from_dict(data)
-
-                    return componentsschemas_metric_spec_type_0
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_metric_spec_type_1 = check_metric_label(data)
-
-                return componentsschemas_metric_spec_type_1
-
-            metrics_item = _parse_metrics_item(metrics_item_data)
-
-            metrics.append(metrics_item)
-
-        main_metric = d.pop("mainMetric")
 
         md_5_sum = d.pop("md5Sum")
 
@@ -407,14 +441,36 @@ class Benchmark:
         else:
             updated_at = datetime.datetime.fromisoformat(_updated_at)
 
+        artifact_version = d.pop("artifactVersion", UNSET)
+
+        def _parse_artifact_changelog(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        artifact_changelog = _parse_artifact_changelog(
+            d.pop("artifactChangelog", UNSET)
+        )
+
+        def _parse_parent_artifact_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        parent_artifact_id = _parse_parent_artifact_id(d.pop("parentArtifactId", UNSET))
+
         readme = d.pop("readme", UNSET)
 
         _target_types = d.pop("targetTypes", UNSET)
-        target_types: BenchmarkFieldsTargetTypes | Unset
+        target_types: BenchmarkTaskFieldsTargetTypes | Unset
         if isinstance(_target_types, Unset):
             target_types = UNSET
         else:
-            target_types = BenchmarkFieldsTargetTypes.from_dict(_target_types)
+            target_types = BenchmarkTaskFieldsTargetTypes.from_dict(_target_types)
 
         dataset_artifact_id = d.pop("datasetArtifactId", UNSET)
 
@@ -423,20 +479,20 @@ class Benchmark:
         n_test_sets = d.pop("nTestSets", UNSET)
 
         _n_test_datapoints = d.pop("nTestDatapoints", UNSET)
-        n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset
+        n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset
         if isinstance(_n_test_datapoints, Unset):
             n_test_datapoints = UNSET
         else:
-            n_test_datapoints = BenchmarkFieldsNTestDatapoints.from_dict(
+            n_test_datapoints = BenchmarkTaskFieldsNTestDatapoints.from_dict(
                 _n_test_datapoints
             )
 
         _n_classes = d.pop("nClasses", UNSET)
-        n_classes: BenchmarkFieldsNClasses | Unset
+        n_classes: BenchmarkTaskFieldsNClasses | Unset
         if isinstance(_n_classes, Unset):
             n_classes = UNSET
         else:
-            n_classes = BenchmarkFieldsNClasses.from_dict(_n_classes)
+            n_classes = BenchmarkTaskFieldsNClasses.from_dict(_n_classes)
 
         _task_type = d.pop("taskType", UNSET)
         task_type: TaskType | Unset
@@ -448,11 +504,11 @@ class Benchmark:
         test_set_labels = cast(list[str], d.pop("testSetLabels", UNSET))
 
         _test_set_sizes = d.pop("testSetSizes", UNSET)
-        test_set_sizes: BenchmarkFieldsTestSetSizes | Unset
+        test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset
         if isinstance(_test_set_sizes, Unset):
             test_set_sizes = UNSET
         else:
-            test_set_sizes = BenchmarkFieldsTestSetSizes.from_dict(_test_set_sizes)
+            test_set_sizes = BenchmarkTaskFieldsTestSetSizes.from_dict(_test_set_sizes)
 
         benchmark = cls(
             name=name,
@@ -461,9 +517,9 @@ class Benchmark:
             artifact_id=artifact_id,
             target_cols=target_cols,
             input_cols=input_cols,
-            split=split,
             metrics=metrics,
             main_metric=main_metric,
+            split=split,
             md_5_sum=md_5_sum,
             dataset=dataset,
             description=description,
@@ -474,6 +530,9 @@ class Benchmark:
             access=access,
             created_at=created_at,
             updated_at=updated_at,
+            artifact_version=artifact_version,
+            artifact_changelog=artifact_changelog,
+            parent_artifact_id=parent_artifact_id,
             readme=readme,
             target_types=target_types,
             dataset_artifact_id=dataset_artifact_id,

@@ -12,12 +12,16 @@ from ..models.task_type import TaskType, check_task_type
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses
-    from ..models.benchmark_fields_n_test_datapoints import (
-        BenchmarkFieldsNTestDatapoints,
+    from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses
+    from ..models.benchmark_task_fields_n_test_datapoints import (
+        BenchmarkTaskFieldsNTestDatapoints,
     )
-    from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes
-    from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes
+    from ..models.benchmark_task_fields_target_types import (
+        BenchmarkTaskFieldsTargetTypes,
+    )
+    from ..models.benchmark_task_fields_test_set_sizes import (
+        BenchmarkTaskFieldsTestSetSizes,
+    )
     from ..models.metric import Metric
     from ..models.test_sets import TestSets
 
@@ -27,43 +31,44 @@ T = TypeVar("T", bound="BenchmarkFields")
 
 @_attrs_define
 class BenchmarkFields:
-    """
+    """Fields of V1 benchmarks and 0.10 competitions (index lists in `split`).
+
     Attributes:
         target_cols (list[str] | str | Unset):
         input_cols (list[str] | str | Unset):
-        split (list[list[int] | TestSets] | Unset): `[train_indices, test]`: `test` is an object of named index lists
-            (always on output) or one index list (input only).
         metrics (list[Metric | MetricLabel] | Unset):
         main_metric (str | Unset): The main metric's name.
         readme (str | Unset):
-        target_types (BenchmarkFieldsTargetTypes | Unset):
-        md_5_sum (str | Unset):
+        target_types (BenchmarkTaskFieldsTargetTypes | Unset):
         dataset_artifact_id (str | Unset):
         n_train_datapoints (int | Unset):
         n_test_sets (int | Unset):
-        n_test_datapoints (BenchmarkFieldsNTestDatapoints | Unset):
-        n_classes (BenchmarkFieldsNClasses | Unset):
+        n_test_datapoints (BenchmarkTaskFieldsNTestDatapoints | Unset):
+        n_classes (BenchmarkTaskFieldsNClasses | Unset):
         task_type (TaskType | Unset):
         test_set_labels (list[str] | Unset):
-        test_set_sizes (BenchmarkFieldsTestSetSizes | Unset):
+        test_set_sizes (BenchmarkTaskFieldsTestSetSizes | Unset):
+        split (list[list[int] | TestSets] | Unset): `[train_indices, test]`: `test` is an object of named index lists
+            (always on output) or one index list (input only).
+        md_5_sum (str | Unset):
     """
 
     target_cols: list[str] | str | Unset = UNSET
     input_cols: list[str] | str | Unset = UNSET
-    split: list[list[int] | TestSets] | Unset = UNSET
     metrics: list[Metric | MetricLabel] | Unset = UNSET
     main_metric: str | Unset = UNSET
     readme: str | Unset = UNSET
-    target_types: BenchmarkFieldsTargetTypes | Unset = UNSET
-    md_5_sum: str | Unset = UNSET
+    target_types: BenchmarkTaskFieldsTargetTypes | Unset = UNSET
     dataset_artifact_id: str | Unset = UNSET
     n_train_datapoints: int | Unset = UNSET
     n_test_sets: int | Unset = UNSET
-    n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset = UNSET
-    n_classes: BenchmarkFieldsNClasses | Unset = UNSET
+    n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset = UNSET
+    n_classes: BenchmarkTaskFieldsNClasses | Unset = UNSET
     task_type: TaskType | Unset = UNSET
     test_set_labels: list[str] | Unset = UNSET
-    test_set_sizes: BenchmarkFieldsTestSetSizes | Unset = UNSET
+    test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
+    split: list[list[int] | TestSets] | Unset = UNSET
+    md_5_sum: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,21 +92,6 @@ class BenchmarkFields:
         else:
             input_cols = self.input_cols
 
-        split: list[dict[str, Any] | list[int]] | Unset = UNSET
-        if not isinstance(self.split, Unset):
-            split = []
-            for componentsschemas_split_item_data in self.split:
-                componentsschemas_split_item: dict[str, Any] | list[int]
-                if isinstance(componentsschemas_split_item_data, list):
-                    componentsschemas_split_item = componentsschemas_split_item_data
-
-                else:
-                    componentsschemas_split_item = (
-                        componentsschemas_split_item_data.to_dict()
-                    )
-
-                split.append(componentsschemas_split_item)
-
         metrics: list[dict[str, Any] | str] | Unset = UNSET
         if not isinstance(self.metrics, Unset):
             metrics = []
@@ -121,8 +111,6 @@ class BenchmarkFields:
         target_types: dict[str, Any] | Unset = UNSET
         if not isinstance(self.target_types, Unset):
             target_types = self.target_types.to_dict()
-
-        md_5_sum = self.md_5_sum
 
         dataset_artifact_id = self.dataset_artifact_id
 
@@ -150,6 +138,23 @@ class BenchmarkFields:
         if not isinstance(self.test_set_sizes, Unset):
             test_set_sizes = self.test_set_sizes.to_dict()
 
+        split: list[dict[str, Any] | list[int]] | Unset = UNSET
+        if not isinstance(self.split, Unset):
+            split = []
+            for componentsschemas_split_item_data in self.split:
+                componentsschemas_split_item: dict[str, Any] | list[int]
+                if isinstance(componentsschemas_split_item_data, list):
+                    componentsschemas_split_item = componentsschemas_split_item_data
+
+                else:
+                    componentsschemas_split_item = (
+                        componentsschemas_split_item_data.to_dict()
+                    )
+
+                split.append(componentsschemas_split_item)
+
+        md_5_sum = self.md_5_sum
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -157,8 +162,6 @@ class BenchmarkFields:
             field_dict["targetCols"] = target_cols
         if input_cols is not UNSET:
             field_dict["inputCols"] = input_cols
-        if split is not UNSET:
-            field_dict["split"] = split
         if metrics is not UNSET:
             field_dict["metrics"] = metrics
         if main_metric is not UNSET:
@@ -167,8 +170,6 @@ class BenchmarkFields:
             field_dict["readme"] = readme
         if target_types is not UNSET:
             field_dict["targetTypes"] = target_types
-        if md_5_sum is not UNSET:
-            field_dict["md5Sum"] = md_5_sum
         if dataset_artifact_id is not UNSET:
             field_dict["datasetArtifactId"] = dataset_artifact_id
         if n_train_datapoints is not UNSET:
@@ -185,17 +186,25 @@ class BenchmarkFields:
             field_dict["testSetLabels"] = test_set_labels
         if test_set_sizes is not UNSET:
             field_dict["testSetSizes"] = test_set_sizes
+        if split is not UNSET:
+            field_dict["split"] = split
+        if md_5_sum is not UNSET:
+            field_dict["md5Sum"] = md_5_sum
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses  # noqa: PLC0415
-        from ..models.benchmark_fields_n_test_datapoints import (
-            BenchmarkFieldsNTestDatapoints,  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_test_datapoints import (
+            BenchmarkTaskFieldsNTestDatapoints,  # noqa: PLC0415
         )
-        from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes  # noqa: PLC0415
-        from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes  # noqa: PLC0415
+        from ..models.benchmark_task_fields_target_types import (
+            BenchmarkTaskFieldsTargetTypes,  # noqa: PLC0415
+        )
+        from ..models.benchmark_task_fields_test_set_sizes import (
+            BenchmarkTaskFieldsTestSetSizes,  # noqa: PLC0415
+        )
         from ..models.metric import Metric  # noqa: PLC0415
         from ..models.test_sets import TestSets  # noqa: PLC0415
 
@@ -231,35 +240,6 @@ class BenchmarkFields:
 
         input_cols = _parse_input_cols(d.pop("inputCols", UNSET))
 
-        _split = d.pop("split", UNSET)
-        split: list[list[int] | TestSets] | Unset = UNSET
-        if _split is not UNSET:
-            split = []
-            for componentsschemas_split_item_data in _split:
-
-                def _parse_componentsschemas_split_item(
-                    data: object,
-                ) -> list[int] | TestSets:
-                    try:
-                        if not isinstance(data, list):
-                            raise TypeError()
-                        componentsschemas_split_item_type_0 = cast(list[int], data)
-
-                        return componentsschemas_split_item_type_0
-                    except (TypeError, ValueError, AttributeError, KeyError):
-                        pass
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_split_item_type_1 = TestSets.from_dict(data)
-
-                    return componentsschemas_split_item_type_1
-
-                componentsschemas_split_item = _parse_componentsschemas_split_item(
-                    componentsschemas_split_item_data
-                )
-
-                split.append(componentsschemas_split_item)
-
         _metrics = d.pop("metrics", UNSET)
         metrics: list[Metric | MetricLabel] | Unset = UNSET
         if _metrics is not UNSET:
@@ -290,13 +270,11 @@ class BenchmarkFields:
         readme = d.pop("readme", UNSET)
 
         _target_types = d.pop("targetTypes", UNSET)
-        target_types: BenchmarkFieldsTargetTypes | Unset
+        target_types: BenchmarkTaskFieldsTargetTypes | Unset
         if isinstance(_target_types, Unset):
             target_types = UNSET
         else:
-            target_types = BenchmarkFieldsTargetTypes.from_dict(_target_types)
-
-        md_5_sum = d.pop("md5Sum", UNSET)
+            target_types = BenchmarkTaskFieldsTargetTypes.from_dict(_target_types)
 
         dataset_artifact_id = d.pop("datasetArtifactId", UNSET)
 
@@ -305,20 +283,20 @@ class BenchmarkFields:
         n_test_sets = d.pop("nTestSets", UNSET)
 
         _n_test_datapoints = d.pop("nTestDatapoints", UNSET)
-        n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset
+        n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset
         if isinstance(_n_test_datapoints, Unset):
             n_test_datapoints = UNSET
         else:
-            n_test_datapoints = BenchmarkFieldsNTestDatapoints.from_dict(
+            n_test_datapoints = BenchmarkTaskFieldsNTestDatapoints.from_dict(
                 _n_test_datapoints
             )
 
         _n_classes = d.pop("nClasses", UNSET)
-        n_classes: BenchmarkFieldsNClasses | Unset
+        n_classes: BenchmarkTaskFieldsNClasses | Unset
         if isinstance(_n_classes, Unset):
             n_classes = UNSET
         else:
-            n_classes = BenchmarkFieldsNClasses.from_dict(_n_classes)
+            n_classes = BenchmarkTaskFieldsNClasses.from_dict(_n_classes)
 
         _task_type = d.pop("taskType", UNSET)
         task_type: TaskType | Unset
@@ -330,21 +308,50 @@ class BenchmarkFields:
         test_set_labels = cast(list[str], d.pop("testSetLabels", UNSET))
 
         _test_set_sizes = d.pop("testSetSizes", UNSET)
-        test_set_sizes: BenchmarkFieldsTestSetSizes | Unset
+        test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset
         if isinstance(_test_set_sizes, Unset):
             test_set_sizes = UNSET
         else:
-            test_set_sizes = BenchmarkFieldsTestSetSizes.from_dict(_test_set_sizes)
+            test_set_sizes = BenchmarkTaskFieldsTestSetSizes.from_dict(_test_set_sizes)
+
+        _split = d.pop("split", UNSET)
+        split: list[list[int] | TestSets] | Unset = UNSET
+        if _split is not UNSET:
+            split = []
+            for componentsschemas_split_item_data in _split:
+
+                def _parse_componentsschemas_split_item(
+                    data: object,
+                ) -> list[int] | TestSets:
+                    try:
+                        if not isinstance(data, list):
+                            raise TypeError()
+                        componentsschemas_split_item_type_0 = cast(list[int], data)
+
+                        return componentsschemas_split_item_type_0
+                    except (TypeError, ValueError, AttributeError, KeyError):
+                        pass
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_split_item_type_1 = TestSets.from_dict(data)
+
+                    return componentsschemas_split_item_type_1
+
+                componentsschemas_split_item = _parse_componentsschemas_split_item(
+                    componentsschemas_split_item_data
+                )
+
+                split.append(componentsschemas_split_item)
+
+        md_5_sum = d.pop("md5Sum", UNSET)
 
         benchmark_fields = cls(
             target_cols=target_cols,
             input_cols=input_cols,
-            split=split,
             metrics=metrics,
             main_metric=main_metric,
             readme=readme,
             target_types=target_types,
-            md_5_sum=md_5_sum,
             dataset_artifact_id=dataset_artifact_id,
             n_train_datapoints=n_train_datapoints,
             n_test_sets=n_test_sets,
@@ -353,6 +360,8 @@ class BenchmarkFields:
             task_type=task_type,
             test_set_labels=test_set_labels,
             test_set_sizes=test_set_sizes,
+            split=split,
+            md_5_sum=md_5_sum,
         )
 
         benchmark_fields.additional_properties = d

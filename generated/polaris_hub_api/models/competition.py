@@ -14,12 +14,16 @@ from ..models.task_type import TaskType, check_task_type
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses
-    from ..models.benchmark_fields_n_test_datapoints import (
-        BenchmarkFieldsNTestDatapoints,
+    from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses
+    from ..models.benchmark_task_fields_n_test_datapoints import (
+        BenchmarkTaskFieldsNTestDatapoints,
     )
-    from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes
-    from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes
+    from ..models.benchmark_task_fields_target_types import (
+        BenchmarkTaskFieldsTargetTypes,
+    )
+    from ..models.benchmark_task_fields_test_set_sizes import (
+        BenchmarkTaskFieldsTestSetSizes,
+    )
     from ..models.dataset_ref import DatasetRef
     from ..models.metric import Metric
     from ..models.string_map import StringMap
@@ -36,24 +40,24 @@ class Competition:
     Attributes:
         target_cols (list[str] | str):
         input_cols (list[str] | str):
-        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
-            output) or one index list (input only).
         metrics (list[Metric | MetricLabel]):
         main_metric (str): The main metric's name.
+        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
+            output) or one index list (input only).
         name (str):
         owner (str):
         dataset (DatasetRef): The dataset a benchmark or competition is built on.
         readme (str | Unset):
-        target_types (BenchmarkFieldsTargetTypes | Unset):
-        md_5_sum (str | Unset):
+        target_types (BenchmarkTaskFieldsTargetTypes | Unset):
         dataset_artifact_id (str | Unset):
         n_train_datapoints (int | Unset):
         n_test_sets (int | Unset):
-        n_test_datapoints (BenchmarkFieldsNTestDatapoints | Unset):
-        n_classes (BenchmarkFieldsNClasses | Unset):
+        n_test_datapoints (BenchmarkTaskFieldsNTestDatapoints | Unset):
+        n_classes (BenchmarkTaskFieldsNClasses | Unset):
         task_type (TaskType | Unset):
         test_set_labels (list[str] | Unset):
-        test_set_sizes (BenchmarkFieldsTestSetSizes | Unset):
+        test_set_sizes (BenchmarkTaskFieldsTestSetSizes | Unset):
+        md_5_sum (str | Unset):
         start_time (datetime.datetime | None | Unset):
         end_time (datetime.datetime | None | Unset):
         description (str | Unset):
@@ -68,23 +72,23 @@ class Competition:
 
     target_cols: list[str] | str
     input_cols: list[str] | str
-    split: list[list[int] | TestSets]
     metrics: list[Metric | MetricLabel]
     main_metric: str
+    split: list[list[int] | TestSets]
     name: str
     owner: str
     dataset: DatasetRef
     readme: str | Unset = UNSET
-    target_types: BenchmarkFieldsTargetTypes | Unset = UNSET
-    md_5_sum: str | Unset = UNSET
+    target_types: BenchmarkTaskFieldsTargetTypes | Unset = UNSET
     dataset_artifact_id: str | Unset = UNSET
     n_train_datapoints: int | Unset = UNSET
     n_test_sets: int | Unset = UNSET
-    n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset = UNSET
-    n_classes: BenchmarkFieldsNClasses | Unset = UNSET
+    n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset = UNSET
+    n_classes: BenchmarkTaskFieldsNClasses | Unset = UNSET
     task_type: TaskType | Unset = UNSET
     test_set_labels: list[str] | Unset = UNSET
-    test_set_sizes: BenchmarkFieldsTestSetSizes | Unset = UNSET
+    test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
+    md_5_sum: str | Unset = UNSET
     start_time: datetime.datetime | None | Unset = UNSET
     end_time: datetime.datetime | None | Unset = UNSET
     description: str | Unset = UNSET
@@ -114,6 +118,18 @@ class Competition:
         else:
             input_cols = self.input_cols
 
+        metrics = []
+        for metrics_item_data in self.metrics:
+            metrics_item: dict[str, Any] | str
+            if isinstance(metrics_item_data, Metric):
+                metrics_item = metrics_item_data.to_dict()
+            else:
+                metrics_item = metrics_item_data
+
+            metrics.append(metrics_item)
+
+        main_metric = self.main_metric
+
         split = []
         for componentsschemas_split_item_data in self.split:
             componentsschemas_split_item: dict[str, Any] | list[int]
@@ -127,18 +143,6 @@ class Competition:
 
             split.append(componentsschemas_split_item)
 
-        metrics = []
-        for metrics_item_data in self.metrics:
-            metrics_item: dict[str, Any] | str
-            if isinstance(metrics_item_data, Metric):
-                metrics_item = metrics_item_data.to_dict()
-            else:
-                metrics_item = metrics_item_data
-
-            metrics.append(metrics_item)
-
-        main_metric = self.main_metric
-
         name = self.name
 
         owner = self.owner
@@ -150,8 +154,6 @@ class Competition:
         target_types: dict[str, Any] | Unset = UNSET
         if not isinstance(self.target_types, Unset):
             target_types = self.target_types.to_dict()
-
-        md_5_sum = self.md_5_sum
 
         dataset_artifact_id = self.dataset_artifact_id
 
@@ -178,6 +180,8 @@ class Competition:
         test_set_sizes: dict[str, Any] | Unset = UNSET
         if not isinstance(self.test_set_sizes, Unset):
             test_set_sizes = self.test_set_sizes.to_dict()
+
+        md_5_sum = self.md_5_sum
 
         start_time: None | str | Unset
         if isinstance(self.start_time, Unset):
@@ -223,9 +227,9 @@ class Competition:
             {
                 "targetCols": target_cols,
                 "inputCols": input_cols,
-                "split": split,
                 "metrics": metrics,
                 "mainMetric": main_metric,
+                "split": split,
                 "name": name,
                 "owner": owner,
                 "dataset": dataset,
@@ -235,8 +239,6 @@ class Competition:
             field_dict["readme"] = readme
         if target_types is not UNSET:
             field_dict["targetTypes"] = target_types
-        if md_5_sum is not UNSET:
-            field_dict["md5Sum"] = md_5_sum
         if dataset_artifact_id is not UNSET:
             field_dict["datasetArtifactId"] = dataset_artifact_id
         if n_train_datapoints is not UNSET:
@@ -253,6 +255,8 @@ class Competition:
             field_dict["testSetLabels"] = test_set_labels
         if test_set_sizes is not UNSET:
             field_dict["testSetSizes"] = test_set_sizes
+        if md_5_sum is not UNSET:
+            field_dict["md5Sum"] = md_5_sum
         if start_time is not UNSET:
             field_dict["startTime"] = start_time
         if end_time is not UNSET:
@@ -278,12 +282,16 @@ class Competition:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses  # noqa: PLC0415
-        from ..models.benchmark_fields_n_test_datapoints import (
-            BenchmarkFieldsNTestDatapoints,  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_test_datapoints import (
+            BenchmarkTaskFieldsNTestDatapoints,  # noqa: PLC0415
         )
-        from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes  # noqa: PLC0415
-        from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes  # noqa: PLC0415
+        from ..models.benchmark_task_fields_target_types import (
+            BenchmarkTaskFieldsTargetTypes,  # noqa: PLC0415
+        )
+        from ..models.benchmark_task_fields_test_set_sizes import (
+            BenchmarkTaskFieldsTestSetSizes,  # noqa: PLC0415
+        )
         from ..models.dataset_ref import DatasetRef  # noqa: PLC0415
         from ..models.metric import Metric  # noqa: PLC0415
         from ..models.string_map import StringMap  # noqa: PLC0415
@@ -317,6 +325,31 @@ class Competition:
 
         input_cols = _parse_input_cols(d.pop("inputCols"))
 
+        metrics = []
+        _metrics = d.pop("metrics")
+        for metrics_item_data in _metrics:
+
+            def _parse_metrics_item(data: object) -> Metric | MetricLabel:
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_metric_spec_type_0 = Metric.from_dict(data)
+
+                    return componentsschemas_metric_spec_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_metric_spec_type_1 = check_metric_label(data)
+
+                return componentsschemas_metric_spec_type_1
+
+            metrics_item = _parse_metrics_item(metrics_item_data)
+
+            metrics.append(metrics_item)
+
+        main_metric = d.pop("mainMetric")
+
         split = []
         _split = d.pop("split")
         for componentsschemas_split_item_data in _split:
@@ -344,31 +377,6 @@ class Competition:
 
             split.append(componentsschemas_split_item)
 
-        metrics = []
-        _metrics = d.pop("metrics")
-        for metrics_item_data in _metrics:
-
-            def _parse_metrics_item(data: object) -> Metric | MetricLabel:
-                try:
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_metric_spec_type_0 = Metric.from_dict(data)
-
-                    return componentsschemas_metric_spec_type_0
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_metric_spec_type_1 = check_metric_label(data)
-
-                return componentsschemas_metric_spec_type_1
-
-            metrics_item = _parse_metrics_item(metrics_item_data)
-
-            metrics.append(metrics_item)
-
-        main_metric = d.pop("mainMetric")
-
         name = d.pop("name")
 
         owner = d.pop("owner")
@@ -378,13 +386,11 @@ class Competition:
         readme = d.pop("readme", UNSET)
 
         _target_types = d.pop("targetTypes", UNSET)
-        target_types: BenchmarkFieldsTargetTypes | Unset
+        target_types: BenchmarkTaskFieldsTargetTypes | Unset
         if isinstance(_target_types, Unset):
             target_types = UNSET
         else:
-            target_types = BenchmarkFieldsTargetTypes.from_dict(_target_types)
-
-        md_5_sum = d.pop("md5Sum", UNSET)
+            target_types = BenchmarkTaskFieldsTargetTypes.from_dict(_target_types)
 
         dataset_artifact_id = d.pop("datasetArtifactId", UNSET)
 
@@ -393,20 +399,20 @@ class Competition:
         n_test_sets = d.pop("nTestSets", UNSET)
 
         _n_test_datapoints = d.pop("nTestDatapoints", UNSET)
-        n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset
+        n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset
         if isinstance(_n_test_datapoints, Unset):
             n_test_datapoints = UNSET
         else:
-            n_test_datapoints = BenchmarkFieldsNTestDatapoints.from_dict(
+            n_test_datapoints = BenchmarkTaskFieldsNTestDatapoints.from_dict(
                 _n_test_datapoints
             )
 
         _n_classes = d.pop("nClasses", UNSET)
-        n_classes: BenchmarkFieldsNClasses | Unset
+        n_classes: BenchmarkTaskFieldsNClasses | Unset
         if isinstance(_n_classes, Unset):
             n_classes = UNSET
         else:
-            n_classes = BenchmarkFieldsNClasses.from_dict(_n_classes)
+            n_classes = BenchmarkTaskFieldsNClasses.from_dict(_n_classes)
 
         _task_type = d.pop("taskType", UNSET)
         task_type: TaskType | Unset
@@ -418,11 +424,13 @@ class Competition:
         test_set_labels = cast(list[str], d.pop("testSetLabels", UNSET))
 
         _test_set_sizes = d.pop("testSetSizes", UNSET)
-        test_set_sizes: BenchmarkFieldsTestSetSizes | Unset
+        test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset
         if isinstance(_test_set_sizes, Unset):
             test_set_sizes = UNSET
         else:
-            test_set_sizes = BenchmarkFieldsTestSetSizes.from_dict(_test_set_sizes)
+            test_set_sizes = BenchmarkTaskFieldsTestSetSizes.from_dict(_test_set_sizes)
+
+        md_5_sum = d.pop("md5Sum", UNSET)
 
         def _parse_start_time(data: object) -> datetime.datetime | None | Unset:
             if data is None:
@@ -487,15 +495,14 @@ class Competition:
         competition = cls(
             target_cols=target_cols,
             input_cols=input_cols,
-            split=split,
             metrics=metrics,
             main_metric=main_metric,
+            split=split,
             name=name,
             owner=owner,
             dataset=dataset,
             readme=readme,
             target_types=target_types,
-            md_5_sum=md_5_sum,
             dataset_artifact_id=dataset_artifact_id,
             n_train_datapoints=n_train_datapoints,
             n_test_sets=n_test_sets,
@@ -504,6 +511,7 @@ class Competition:
             task_type=task_type,
             test_set_labels=test_set_labels,
             test_set_sizes=test_set_sizes,
+            md_5_sum=md_5_sum,
             start_time=start_time,
             end_time=end_time,
             description=description,

@@ -14,12 +14,16 @@ from ..models.task_type import TaskType, check_task_type
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses
-    from ..models.benchmark_fields_n_test_datapoints import (
-        BenchmarkFieldsNTestDatapoints,
+    from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses
+    from ..models.benchmark_task_fields_n_test_datapoints import (
+        BenchmarkTaskFieldsNTestDatapoints,
     )
-    from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes
-    from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes
+    from ..models.benchmark_task_fields_target_types import (
+        BenchmarkTaskFieldsTargetTypes,
+    )
+    from ..models.benchmark_task_fields_test_set_sizes import (
+        BenchmarkTaskFieldsTestSetSizes,
+    )
     from ..models.metric import Metric
     from ..models.string_map import StringMap
     from ..models.test_sets import TestSets
@@ -35,11 +39,11 @@ class CompetitionUpload:
     Attributes:
         target_cols (list[str] | str):
         input_cols (list[str] | str):
-        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
-            output) or one index list (input only).
         metrics (list[Metric | MetricLabel]):
         main_metric (str): The main metric's name.
         dataset_artifact_id (str):
+        split (list[list[int] | TestSets]): `[train_indices, test]`: `test` is an object of named index lists (always on
+            output) or one index list (input only).
         name (str | Unset):
         description (str | Unset):
         tags (list[str] | Unset):
@@ -50,26 +54,27 @@ class CompetitionUpload:
         artifact_id (str | Unset):
         urn (str | Unset):
         access (AccessType | Unset):
+        version (int | Unset): Computed by polaris-lib 0.11+ (2 for V2 datasets and benchmarks, else 1); ignored.
         readme (str | Unset):
-        target_types (BenchmarkFieldsTargetTypes | Unset):
-        md_5_sum (str | Unset):
+        target_types (BenchmarkTaskFieldsTargetTypes | Unset):
         n_train_datapoints (int | Unset):
         n_test_sets (int | Unset):
-        n_test_datapoints (BenchmarkFieldsNTestDatapoints | Unset):
-        n_classes (BenchmarkFieldsNClasses | Unset):
+        n_test_datapoints (BenchmarkTaskFieldsNTestDatapoints | Unset):
+        n_classes (BenchmarkTaskFieldsNClasses | Unset):
         task_type (TaskType | Unset):
         test_set_labels (list[str] | Unset):
-        test_set_sizes (BenchmarkFieldsTestSetSizes | Unset):
+        test_set_sizes (BenchmarkTaskFieldsTestSetSizes | Unset):
+        md_5_sum (str | Unset):
         start_time (datetime.datetime | None | Unset):
         end_time (datetime.datetime | None | Unset):
     """
 
     target_cols: list[str] | str
     input_cols: list[str] | str
-    split: list[list[int] | TestSets]
     metrics: list[Metric | MetricLabel]
     main_metric: str
     dataset_artifact_id: str
+    split: list[list[int] | TestSets]
     name: str | Unset = UNSET
     description: str | Unset = UNSET
     tags: list[str] | Unset = UNSET
@@ -80,16 +85,17 @@ class CompetitionUpload:
     artifact_id: str | Unset = UNSET
     urn: str | Unset = UNSET
     access: AccessType | Unset = UNSET
+    version: int | Unset = UNSET
     readme: str | Unset = UNSET
-    target_types: BenchmarkFieldsTargetTypes | Unset = UNSET
-    md_5_sum: str | Unset = UNSET
+    target_types: BenchmarkTaskFieldsTargetTypes | Unset = UNSET
     n_train_datapoints: int | Unset = UNSET
     n_test_sets: int | Unset = UNSET
-    n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset = UNSET
-    n_classes: BenchmarkFieldsNClasses | Unset = UNSET
+    n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset = UNSET
+    n_classes: BenchmarkTaskFieldsNClasses | Unset = UNSET
     task_type: TaskType | Unset = UNSET
     test_set_labels: list[str] | Unset = UNSET
-    test_set_sizes: BenchmarkFieldsTestSetSizes | Unset = UNSET
+    test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset = UNSET
+    md_5_sum: str | Unset = UNSET
     start_time: datetime.datetime | None | Unset = UNSET
     end_time: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -111,19 +117,6 @@ class CompetitionUpload:
         else:
             input_cols = self.input_cols
 
-        split = []
-        for componentsschemas_split_item_data in self.split:
-            componentsschemas_split_item: dict[str, Any] | list[int]
-            if isinstance(componentsschemas_split_item_data, list):
-                componentsschemas_split_item = componentsschemas_split_item_data
-
-            else:
-                componentsschemas_split_item = (
-                    componentsschemas_split_item_data.to_dict()
-                )
-
-            split.append(componentsschemas_split_item)
-
         metrics = []
         for metrics_item_data in self.metrics:
             metrics_item: dict[str, Any] | str
@@ -137,6 +130,19 @@ class CompetitionUpload:
         main_metric = self.main_metric
 
         dataset_artifact_id = self.dataset_artifact_id
+
+        split = []
+        for componentsschemas_split_item_data in self.split:
+            componentsschemas_split_item: dict[str, Any] | list[int]
+            if isinstance(componentsschemas_split_item_data, list):
+                componentsschemas_split_item = componentsschemas_split_item_data
+
+            else:
+                componentsschemas_split_item = (
+                    componentsschemas_split_item_data.to_dict()
+                )
+
+            split.append(componentsschemas_split_item)
 
         name = self.name
 
@@ -164,13 +170,13 @@ class CompetitionUpload:
         if not isinstance(self.access, Unset):
             access = self.access
 
+        version = self.version
+
         readme = self.readme
 
         target_types: dict[str, Any] | Unset = UNSET
         if not isinstance(self.target_types, Unset):
             target_types = self.target_types.to_dict()
-
-        md_5_sum = self.md_5_sum
 
         n_train_datapoints = self.n_train_datapoints
 
@@ -196,6 +202,8 @@ class CompetitionUpload:
         if not isinstance(self.test_set_sizes, Unset):
             test_set_sizes = self.test_set_sizes.to_dict()
 
+        md_5_sum = self.md_5_sum
+
         start_time: None | str | Unset
         if isinstance(self.start_time, Unset):
             start_time = UNSET
@@ -218,10 +226,10 @@ class CompetitionUpload:
             {
                 "targetCols": target_cols,
                 "inputCols": input_cols,
-                "split": split,
                 "metrics": metrics,
                 "mainMetric": main_metric,
                 "datasetArtifactId": dataset_artifact_id,
+                "split": split,
             }
         )
         if name is not UNSET:
@@ -244,12 +252,12 @@ class CompetitionUpload:
             field_dict["urn"] = urn
         if access is not UNSET:
             field_dict["access"] = access
+        if version is not UNSET:
+            field_dict["version"] = version
         if readme is not UNSET:
             field_dict["readme"] = readme
         if target_types is not UNSET:
             field_dict["targetTypes"] = target_types
-        if md_5_sum is not UNSET:
-            field_dict["md5Sum"] = md_5_sum
         if n_train_datapoints is not UNSET:
             field_dict["nTrainDatapoints"] = n_train_datapoints
         if n_test_sets is not UNSET:
@@ -264,6 +272,8 @@ class CompetitionUpload:
             field_dict["testSetLabels"] = test_set_labels
         if test_set_sizes is not UNSET:
             field_dict["testSetSizes"] = test_set_sizes
+        if md_5_sum is not UNSET:
+            field_dict["md5Sum"] = md_5_sum
         if start_time is not UNSET:
             field_dict["startTime"] = start_time
         if end_time is not UNSET:
@@ -273,12 +283,16 @@ class CompetitionUpload:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.benchmark_fields_n_classes import BenchmarkFieldsNClasses  # noqa: PLC0415
-        from ..models.benchmark_fields_n_test_datapoints import (
-            BenchmarkFieldsNTestDatapoints,  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_classes import BenchmarkTaskFieldsNClasses  # noqa: PLC0415
+        from ..models.benchmark_task_fields_n_test_datapoints import (
+            BenchmarkTaskFieldsNTestDatapoints,  # noqa: PLC0415
         )
-        from ..models.benchmark_fields_target_types import BenchmarkFieldsTargetTypes  # noqa: PLC0415
-        from ..models.benchmark_fields_test_set_sizes import BenchmarkFieldsTestSetSizes  # noqa: PLC0415
+        from ..models.benchmark_task_fields_target_types import (
+            BenchmarkTaskFieldsTargetTypes,  # noqa: PLC0415
+        )
+        from ..models.benchmark_task_fields_test_set_sizes import (
+            BenchmarkTaskFieldsTestSetSizes,  # noqa: PLC0415
+        )
         from ..models.metric import Metric  # noqa: PLC0415
         from ..models.string_map import StringMap  # noqa: PLC0415
         from ..models.test_sets import TestSets  # noqa: PLC0415
@@ -311,33 +325,6 @@ class CompetitionUpload:
 
         input_cols = _parse_input_cols(d.pop("inputCols"))
 
-        split = []
-        _split = d.pop("split")
-        for componentsschemas_split_item_data in _split:
-
-            def _parse_componentsschemas_split_item(
-                data: object,
-            ) -> list[int] | TestSets:
-                try:
-                    if not isinstance(data, list):
-                        raise TypeError()
-                    componentsschemas_split_item_type_0 = cast(list[int], data)
-
-                    return componentsschemas_split_item_type_0
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_split_item_type_1 = TestSets.from_dict(data)
-
-                return componentsschemas_split_item_type_1
-
-            componentsschemas_split_item = _parse_componentsschemas_split_item(
-                componentsschemas_split_item_data
-            )
-
-            split.append(componentsschemas_split_item)
-
         metrics = []
         _metrics = d.pop("metrics")
         for metrics_item_data in _metrics:
@@ -364,6 +351,33 @@ class CompetitionUpload:
         main_metric = d.pop("mainMetric")
 
         dataset_artifact_id = d.pop("datasetArtifactId")
+
+        split = []
+        _split = d.pop("split")
+        for componentsschemas_split_item_data in _split:
+
+            def _parse_componentsschemas_split_item(
+                data: object,
+            ) -> list[int] | TestSets:
+                try:
+                    if not isinstance(data, list):
+                        raise TypeError()
+                    componentsschemas_split_item_type_0 = cast(list[int], data)
+
+                    return componentsschemas_split_item_type_0
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_split_item_type_1 = TestSets.from_dict(data)
+
+                return componentsschemas_split_item_type_1
+
+            componentsschemas_split_item = _parse_componentsschemas_split_item(
+                componentsschemas_split_item_data
+            )
+
+            split.append(componentsschemas_split_item)
 
         name = d.pop("name", UNSET)
 
@@ -395,36 +409,36 @@ class CompetitionUpload:
         else:
             access = check_access_type(_access)
 
+        version = d.pop("version", UNSET)
+
         readme = d.pop("readme", UNSET)
 
         _target_types = d.pop("targetTypes", UNSET)
-        target_types: BenchmarkFieldsTargetTypes | Unset
+        target_types: BenchmarkTaskFieldsTargetTypes | Unset
         if isinstance(_target_types, Unset):
             target_types = UNSET
         else:
-            target_types = BenchmarkFieldsTargetTypes.from_dict(_target_types)
-
-        md_5_sum = d.pop("md5Sum", UNSET)
+            target_types = BenchmarkTaskFieldsTargetTypes.from_dict(_target_types)
 
         n_train_datapoints = d.pop("nTrainDatapoints", UNSET)
 
         n_test_sets = d.pop("nTestSets", UNSET)
 
         _n_test_datapoints = d.pop("nTestDatapoints", UNSET)
-        n_test_datapoints: BenchmarkFieldsNTestDatapoints | Unset
+        n_test_datapoints: BenchmarkTaskFieldsNTestDatapoints | Unset
         if isinstance(_n_test_datapoints, Unset):
             n_test_datapoints = UNSET
         else:
-            n_test_datapoints = BenchmarkFieldsNTestDatapoints.from_dict(
+            n_test_datapoints = BenchmarkTaskFieldsNTestDatapoints.from_dict(
                 _n_test_datapoints
             )
 
         _n_classes = d.pop("nClasses", UNSET)
-        n_classes: BenchmarkFieldsNClasses | Unset
+        n_classes: BenchmarkTaskFieldsNClasses | Unset
         if isinstance(_n_classes, Unset):
             n_classes = UNSET
         else:
-            n_classes = BenchmarkFieldsNClasses.from_dict(_n_classes)
+            n_classes = BenchmarkTaskFieldsNClasses.from_dict(_n_classes)
 
         _task_type = d.pop("taskType", UNSET)
         task_type: TaskType | Unset
@@ -436,11 +450,13 @@ class CompetitionUpload:
         test_set_labels = cast(list[str], d.pop("testSetLabels", UNSET))
 
         _test_set_sizes = d.pop("testSetSizes", UNSET)
-        test_set_sizes: BenchmarkFieldsTestSetSizes | Unset
+        test_set_sizes: BenchmarkTaskFieldsTestSetSizes | Unset
         if isinstance(_test_set_sizes, Unset):
             test_set_sizes = UNSET
         else:
-            test_set_sizes = BenchmarkFieldsTestSetSizes.from_dict(_test_set_sizes)
+            test_set_sizes = BenchmarkTaskFieldsTestSetSizes.from_dict(_test_set_sizes)
+
+        md_5_sum = d.pop("md5Sum", UNSET)
 
         def _parse_start_time(data: object) -> datetime.datetime | None | Unset:
             if data is None:
@@ -479,10 +495,10 @@ class CompetitionUpload:
         competition_upload = cls(
             target_cols=target_cols,
             input_cols=input_cols,
-            split=split,
             metrics=metrics,
             main_metric=main_metric,
             dataset_artifact_id=dataset_artifact_id,
+            split=split,
             name=name,
             description=description,
             tags=tags,
@@ -493,9 +509,9 @@ class CompetitionUpload:
             artifact_id=artifact_id,
             urn=urn,
             access=access,
+            version=version,
             readme=readme,
             target_types=target_types,
-            md_5_sum=md_5_sum,
             n_train_datapoints=n_train_datapoints,
             n_test_sets=n_test_sets,
             n_test_datapoints=n_test_datapoints,
@@ -503,6 +519,7 @@ class CompetitionUpload:
             task_type=task_type,
             test_set_labels=test_set_labels,
             test_set_sizes=test_set_sizes,
+            md_5_sum=md_5_sum,
             start_time=start_time,
             end_time=end_time,
         )

@@ -43,6 +43,15 @@ class DatasetV1:
         access (AccessType | Unset):
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
+        artifact_version (int | Unset): 1 for a first version; a new version gets its parent's number plus one.
+        artifact_changelog (None | str | Unset):
+        parent_artifact_id (None | str | Unset): `owner/slug` of the previous version, or null.
+        root (str | Unset): An http(s) URL readable without credentials (HEAD with Content-Length, ranged GET, 404 for a
+            missing key).
+            Present only for public artifacts (polaris-lib 0.13 reads public content this way, without a token).
+        extension (str | Unset): An http(s) URL readable without credentials (HEAD with Content-Length, ranged GET, 404
+            for a missing key).
+            Present only for public artifacts (polaris-lib 0.13 reads public content this way, without a token).
         table_content (TableContent | Unset):
         zarr_content (list[ZarrContentEntry] | Unset):
         zarr_md_5_sum_manifest (list[ZarrManifestEntry] | Unset):
@@ -69,6 +78,11 @@ class DatasetV1:
     access: AccessType | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
+    artifact_version: int | Unset = UNSET
+    artifact_changelog: None | str | Unset = UNSET
+    parent_artifact_id: None | str | Unset = UNSET
+    root: str | Unset = UNSET
+    extension: str | Unset = UNSET
     table_content: TableContent | Unset = UNSET
     zarr_content: list[ZarrContentEntry] | Unset = UNSET
     zarr_md_5_sum_manifest: list[ZarrManifestEntry] | Unset = UNSET
@@ -118,6 +132,24 @@ class DatasetV1:
         updated_at: str | Unset = UNSET
         if not isinstance(self.updated_at, Unset):
             updated_at = self.updated_at.isoformat()
+
+        artifact_version = self.artifact_version
+
+        artifact_changelog: None | str | Unset
+        if isinstance(self.artifact_changelog, Unset):
+            artifact_changelog = UNSET
+        else:
+            artifact_changelog = self.artifact_changelog
+
+        parent_artifact_id: None | str | Unset
+        if isinstance(self.parent_artifact_id, Unset):
+            parent_artifact_id = UNSET
+        else:
+            parent_artifact_id = self.parent_artifact_id
+
+        root = self.root
+
+        extension = self.extension
 
         table_content: dict[str, Any] | Unset = UNSET
         if not isinstance(self.table_content, Unset):
@@ -198,6 +230,16 @@ class DatasetV1:
             field_dict["createdAt"] = created_at
         if updated_at is not UNSET:
             field_dict["updatedAt"] = updated_at
+        if artifact_version is not UNSET:
+            field_dict["artifactVersion"] = artifact_version
+        if artifact_changelog is not UNSET:
+            field_dict["artifactChangelog"] = artifact_changelog
+        if parent_artifact_id is not UNSET:
+            field_dict["parentArtifactId"] = parent_artifact_id
+        if root is not UNSET:
+            field_dict["root"] = root
+        if extension is not UNSET:
+            field_dict["extension"] = extension
         if table_content is not UNSET:
             field_dict["tableContent"] = table_content
         if zarr_content is not UNSET:
@@ -279,6 +321,32 @@ class DatasetV1:
             updated_at = UNSET
         else:
             updated_at = datetime.datetime.fromisoformat(_updated_at)
+
+        artifact_version = d.pop("artifactVersion", UNSET)
+
+        def _parse_artifact_changelog(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        artifact_changelog = _parse_artifact_changelog(
+            d.pop("artifactChangelog", UNSET)
+        )
+
+        def _parse_parent_artifact_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        parent_artifact_id = _parse_parent_artifact_id(d.pop("parentArtifactId", UNSET))
+
+        root = d.pop("root", UNSET)
+
+        extension = d.pop("extension", UNSET)
 
         _table_content = d.pop("tableContent", UNSET)
         table_content: TableContent | Unset
@@ -378,6 +446,11 @@ class DatasetV1:
             access=access,
             created_at=created_at,
             updated_at=updated_at,
+            artifact_version=artifact_version,
+            artifact_changelog=artifact_changelog,
+            parent_artifact_id=parent_artifact_id,
+            root=root,
+            extension=extension,
             table_content=table_content,
             zarr_content=zarr_content,
             zarr_md_5_sum_manifest=zarr_md_5_sum_manifest,

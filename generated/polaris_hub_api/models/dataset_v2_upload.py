@@ -37,6 +37,10 @@ class DatasetV2Upload:
         artifact_id (str | Unset):
         urn (str | Unset):
         access (AccessType | Unset):
+        version (int | Unset): Computed by polaris-lib 0.11+ (2 for V2 datasets and benchmarks, else 1); ignored.
+        artifact_version (int | Unset):
+        artifact_changelog (None | str | Unset):
+        parent_artifact_id (None | str | Unset):
         zarr_manifest_md_5_sum (str | Unset):
         default_adapters (AdapterMap | Unset):
         zarr_root_path (None | str | Unset):
@@ -60,6 +64,10 @@ class DatasetV2Upload:
     artifact_id: str | Unset = UNSET
     urn: str | Unset = UNSET
     access: AccessType | Unset = UNSET
+    version: int | Unset = UNSET
+    artifact_version: int | Unset = UNSET
+    artifact_changelog: None | str | Unset = UNSET
+    parent_artifact_id: None | str | Unset = UNSET
     zarr_manifest_md_5_sum: str | Unset = UNSET
     default_adapters: AdapterMap | Unset = UNSET
     zarr_root_path: None | str | Unset = UNSET
@@ -100,6 +108,22 @@ class DatasetV2Upload:
         access: str | Unset = UNSET
         if not isinstance(self.access, Unset):
             access = self.access
+
+        version = self.version
+
+        artifact_version = self.artifact_version
+
+        artifact_changelog: None | str | Unset
+        if isinstance(self.artifact_changelog, Unset):
+            artifact_changelog = UNSET
+        else:
+            artifact_changelog = self.artifact_changelog
+
+        parent_artifact_id: None | str | Unset
+        if isinstance(self.parent_artifact_id, Unset):
+            parent_artifact_id = UNSET
+        else:
+            parent_artifact_id = self.parent_artifact_id
 
         zarr_manifest_md_5_sum = self.zarr_manifest_md_5_sum
 
@@ -166,6 +190,14 @@ class DatasetV2Upload:
             field_dict["urn"] = urn
         if access is not UNSET:
             field_dict["access"] = access
+        if version is not UNSET:
+            field_dict["version"] = version
+        if artifact_version is not UNSET:
+            field_dict["artifactVersion"] = artifact_version
+        if artifact_changelog is not UNSET:
+            field_dict["artifactChangelog"] = artifact_changelog
+        if parent_artifact_id is not UNSET:
+            field_dict["parentArtifactId"] = parent_artifact_id
         if zarr_manifest_md_5_sum is not UNSET:
             field_dict["zarrManifestMd5Sum"] = zarr_manifest_md_5_sum
         if default_adapters is not UNSET:
@@ -230,6 +262,30 @@ class DatasetV2Upload:
             access = UNSET
         else:
             access = check_access_type(_access)
+
+        version = d.pop("version", UNSET)
+
+        artifact_version = d.pop("artifactVersion", UNSET)
+
+        def _parse_artifact_changelog(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        artifact_changelog = _parse_artifact_changelog(
+            d.pop("artifactChangelog", UNSET)
+        )
+
+        def _parse_parent_artifact_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        parent_artifact_id = _parse_parent_artifact_id(d.pop("parentArtifactId", UNSET))
 
         zarr_manifest_md_5_sum = d.pop("zarrManifestMd5Sum", UNSET)
 
@@ -301,6 +357,10 @@ class DatasetV2Upload:
             artifact_id=artifact_id,
             urn=urn,
             access=access,
+            version=version,
+            artifact_version=artifact_version,
+            artifact_changelog=artifact_changelog,
+            parent_artifact_id=parent_artifact_id,
             zarr_manifest_md_5_sum=zarr_manifest_md_5_sum,
             default_adapters=default_adapters,
             zarr_root_path=zarr_root_path,

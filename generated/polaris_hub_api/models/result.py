@@ -43,6 +43,7 @@ class Result:
         github_url (None | str | Unset):
         paper_url (None | str | Unset):
         contributors (list[str] | Unset):
+        model_artifact_id (None | str | Unset):
     """
 
     name: str
@@ -63,6 +64,7 @@ class Result:
     github_url: None | str | Unset = UNSET
     paper_url: None | str | Unset = UNSET
     contributors: list[str] | Unset = UNSET
+    model_artifact_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +127,12 @@ class Result:
         if not isinstance(self.contributors, Unset):
             contributors = self.contributors
 
+        model_artifact_id: None | str | Unset
+        if isinstance(self.model_artifact_id, Unset):
+            model_artifact_id = UNSET
+        else:
+            model_artifact_id = self.model_artifact_id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -161,6 +169,8 @@ class Result:
             field_dict["paperUrl"] = paper_url
         if contributors is not UNSET:
             field_dict["contributors"] = contributors
+        if model_artifact_id is not UNSET:
+            field_dict["modelArtifactId"] = model_artifact_id
 
         return field_dict
 
@@ -246,6 +256,15 @@ class Result:
 
         contributors = cast(list[str], d.pop("contributors", UNSET))
 
+        def _parse_model_artifact_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        model_artifact_id = _parse_model_artifact_id(d.pop("modelArtifactId", UNSET))
+
         result = cls(
             name=name,
             owner=owner,
@@ -265,6 +284,7 @@ class Result:
             github_url=github_url,
             paper_url=paper_url,
             contributors=contributors,
+            model_artifact_id=model_artifact_id,
         )
 
         result.additional_properties = d

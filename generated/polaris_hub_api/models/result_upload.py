@@ -21,26 +21,33 @@ T = TypeVar("T", bound="ResultUpload")
 
 @_attrs_define
 class ResultUpload:
-    """Body of `POST /v2/result`. The owner is the uploader (a differing `owner` is refused).
+    """Body of `POST /v2/result`. The owner is the uploader (a differing `owner` is refused). From polaris-lib 0.12
+    the body may lack `slug`, `artifactId` and `urn` (the Hub derives them from `name`) and carries the URLs as
+    `code_url`/`report_url` (aliases of `githubUrl`/`paperUrl`); 0.13 sends no `access` (results are then
+    private). `benchmarkArtifactId` may name a V1 or a V2 benchmark.
 
-    Attributes:
-        results (list[ResultRecord]):
-        name (str | Unset):
-        description (str | Unset):
-        tags (list[str] | Unset):
-        user_attributes (StringMap | Unset):
-        owner (str | Unset):
-        polaris_version (str | Unset):
-        slug (str | Unset):
-        artifact_id (str | Unset):
-        urn (str | Unset):
-        access (AccessType | Unset):
-        github_url (None | str | Unset):
-        paper_url (None | str | Unset):
-        contributors (list[str] | Unset):
-        benchmark_artifact_id (str | Unset):
-        benchmark_name (str | Unset):
-        benchmark_owner (HubOwner | Unset):
+        Attributes:
+            results (list[ResultRecord]):
+            name (str | Unset):
+            description (str | Unset):
+            tags (list[str] | Unset):
+            user_attributes (StringMap | Unset):
+            owner (str | Unset):
+            polaris_version (str | Unset):
+            slug (str | Unset):
+            artifact_id (str | Unset):
+            urn (str | Unset):
+            access (AccessType | Unset):
+            version (int | Unset): Computed by polaris-lib 0.11+ (2 for V2 datasets and benchmarks, else 1); ignored.
+            code_url (None | str | Unset):
+            report_url (None | str | Unset):
+            model_artifact_id (None | str | Unset): `owner/slug` of the model that produced the results (0.12+).
+            github_url (None | str | Unset):
+            paper_url (None | str | Unset):
+            contributors (list[str] | Unset):
+            benchmark_artifact_id (str | Unset):
+            benchmark_name (str | Unset):
+            benchmark_owner (HubOwner | Unset):
     """
 
     results: list[ResultRecord]
@@ -54,6 +61,10 @@ class ResultUpload:
     artifact_id: str | Unset = UNSET
     urn: str | Unset = UNSET
     access: AccessType | Unset = UNSET
+    version: int | Unset = UNSET
+    code_url: None | str | Unset = UNSET
+    report_url: None | str | Unset = UNSET
+    model_artifact_id: None | str | Unset = UNSET
     github_url: None | str | Unset = UNSET
     paper_url: None | str | Unset = UNSET
     contributors: list[str] | Unset = UNSET
@@ -93,6 +104,26 @@ class ResultUpload:
         access: str | Unset = UNSET
         if not isinstance(self.access, Unset):
             access = self.access
+
+        version = self.version
+
+        code_url: None | str | Unset
+        if isinstance(self.code_url, Unset):
+            code_url = UNSET
+        else:
+            code_url = self.code_url
+
+        report_url: None | str | Unset
+        if isinstance(self.report_url, Unset):
+            report_url = UNSET
+        else:
+            report_url = self.report_url
+
+        model_artifact_id: None | str | Unset
+        if isinstance(self.model_artifact_id, Unset):
+            model_artifact_id = UNSET
+        else:
+            model_artifact_id = self.model_artifact_id
 
         github_url: None | str | Unset
         if isinstance(self.github_url, Unset):
@@ -145,6 +176,14 @@ class ResultUpload:
             field_dict["urn"] = urn
         if access is not UNSET:
             field_dict["access"] = access
+        if version is not UNSET:
+            field_dict["version"] = version
+        if code_url is not UNSET:
+            field_dict["code_url"] = code_url
+        if report_url is not UNSET:
+            field_dict["report_url"] = report_url
+        if model_artifact_id is not UNSET:
+            field_dict["modelArtifactId"] = model_artifact_id
         if github_url is not UNSET:
             field_dict["githubUrl"] = github_url
         if paper_url is not UNSET:
@@ -204,6 +243,35 @@ class ResultUpload:
         else:
             access = check_access_type(_access)
 
+        version = d.pop("version", UNSET)
+
+        def _parse_code_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        code_url = _parse_code_url(d.pop("code_url", UNSET))
+
+        def _parse_report_url(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        report_url = _parse_report_url(d.pop("report_url", UNSET))
+
+        def _parse_model_artifact_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        model_artifact_id = _parse_model_artifact_id(d.pop("modelArtifactId", UNSET))
+
         def _parse_github_url(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -247,6 +315,10 @@ class ResultUpload:
             artifact_id=artifact_id,
             urn=urn,
             access=access,
+            version=version,
+            code_url=code_url,
+            report_url=report_url,
+            model_artifact_id=model_artifact_id,
             github_url=github_url,
             paper_url=paper_url,
             contributors=contributors,

@@ -15,8 +15,9 @@ T = TypeVar("T", bound="StoragePaths")
 @_attrs_define
 class StoragePaths:
     """Where the artifact's bytes live, as `polarisfs://<bucket>/<key>` URLs. V1 datasets: `root` (Parquet file)
-    and `extension` (Zarr store, only with pointer columns). V2 datasets: `root` (Zarr store) and `manifest`
-    (Parquet file).
+    and `extension` (Zarr store, only with pointer columns). V2 datasets and 0.11+ competitions
+    (`urn:polaris:competition:...`): `root` (Zarr store) and `manifest` (Parquet file). V2 benchmarks use
+    `BenchmarkV2StoragePaths` instead.
 
         Attributes:
             root (str):

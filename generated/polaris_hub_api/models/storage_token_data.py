@@ -8,6 +8,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 if TYPE_CHECKING:
+    from ..models.benchmark_v2_storage_paths import BenchmarkV2StoragePaths
     from ..models.storage_paths import StoragePaths
 
 
@@ -21,26 +22,29 @@ class StorageTokenData:
         key (str): S3 access key id.
         secret (str): S3 secret access key.
         endpoint (str): S3 endpoint (path-style addressing).
-        paths (StoragePaths): Where the artifact's bytes live, as `polarisfs://<bucket>/<key>` URLs. V1 datasets: `root`
-            (Parquet file)
-            and `extension` (Zarr store, only with pointer columns). V2 datasets: `root` (Zarr store) and `manifest`
-            (Parquet file).
+        paths (BenchmarkV2StoragePaths | StoragePaths):
     """
 
     key: str
     secret: str
     endpoint: str
-    paths: StoragePaths
+    paths: BenchmarkV2StoragePaths | StoragePaths
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.storage_paths import StoragePaths  # noqa: PLC0415
+
         key = self.key
 
         secret = self.secret
 
         endpoint = self.endpoint
 
-        paths = self.paths.to_dict()
+        paths: dict[str, Any]
+        if isinstance(self.paths, StoragePaths):
+            paths = self.paths.to_dict()
+        else:
+            paths = self.paths.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -57,6 +61,7 @@ class StorageTokenData:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.benchmark_v2_storage_paths import BenchmarkV2StoragePaths  # noqa: PLC0415
         from ..models.storage_paths import StoragePaths  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -66,7 +71,22 @@ class StorageTokenData:
 
         endpoint = d.pop("endpoint")
 
-        paths = StoragePaths.from_dict(d.pop("paths"))
+        def _parse_paths(data: object) -> BenchmarkV2StoragePaths | StoragePaths:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                paths_type_0 = StoragePaths.from_dict(data)
+
+                return paths_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            paths_type_1 = BenchmarkV2StoragePaths.from_dict(data)
+
+            return paths_type_1
+
+        paths = _parse_paths(d.pop("paths"))
 
         storage_token_data = cls(
             key=key,

@@ -27,7 +27,9 @@ class TokenRequest:
             subject_token (str | Unset):
             subject_token_type (TokenType | Unset):
             requested_token_type (TokenType | Unset):
-            resource (str | Unset): Artifact URN `urn:polaris:<type>:<owner>:<slug>` (storage tokens only).
+            resource (str | Unset): Artifact URN `urn:polaris:<type>:<owner>:<slug>` (storage tokens only); types with
+                stored objects:
+                `dataset`, `competitionDataset` (0.10), `benchmark` (V2 benchmarks, 0.11+), `competition` (0.11+).
             scope (str | Unset): `read` or `write` for storage tokens.
             username (str | Unset):
             password (str | Unset):

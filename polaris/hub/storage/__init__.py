@@ -34,7 +34,7 @@ from polaris.hub.storage.constants import (
 from polaris.hub.storage.session import StorageSession
 from polaris.hub.storage.tokens import TOKEN_EXPIRY_LEEWAY, ObjectLocation, StorageToken, parse_url
 from polaris.hub.storage.upload import UploadReport
-from polaris.hub.storage.zarr import prepare_zarr
+from polaris.hub.storage.zarr import StagedZarr, prepare_zarr, stage_zarr
 
 MAX_RETRIES = MAX_ATTEMPTS - 1
 """Retries of one S3 request after a connection error, 5xx or 429 (so at most MAX_RETRIES + 1 attempts)."""
@@ -50,10 +50,12 @@ __all__ = [
     "READ_TIMEOUT",
     "TOKEN_EXPIRY_LEEWAY",
     "ObjectLocation",
+    "StagedZarr",
     "StorageSession",
     "StorageToken",
     "UploadReport",
     "content_type_for",
     "parse_url",
     "prepare_zarr",
+    "stage_zarr",
 ]

@@ -10,7 +10,7 @@ from polaris.hub.retry import parse_retry_after
 
 __all__ = ["ErrorKind", "ObjectMissing", "PreconditionFailed", "classify", "describe"]
 
-ErrorKind = Literal["auth", "transient", "precondition", "not_found", "fatal"]
+ErrorKind = Literal["auth", "transient", "precondition", "not_found", "redirect", "fatal"]
 
 _AUTH_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired", "InvalidToken", "AccessDenied"}
@@ -59,7 +59,10 @@ def classify(exc: BaseException) -> tuple[ErrorKind, float | None]:
         meta = exc.response.get("ResponseMetadata", {})
         status = int(meta.get("HTTPStatusCode", 0) or 0)
         headers = meta.get("HTTPHeaders", {}) or {}
-        return _kind_from(status, str(error.get("Code", ""))), parse_retry_after(headers.get("retry-after"))
+        code = str(error.get("Code", ""))
+        if code == str(status):  # a bodiless answer (HEAD): botocore puts the status where the code would be
+            code = ""
+        return _kind_from(status, code), parse_retry_after(headers.get("retry-after"))
     # ResponseStreamingError (a body cut short) is an HTTPClientError
     if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError):
         return "transient", None
@@ -75,6 +78,8 @@ def _is_network_oserror(exc: BaseException) -> bool:
 
 
 def _kind_from(status: int, code: str) -> ErrorKind:
+    if 300 <= status < 400:
+        return "redirect"
     if code in _AUTH_CODES or status in (401, 403):
         return "auth"
     if status == 400 and not code:

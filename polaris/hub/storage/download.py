@@ -1,27 +1,91 @@
-"""Downloads, listing and HEAD with obstore's synchronous API, streaming each object to disk while hashing it."""
+"""Downloads, listing and HEAD with boto3, streaming each object to disk while hashing it; resumable.
+
+boto3 and not obstore: obstore (reqwest) follows a redirect to another host and sends the session token
+(``x-amz-security-token``) there, and it cannot be told not to; botocore never follows redirects (and the session
+switches off its S3 region redirector), so credentials only ever go to the endpoint the Hub named. botocore's read
+timeout is an idle timeout, so a slow but steady object never hits a deadline.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from polaris.errors import PolarisChecksumError, StorageError
 from polaris.hub.storage._util import bounded_map, remove, safe_relative
 from polaris.hub.storage.classify import ObjectMissing
-from polaris.hub.storage.constants import INCOMPLETE_SUFFIX, LIST_PAGE_SIZE, PENDING_PER_WORKER, STREAM_CHUNK_SIZE
+from polaris.hub.storage.constants import (
+    INCOMPLETE_SUFFIX,
+    LIST_PAGE_SIZE,
+    MD5_METADATA_KEY,
+    PENDING_PER_WORKER,
+    STREAM_CHUNK_SIZE,
+)
 from polaris.hub.storage.progress import Progress
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
 
 if TYPE_CHECKING:
     from polaris.hub.storage.session import StorageSession
 
-__all__ = ["download_file", "download_zarr", "exists", "list_objects", "read_bytes"]
+__all__ = [
+    "ObjectInfo",
+    "download_file",
+    "download_zarr",
+    "exists",
+    "get_to_file",
+    "head",
+    "list_objects",
+    "read_bytes",
+]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD tells about a stored object."""
+
+    size: int
+    etag: str
+    md5: str | None
+    """The ``md5sum`` metadata our uploads set (hex md5 of the whole object), when present."""
+
+    def stored_md5(self) -> str | None:
+        """The object's md5: its ``md5sum`` metadata, else a single-part ETag (which is the md5 itself)."""
+        if self.md5:
+            return self.md5.lower()
+        if len(self.etag) == 32 and "-" not in self.etag:
+            return self.etag.lower()
+        return None
+
+
+def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
+    """Size, ETag and stored md5 (``x-amz-meta-md5sum``) of an object; ``None`` when there is none.
+
+    Raises:
+        StorageError: the storage could not be reached or refused the request.
+    """
+
+    def attempt() -> tuple[int, ObjectInfo]:
+        generation, s3 = session._boto()
+        answer = s3.head_object(Bucket=loc.bucket, Key=loc.key)
+        metadata = {k.lower(): v for k, v in (answer.get("Metadata") or {}).items()}
+        return generation, ObjectInfo(
+            size=int(answer.get("ContentLength") or 0),
+            etag=str(answer.get("ETag") or "").strip('"'),
+            md5=metadata.get(MD5_METADATA_KEY),
+        )
+
+    try:
+        return session._call(f"HEAD {loc.bucket}/{loc.key}", attempt)
+    except ObjectMissing:
+        return None
 
 
 def exists(session: StorageSession, url: str) -> bool:
@@ -30,19 +94,7 @@ def exists(session: StorageSession, url: str) -> bool:
     Raises:
         StorageError: the storage could not be reached or refused the request.
     """
-    loc = parse_url(url)
-
-    def attempt() -> tuple[int, bool]:
-        import obstore
-
-        generation, store = session._store(loc.bucket)
-        obstore.head(store, loc.key)
-        return generation, True
-
-    try:
-        return session._call(f"HEAD {loc.bucket}/{loc.key}", attempt)
-    except ObjectMissing:
-        return False
+    return head(session, parse_url(url)) is not None
 
 
 def read_bytes(session: StorageSession, url: str) -> bytes:
@@ -54,10 +106,9 @@ def read_bytes(session: StorageSession, url: str) -> bytes:
     loc = parse_url(url)
 
     def attempt() -> tuple[int, bytes]:
-        import obstore
-
-        generation, store = session._store(loc.bucket)
-        return generation, bytes(obstore.get(store, loc.key).bytes())
+        generation, s3 = session._boto()
+        answer = s3.get_object(Bucket=loc.bucket, Key=loc.key)
+        return generation, answer["Body"].read()
 
     try:
         return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
@@ -70,6 +121,9 @@ def download_file(
 ) -> Path:
     """Stream the object at ``url`` to ``dest`` (via ``dest.incomplete``, renamed when complete and verified).
 
+    An interrupted download keeps ``dest.incomplete``; the next attempt (a retry, or a later call) continues it with
+    a ranged GET and verifies the whole file.
+
     Raises:
         PolarisChecksumError: ``expected_md5`` given and the bytes differ; nothing is left at ``dest``.
         StorageError: missing object, or the storage could not be reached.
@@ -78,20 +132,27 @@ def download_file(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
-    try:
-        with Progress(session.progress, f"download {dest.name}", None) as bar:
-            try:
-                _get_to_file(session, loc, tmp, expected_md5, artifact, None, bar)
-            except ObjectMissing:
-                raise StorageError(f"no object at {url}") from None
-        os.replace(tmp, dest)
-    except BaseException:
-        remove(tmp)
-        raise
+    with Progress(session.progress, f"download {dest.name}", None) as bar:
+        try:
+            get_to_file(session, loc, tmp, expected_md5, artifact, None, bar)
+        except ObjectMissing:
+            remove(tmp)
+            raise StorageError(f"no object at {url}") from None
+    os.replace(tmp, dest)
     return dest
 
 
-def _get_to_file(
+def _md5_prefix(path: Path) -> tuple[Any, int]:
+    digest = hashlib.md5()
+    size = 0
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as fh:
+        while block := fh.read(STREAM_CHUNK_SIZE):
+            digest.update(block)
+            size += len(block)
+    return digest, size
+
+
+def get_to_file(
     session: StorageSession,
     loc: ObjectLocation,
     tmp: Path,
@@ -99,30 +160,50 @@ def _get_to_file(
     artifact: str,
     chunk: str | None,
     bar: Progress,
-    sink: dict[str, tuple[str, int]] | None = None,
 ) -> int:
-    """GET one object into ``tmp`` while hashing it; retried from scratch on failure. Returns its size.
+    """GET one object into ``tmp`` while hashing it. Returns its size.
 
-    ``sink[chunk]`` receives (md5 hex, size) of what was written, so nobody needs to read the file again to hash it.
+    Bytes already in ``tmp`` (an earlier, interrupted attempt) are kept and the rest is fetched with a ranged GET
+    (``If-Match`` the ETag seen first, so the pieces come from one version); the whole file is then verified. A
+    checksum mismatch deletes ``tmp``; any other failure keeps it for the next attempt.
     """
+    seen_etag: list[str] = []
 
     def attempt() -> tuple[int, int]:
-        import obstore
-
-        generation, store = session._store(loc.bucket)
-        result = obstore.get(store, loc.key)
-        digest = hashlib.md5()
+        generation, s3 = session._boto()
+        digest, have = _md5_prefix(tmp)
+        extra: dict[str, Any] = {}
+        if have:
+            extra["Range"] = f"bytes={have}-"
+            if seen_etag:
+                extra["IfMatch"] = seen_etag[0]
+        try:
+            answer = s3.get_object(Bucket=loc.bucket, Key=loc.key, **extra)
+        except Exception as exc:
+            if have and _status_of(exc) in (412, 416):
+                # the object changed, or our partial copy is already as long as it (or longer): start over
+                logger.info("restarting the download of %s/%s from the beginning", loc.bucket, loc.key)
+                remove(tmp)
+                seen_etag.clear()
+                return attempt()
+            raise
+        if not seen_etag and answer.get("ETag"):
+            seen_etag.append(str(answer["ETag"]))
+        ranged = str(answer.get("ContentRange") or "").startswith(f"bytes {have}-")
+        if have and not ranged:  # the server ignored the range: the body is the whole object
+            digest, have = hashlib.md5(), 0
+        if have:
+            logger.info("continuing the download of %s/%s at byte %d", loc.bucket, loc.key, have)
         written = 0
         try:
-            with tmp.open("wb") as fh:
-                for block in result.stream(min_chunk_size=STREAM_CHUNK_SIZE):
+            with tmp.open("ab" if have else "wb") as fh:
+                for block in answer["Body"].iter_chunks(STREAM_CHUNK_SIZE):
                     digest.update(block)
                     fh.write(block)
                     written += len(block)
                     bar.advance(len(block))
-        except BaseException:
-            bar.advance(-written)
-            raise
+        finally:
+            answer["Body"].close()
         if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
             tmp.unlink(missing_ok=True)
             raise PolarisChecksumError(
@@ -132,11 +213,16 @@ def _get_to_file(
                 expected=expected_md5.lower(),
                 actual=digest.hexdigest(),
             )
-        if sink is not None:
-            sink[chunk or loc.key] = (digest.hexdigest(), written)
-        return generation, written
+        return generation, have + written
 
     return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+
+
+def _status_of(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return 0
+    return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
 
 
 def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int]]:
@@ -147,21 +233,26 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
     """
     store_loc = parse_url(store_url)
     prefix = store_loc.key.rstrip("/") + "/"
+    found: list[tuple[str, int]] = []
+    token: str | None = None
+    while True:
 
-    def attempt() -> tuple[int, list[tuple[str, int]]]:
-        import obstore
+        def attempt(token: str | None = token) -> tuple[int, Any]:
+            generation, s3 = session._boto()
+            extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
+            return generation, s3.list_objects_v2(
+                Bucket=store_loc.bucket, Prefix=prefix, MaxKeys=LIST_PAGE_SIZE, **extra
+            )
 
-        generation, store = session._store(store_loc.bucket)
-        found: list[tuple[str, int]] = []
-        for batch in obstore.list(store, prefix=prefix, chunk_size=LIST_PAGE_SIZE):
-            for meta in batch:
-                found.append((str(meta["path"])[len(prefix) :], int(meta["size"])))
-        return generation, found
-
-    try:
-        return sorted(session._call(f"LIST {store_loc.bucket}/{prefix}", attempt))
-    except ObjectMissing:
-        return []
+        try:
+            page = session._call(f"LIST {store_loc.bucket}/{prefix}", attempt)
+        except ObjectMissing:
+            return []
+        for item in page.get("Contents") or []:
+            found.append((str(item["Key"])[len(prefix) :], int(item["Size"])))
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return sorted(found)
 
 
 def download_zarr(
@@ -175,14 +266,18 @@ def download_zarr(
 ) -> Path:
     """Download every object under ``store_url`` into the folder ``dest``.
 
+    ``digests`` receives relative path -> (md5 hex, size) of every object verified against ``manifest`` on the way
+    in, so the archive's checksum can be computed without reading the files again.
+
     Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
-    replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
-    ``digests`` is filled with relative path -> (md5 hex, size) of every object written, computed while streaming.
+    replaced). Objects an interrupted run completed are kept, partial ones continued with ranged GETs. With
+    ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
 
     Raises:
         PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
             names the artifact and chunk; nothing is left at ``dest``.
-        StorageError: nothing under ``store_url``, or the storage could not be reached.
+        StorageError: nothing under ``store_url``, or the storage could not be reached (what arrived is kept
+            in ``dest.incomplete`` and the next call continues from there).
     """
     dest = Path(dest)
     store = parse_url(store_url)
@@ -207,21 +302,32 @@ def download_zarr(
                 ", ".join(extra[:5]),
             )
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
-    remove(tmp)
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True, exist_ok=True)  # what an interrupted run left is continued, not discarded
+    sizes = dict(objects)
+    _drop_strays(tmp, sizes)
     total = sum(size for _, size in objects)
     try:
         with Progress(session.progress, f"download {dest.name}", total) as bar:
 
             def one(item: tuple[str, int]) -> int:
-                name = item[0]
+                name, size = item
                 target = tmp.joinpath(*safe_relative(name, store_url).parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 expected = manifest.get(name) if manifest is not None else None
+                if _already_there(target, size, expected):
+                    bar.advance(size)
+                    if digests is not None and expected is not None:
+                        digests[name] = (expected.lower(), size)
+                    return size
+                target.parent.mkdir(parents=True, exist_ok=True)
+                part = target.with_name(target.name + INCOMPLETE_SUFFIX)
                 try:
-                    return _get_to_file(session, store.child(name), target, expected, artifact, name, bar, digests)
+                    got = get_to_file(session, store.child(name), part, expected, artifact, name, bar)
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
+                os.replace(part, target)
+                if digests is not None and expected is not None:
+                    digests[name] = (expected.lower(), got)  # verified while streaming
+                return got
 
             with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-download") as pool:
                 results = bounded_map(pool, one, objects, session.max_workers * PENDING_PER_WORKER)
@@ -233,8 +339,34 @@ def download_zarr(
         if dest.exists():
             remove(dest)
         os.replace(tmp, dest)
-    except BaseException:
-        remove(tmp)
+    except PolarisChecksumError:
+        remove(tmp)  # corrupt data is never kept, not even to resume from
         raise
     logger.info("downloaded %d objects (%d bytes) from %s", len(objects), total, store_url)
     return dest
+
+
+def _already_there(target: Path, size: int, expected_md5: str | None) -> bool:
+    """A file an interrupted run completed: right size and, with a manifest, right md5."""
+    try:
+        if not target.is_file() or target.stat().st_size != size:
+            return False
+    except OSError:
+        return False
+    if expected_md5 is None:
+        return True
+    digest, _ = _md5_prefix(target)
+    return bool(digest.hexdigest() == expected_md5.lower())
+
+
+def _drop_strays(tmp: Path, sizes: dict[str, int]) -> None:
+    """Remove files of an earlier run that are neither a listed object nor the partial copy of one."""
+    for path in list(tmp.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(tmp).as_posix()
+        if rel in sizes:
+            continue
+        if rel.endswith(INCOMPLETE_SUFFIX) and rel[: -len(INCOMPLETE_SUFFIX)] in sizes:
+            continue
+        path.unlink(missing_ok=True)

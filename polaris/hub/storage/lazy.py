@@ -6,9 +6,10 @@ chunks that hold them. Every object is checked against the Hub's manifest (md5 p
 mismatch raises :class:`~polaris.errors.PolarisChecksumError` and nothing is kept. Verified objects may be kept in
 a content-addressed folder (named by their md5) so that reading them again is local.
 
-How the bytes move: zarr 3 calls the store's *async* methods, but obstore's async path is the slow one for large
-objects on this kind of machine (see ``/work/shared/STACK-NOTES.md``). The store therefore runs the session's
-synchronous GET (obstore, with our retry and token-renewal loop) in a small thread pool of its own and awaits it.
+How the bytes move: zarr 3 calls the store's *async* methods, but async clients (obstore's async path inside
+``zarr.storage.ObjectStore``) are the slow ones for large objects on this kind of machine (see STACK-NOTES). The
+store therefore runs the session's synchronous GET (boto3, like every download of the session: it never follows a
+redirect with the credentials; with our retry and token-renewal loop) in a small thread pool of its own.
 
 Where the credentials come from is a *token source* (a callable returning a
 :class:`~polaris.hub.storage.StorageToken`):
@@ -61,7 +62,7 @@ logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[], StorageToken]
 Data = bytes | memoryview
-"""An object's bytes: ``bytes`` from the local cache, a read-only ``memoryview`` of obstore's buffer from storage."""
+"""An object's bytes (``bytes``; a ``memoryview`` is accepted wherever they are)."""
 
 VARIABLE_TIMEOUT = 30.0
 """Seconds a worker waits for the published storage token."""
@@ -483,11 +484,9 @@ class HubZarrStore(Store):
         loc = parse_url(f"{self.store_url}/{key}")
 
         def attempt() -> tuple[int, Data]:
-            import obstore
-
-            generation, store = session._store(loc.bucket)
-            # obstore's buffer as is (no copy): hashed, then handed to zarr
-            return generation, memoryview(obstore.get(store, loc.key).bytes())
+            # boto3, as every download: botocore never follows a redirect with the storage credentials
+            generation, s3 = session._boto()
+            return generation, s3.get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
 
         try:
             data = session._call(f"GET {loc.bucket}/{loc.key}", attempt)

@@ -9,15 +9,18 @@ loopback, 2 cores, 8 concurrent transfers; best of 2-3 rounds):
   either. Measured: 2000 x 4 KiB ours 249 obj/s vs zarr ObjectStore 270 vs plain boto3 threads 259 (moto is the
   ceiling); 8 x 16 MiB ours 280 MiB/s vs ObjectStore 112 vs boto3 224. botocore >= 1.36 would add CRC32 checksum
   headers / ``aws-chunked`` bodies that R2 rejects, so checksums are set to ``when_required``.
-* **Downloads, listing and HEAD use obstore's synchronous API in a thread pool** (:mod:`.download`), streaming each
-  object to disk while hashing it. Measured: 4 KiB objects ours 260 obj/s vs ObjectStore 228 vs boto3 213; 16 MiB
-  objects ours 623 MiB/s vs ObjectStore 305 vs boto3 551. obstore's *async* path (inside
-  ``zarr.storage.ObjectStore``) is the slow one for big chunks. Peak RSS growth downloading 256 MiB: ours 46 MiB
-  (bounded by workers, not by the archive) vs boto3 ``read()`` 128 MiB.
+* **Downloads, listing and HEAD use boto3 too** (:mod:`.download`), streaming each object to disk while hashing
+  it, resumable with ranged GETs. They used obstore's synchronous API before (measured faster: 4 KiB objects
+  obstore 260 obj/s vs boto3 213; 16 MiB objects 623 MiB/s vs 551), but obstore follows a ``307`` to another host
+  and sends the session token there, and offers no way to turn redirects off; its ``timeout`` is also a deadline for
+  the whole request. Credentials going only to the endpoint the Hub named matters more than 15 %.
+* **No redirects.** botocore's HTTP layer never follows redirects; its S3 region redirector (which re-sends a request
+  to wherever a 301/307 answer points) is switched off for every request, so a redirect is an error.
+* **Timeouts** are a connect timeout and an idle-read timeout (seconds without a byte), never a total deadline: a
+  large object on a slow but steady link completes.
 
-Retries are ours, not the libraries' (both have theirs switched off) so that both paths behave the same, and they
-follow the client's one policy (:mod:`polaris.hub.retry`): connection errors, 5xx and 429 are retried with its
-backoff, honouring ``Retry-After`` when the answer is visible (boto3 path; obstore does not expose response headers).
+Retries are ours, not the library's (botocore's are switched off), and they follow the client's one policy
+(:mod:`polaris.hub.retry`): connection errors, 5xx and 429 are retried with its backoff, honouring ``Retry-After``.
 ``ExpiredToken`` / ``AccessDenied`` / 401 / 403 make the session ask its ``token_provider`` for a fresh token and
 retry that request once; a token already past ``expires_at`` is renewed before the request is sent.
 """
@@ -29,7 +32,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,9 +47,10 @@ from polaris.types import ZarrConflictResolution
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from obstore.store import ClientConfig
 
+    from polaris.hub.storage.tokens import ObjectLocation
     from polaris.hub.storage.upload import UploadReport
+    from polaris.hub.storage.zarr import StagedZarr
 
 __all__ = ["StorageSession"]
 
@@ -86,7 +90,7 @@ def prewarm() -> None:
 def _prewarm() -> None:
     try:
         boto_session()
-    except Exception as exc:  # the upload will build it again and report a real failure
+    except Exception as exc:  # the transfer will build it again and report a real failure
         logger.debug("boto3 prewarm failed: %s", exc)
 
 
@@ -96,6 +100,8 @@ class StorageSession:
     ``token_provider`` is called lazily on first use, again whenever the token is (about to be) expired, and when
     S3 answers ``ExpiredToken`` / ``AccessDenied`` / 403 mid-transfer (then the failed request is retried once).
     ``ca_bundle``: ``None`` = system trust, a path = PEM bundle to trust, ``False`` = no TLS verification.
+    ``timeout``: ``(connect, idle read)`` seconds, or one number for both (default
+    ``(CONNECT_TIMEOUT, READ_TIMEOUT)``); the read timeout is the longest silence on a connection, not a deadline.
 
     Use as a context manager, or call :meth:`close`.
     """
@@ -108,6 +114,7 @@ class StorageSession:
         progress: bool = True,
         ca_bundle: str | Path | bool | None = None,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
+        timeout: float | tuple[float, float] | None = None,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -116,11 +123,11 @@ class StorageSession:
         self.progress = progress
         self._ca_bundle = ca_bundle
         self.retry_policy = retry_policy
+        self.timeout = _timeouts(timeout)
         self._lock = threading.RLock()
         self._token: StorageToken | None = None
         self._generation = 0
         self._s3: S3Client | None = None
-        self._stores: dict[str, Any] = {}
         self._closed = False
 
     # -- lifecycle --
@@ -153,7 +160,6 @@ class StorageSession:
             with contextlib.suppress(Exception):
                 self._s3.close()
         self._s3 = None
-        self._stores.clear()
 
     def _state(self) -> tuple[int, StorageToken]:
         with self._lock:
@@ -199,8 +205,8 @@ class StorageSession:
                     signature_version="s3v4",
                     s3={"addressing_style": "path"},
                     retries={"total_max_attempts": 1, "mode": "standard"},  # our retry loop decides
-                    connect_timeout=CONNECT_TIMEOUT,
-                    read_timeout=READ_TIMEOUT,
+                    connect_timeout=self.timeout[0],
+                    read_timeout=self.timeout[1],
                     max_pool_connections=max(10, self.max_workers * 2),
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
@@ -220,37 +226,8 @@ class StorageSession:
                     config=config,
                     verify=verify,
                 )
+                self._s3.meta.events.register("before-call.s3", _no_region_redirect)
             return generation, self._s3
-
-    def _store(self, bucket: str) -> tuple[int, Any]:
-        with self._lock:
-            generation, token = self._state()
-            store = self._stores.get(bucket)
-            if store is None:
-                from obstore.store import S3Store
-
-                client_options: ClientConfig = {
-                    "allow_http": token.endpoint.startswith("http://"),
-                    "connect_timeout": f"{int(CONNECT_TIMEOUT)}s",
-                    "timeout": f"{int(READ_TIMEOUT)}s",
-                }
-                if self._ca_bundle is False:
-                    client_options["allow_invalid_certificates"] = True
-                elif self._ca_bundle not in (None, True):
-                    client_options["root_certificate"] = Path(str(self._ca_bundle)).read_bytes()
-                store = S3Store(
-                    bucket,
-                    endpoint=token.endpoint.rstrip("/"),
-                    access_key_id=token.key,
-                    secret_access_key=token.secret,
-                    token=token.session_token,
-                    region=DEFAULT_REGION,
-                    virtual_hosted_style_request=False,
-                    client_options=client_options,
-                    retry_config={"max_retries": 0},  # our retry loop decides
-                )
-                self._stores[bucket] = store
-            return generation, store
 
     # -- the retry loop --
     def _call(self, what: str, attempt_fn: Callable[[], tuple[int, T]]) -> T:
@@ -290,10 +267,21 @@ class StorageSession:
                     time.sleep(delay)
                     continue
                 hint = None
+                if kind == "redirect":
+                    raise StorageError(
+                        f"{what} was answered with a redirect; refused (storage credentials are only ever sent to "
+                        "the endpoint the Hub named)",
+                        hint="The storage endpoint redirects elsewhere; report it to the Hub's operators.",
+                    ) from exc
                 if kind == "auth":
                     hint = "The storage token was refused even after renewal; check your access to this artifact."
                 elif kind == "transient":
                     hint = "Storage kept failing; try again later."
+                    if "timeout" in type(exc).__name__.lower() or isinstance(exc, TimeoutError):
+                        hint = (
+                            f"No answer within the timeouts (connect {self.timeout[0]:g} s, "
+                            f"{self.timeout[1]:g} s without a byte); on a slow link pass a larger timeout."
+                        )
                 raise StorageError(f"{what} failed: {describe(exc)}", hint=hint) from exc
 
     # -- single objects --
@@ -350,21 +338,32 @@ class StorageSession:
         store_url: str,
         *,
         if_exists: ZarrConflictResolution = "replace",
-        digests: Mapping[str, str] | None = None,
+        staged: StagedZarr | None = None,
+        only: Iterable[str] | None = None,
     ) -> UploadReport:
         """Upload every file of a local Zarr archive (format 2 or 3) under ``store_url``.
 
-        The consolidated metadata (``.zmetadata`` for v2, root ``zarr.json`` for v3; consolidated locally first if
-        missing) goes first so the Hub can open the archive, then all other files in parallel (at most
-        ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps existing objects,
-        ``raise`` refuses when any object exists. ``digests``: md5s already computed (see :func:`.upload.upload_zarr`).
+        Nothing is written into ``local_root``: fresh consolidated metadata is built in a staging folder (or taken
+        from ``staged``, see :func:`~polaris.hub.storage.zarr.stage_zarr`) and goes first, then all other files in
+        parallel. ``if_exists``: ``replace`` overwrites, ``skip`` keeps stored objects whose md5 equals ours (their
+        bodies are not sent) and refuses ones that differ, ``raise`` refuses when any object exists. ``only``:
+        upload just these keys.
 
         Raises:
             ArtifactExistsError: ``if_exists="raise"`` and an object already exists.
-            PartialUploadError: some files failed (after all others were tried); re-run with ``if_exists="skip"``.
-            StorageError: ``local_root`` is not a Zarr archive, or the metadata upload failed.
+            ObjectConflictError: ``if_exists="skip"`` and a stored object differs from ours.
+            PartialUploadError: the upload stopped; lists what is missing; re-run with ``if_exists="skip"``.
+            StorageError: ``local_root`` is not a Zarr archive.
         """
-        return upload.upload_zarr(self, local_root, store_url, if_exists=if_exists, digests=digests)
+        return upload.upload_zarr(self, local_root, store_url, if_exists=if_exists, staged=staged, only=only)
+
+    def compare(self, objects: Mapping[str, tuple[ObjectLocation, str]]) -> tuple[list[str], list[str], list[str]]:
+        """HEAD every object of ``{name: (location, our md5)}``: (present with our md5, missing, differing) names.
+
+        Raises:
+            StorageError: the storage could not be reached.
+        """
+        return upload.compare(self, objects)
 
     def list_objects(self, store_url: str) -> list[tuple[str, int]]:
         """(relative key, size) of every object under the store URL's prefix, sorted by key.
@@ -387,7 +386,6 @@ class StorageSession:
 
         Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
         replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
-        ``digests`` receives relative path -> (md5 hex, size) of every object, computed while streaming.
 
         Raises:
             PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
@@ -395,3 +393,19 @@ class StorageSession:
             StorageError: nothing under ``store_url``, or the storage could not be reached.
         """
         return download.download_zarr(self, store_url, dest, manifest=manifest, artifact=artifact, digests=digests)
+
+
+def _timeouts(timeout: float | tuple[float, float] | None) -> tuple[float, float]:
+    if timeout is None:
+        return CONNECT_TIMEOUT, READ_TIMEOUT
+    if isinstance(timeout, int | float):
+        return float(timeout), float(timeout)
+    connect, read = timeout
+    return float(connect if connect is not None else CONNECT_TIMEOUT), float(read if read is not None else READ_TIMEOUT)
+
+
+def _no_region_redirect(context: dict[str, Any] | None = None, **_: Any) -> None:
+    """botocore ``before-call`` hook: mark the request as already redirected so the S3 region redirector never
+    re-sends it (with its credentials) to the place a 301/307 answer points to."""
+    if context is not None:
+        context.setdefault("s3_redirect", {})["redirected"] = True

@@ -11,13 +11,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from polaris.errors import ArtifactExistsError, ClientClosedError, PartialUploadError
+from polaris.errors import (
+    ArtifactExistsError,
+    ClientClosedError,
+    ObjectConflictError,
+    PartialUploadError,
+    StorageError,
+)
 from polaris.hub.storage._util import b64, bounded_map, md5_of
 from polaris.hub.storage.classify import PreconditionFailed
 from polaris.hub.storage.constants import (
@@ -31,7 +37,7 @@ from polaris.hub.storage.constants import (
 )
 from polaris.hub.storage.progress import Progress
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
-from polaris.hub.storage.zarr import prepare_zarr
+from polaris.hub.storage.zarr import StagedZarr, stage_zarr
 from polaris.types import ZarrConflictResolution
 
 if TYPE_CHECKING:
@@ -71,8 +77,11 @@ def upload_file(
     Every request carries ``Content-MD5``; the object gets metadata ``md5sum`` (hex md5 of all of it).
     ``content_type`` defaults to :func:`content_type_for` the key.
 
+    ``if_exists="skip"``: an object already stored with our md5 is kept and its body is not sent.
+
     Raises:
         ArtifactExistsError: ``if_exists="raise"`` and the object already exists (nothing was written).
+        ObjectConflictError: ``if_exists="skip"`` and the stored object's md5 differs from ours.
         StorageError: the storage could not be reached or refused the upload.
     """
     loc = parse_url(url)
@@ -94,15 +103,19 @@ def _upload_one(
     bar: Progress,
     *,
     multipart: bool,
-    known_md5: str | None = None,
+    md5_hex: str | None = None,
+    compared: bool = False,
 ) -> UploadReport:
     if isinstance(data, Path) and data.stat().st_size <= READ_WHOLE_MAX:
         data = data.read_bytes()
-    if known_md5 is not None:
-        # hashed once already (for the manifest): storage checks Content-MD5, so a file changed since is refused
-        md5_hex, size = known_md5, len(data) if isinstance(data, bytes) else data.stat().st_size
-    else:
+    if md5_hex is None:
         md5_hex, size = md5_of(data)
+    else:
+        size = len(data) if isinstance(data, bytes) else data.stat().st_size
+    # ``compared``: a HEAD just found the object missing; the conditional PUT below still refuses to overwrite.
+    if if_exists == "skip" and not compared and _present(session, loc, md5_hex):
+        bar.advance(size)
+        return UploadReport(skipped=1)
     conditional = if_exists in ("skip", "raise")
     try:
         if multipart and size > MULTIPART_THRESHOLD:
@@ -112,9 +125,64 @@ def _upload_one(
     except PreconditionFailed:
         if if_exists == "raise":
             raise ArtifactExistsError(f"an object already exists at {loc.bucket}/{loc.key}") from None
-        logger.debug("kept existing object %s/%s", loc.bucket, loc.key)
-        return UploadReport(skipped=1)
+        if _present(session, loc, md5_hex):  # written by someone else meanwhile: same bytes, fine
+            return UploadReport(skipped=1)
+        raise ObjectConflictError(f"{loc.bucket}/{loc.key} appeared while uploading it", keys=[loc.key]) from None
     return UploadReport(uploaded=1, bytes=size)
+
+
+def _present(session: StorageSession, loc: ObjectLocation, md5_hex: str) -> bool:
+    """``skip``: True when the stored object's md5 equals ours (nothing to send), False when there is none.
+
+    Raises:
+        ObjectConflictError: an object is stored there and its md5 differs from ours (or cannot be known).
+    """
+    from polaris.hub.storage.download import head
+
+    info = head(session, loc)
+    if info is None:
+        return False
+    stored = info.stored_md5()
+    if stored == md5_hex.lower():
+        logger.debug("kept existing object %s/%s (same md5)", loc.bucket, loc.key)
+        return True
+    raise ObjectConflictError(
+        f"the stored object {loc.bucket}/{loc.key} differs from yours "
+        f"(stored md5 {stored or 'unknown'}, yours {md5_hex}); nothing was overwritten",
+        keys=[loc.key],
+    )
+
+
+def compare(
+    session: StorageSession, objects: Mapping[str, tuple[ObjectLocation, str]]
+) -> tuple[list[str], list[str], list[str]]:
+    """HEAD every object: (present with our md5, missing, differing) names, each sorted.
+
+    ``objects`` maps a name to (location, our md5 hex).
+
+    Raises:
+        StorageError: the storage could not be reached.
+    """
+    present: list[str] = []
+    missing: list[str] = []
+    differing: list[str] = []
+
+    def one(name: str) -> str:
+        loc, md5_hex = objects[name]
+        try:
+            return "present" if _present(session, loc, md5_hex) else "missing"
+        except ObjectConflictError:
+            return "differing"
+
+    with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-head") as pool:
+        results = bounded_map(pool, one, list(objects), session.max_workers * PENDING_PER_WORKER)
+        for name, future in results:
+            exc = future.exception()
+            if exc is not None:
+                results.close()
+                raise exc
+            {"present": present, "missing": missing, "differing": differing}[future.result()].append(name)
+    return sorted(present), sorted(missing), sorted(differing)
 
 
 def _put(
@@ -229,67 +297,91 @@ def upload_zarr(
     store_url: str,
     *,
     if_exists: ZarrConflictResolution = "replace",
-    digests: Mapping[str, str] | None = None,
+    staged: StagedZarr | None = None,
+    only: Iterable[str] | None = None,
 ) -> UploadReport:
     """Upload every file of a local Zarr archive (format 2 or 3) under ``store_url``.
 
-    ``digests`` (relative path -> md5 hex, e.g. the manifest just computed) are reused for ``Content-MD5`` instead of
-    hashing each file again; files not in it are hashed.
-
-    The consolidated metadata (``.zmetadata`` for v2, root ``zarr.json`` for v3; consolidated locally first if
-    missing) goes first so the Hub can open the archive, then all other files in parallel (at most
-    ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps existing objects,
-    ``raise`` refuses when any object exists.
+    Nothing is written into ``local_root``: fresh consolidated metadata is built in a staging folder (or taken
+    from ``staged``) and goes first so the Hub can open the archive, then all other files in parallel (at most
+    ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps stored objects whose md5
+    equals ours and refuses ones that differ, ``raise`` refuses when any object exists. ``only``: upload just these
+    keys (what :func:`compare` found missing; they are not HEADed again).
 
     Raises:
         ArtifactExistsError: ``if_exists="raise"`` and an object already exists.
-        PartialUploadError: some files failed (after all others were tried); re-run with ``if_exists="skip"``.
-        StorageError: ``local_root`` is not a Zarr archive, or the metadata upload failed.
+        ObjectConflictError: ``if_exists="skip"`` and a stored object differs from ours.
+        PartialUploadError: the upload stopped (metadata or chunks); lists what is missing; re-run with
+            ``if_exists="skip"``.
+        StorageError: ``local_root`` is not a Zarr archive.
     """
+    import tempfile
+
     root = Path(local_root)
     store = parse_url(store_url)
-    first = prepare_zarr(root)
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    total = sum((root / f).stat().st_size for f in files)
-    report = UploadReport()
-    rest = [f for f in files if f not in first]
-    with Progress(session.progress, f"upload {root.name}", total) as bar:
-        known = dict(digests or {})
+    with contextlib.ExitStack() as stack:
+        if staged is None:
+            staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="polaris-zarr-")))
+            staged = stage_zarr(root, staging)
+        wanted = set(staged.files) if only is None else set(only) & set(staged.files)
+        md5s = {e.path: e.md5sum for e in staged.entries()}
+        names = sorted(wanted)
+        first = [n for n in staged.first if n in wanted]
+        rest = [n for n in names if n not in first]
+        total = sum(staged.files[n].stat().st_size for n in names)
+        report = UploadReport(skipped=len(staged.files) - len(wanted))
+        done: set[str] = set()
+        failures: list[tuple[str, BaseException]] = []
 
         def one(name: str) -> UploadReport:
             return _upload_one(
                 session,
                 store.child(name),
-                root / name,
+                staged.files[name],
                 OCTET_STREAM,
                 if_exists,
                 bar,
                 multipart=False,
-                known_md5=known.get(name),
+                md5_hex=md5s[name],
+                compared=only is not None,
             )
 
-        for name in first:
-            report.add(one(name))
-
-        failed: list[tuple[str, BaseException]] = []
-        with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-upload") as pool:
-            results = bounded_map(pool, one, rest, session.max_workers * PENDING_PER_WORKER)
-            for name, future in results:
-                exc = future.exception()
-                if exc is None:
-                    report.add(future.result())
-                elif isinstance(exc, ArtifactExistsError | ClientClosedError):
-                    results.close()
-                    raise exc
-                else:
-                    logger.warning("upload of %s failed: %s", name, exc)
-                    failed.append((name, exc))
-    if failed:
-        names = ", ".join(n for n, _ in failed[:5]) + (" ..." if len(failed) > 5 else "")
+        with Progress(session.progress, f"upload {root.name}", total) as bar:
+            try:
+                for name in first:
+                    report.add(one(name))
+                    done.add(name)
+            except (ArtifactExistsError, ClientClosedError):
+                raise
+            except StorageError as exc:
+                failures.append((name, exc))
+            if not failures:
+                # After max_workers failures in a row nothing new is started (the link is likely down); what runs
+                # finishes. Isolated failures do not stop the others.
+                streak = [0]
+                pending = (n for n in rest if streak[0] < session.max_workers)
+                with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-upload") as pool:
+                    results = bounded_map(pool, one, pending, session.max_workers * PENDING_PER_WORKER)
+                    for name, future in results:
+                        err = future.exception()
+                        if err is None:
+                            report.add(future.result())
+                            done.add(name)
+                            streak[0] = 0
+                        elif isinstance(err, ArtifactExistsError | ClientClosedError):
+                            results.close()
+                            raise err
+                        else:
+                            logger.warning("upload of %s failed: %s", name, err)
+                            failures.append((name, err))
+                            streak[0] += 1
+    if failures:
+        missing = [n for n in names if n not in done]
         raise PartialUploadError(
-            f"upload of {root} to {store.bucket}/{store.key} incomplete; failed: {names}",
+            f"upload of {root} to {store.bucket}/{store.key} incomplete; first failure: {failures[0][0]}",
             done=report.uploaded + report.skipped,
-            failed=len(failed),
-        ) from failed[0][1]
+            failed=len(failures),
+            missing=missing,
+        ) from failures[0][1]
     logger.info("uploaded %s: %d sent, %d kept, %d bytes", root, report.uploaded, report.skipped, report.bytes)
     return report

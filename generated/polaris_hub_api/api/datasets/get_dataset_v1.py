@@ -9,6 +9,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.dataset_v1 import DatasetV1
 from ...models.error import Error
+from ...models.upload_incomplete_error import UploadIncompleteError
 from ...types import Response
 
 
@@ -30,7 +31,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> DatasetV1 | Error | None:
+) -> DatasetV1 | Error | UploadIncompleteError | None:
     if response.status_code == 200:
         response_200 = DatasetV1.from_dict(response.json())
 
@@ -51,6 +52,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 409:
+        response_409 = UploadIncompleteError.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 429:
         response_429 = Error.from_dict(response.json())
 
@@ -64,7 +70,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[DatasetV1 | Error]:
+) -> Response[DatasetV1 | Error | UploadIncompleteError]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -78,8 +84,15 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[DatasetV1 | Error]:
+) -> Response[DatasetV1 | Error | UploadIncompleteError]:
     """Get a V1 dataset's metadata (the table itself is read from storage)
+
+     For a public dataset the answer carries `root` (URL of the Parquet table) and, exactly when the
+    dataset
+    has pointer columns, `extension` (URL of the Zarr root), readable without credentials (polaris-lib
+    0.13).
+    A dataset whose uploaded objects are missing or differ from `tableContent`/`zarrContent` answers
+    409.
 
     Args:
         owner (str):
@@ -90,7 +103,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetV1 | Error]
+        Response[DatasetV1 | Error | UploadIncompleteError]
     """
 
     kwargs = _get_kwargs(
@@ -110,8 +123,15 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> DatasetV1 | Error | None:
+) -> DatasetV1 | Error | UploadIncompleteError | None:
     """Get a V1 dataset's metadata (the table itself is read from storage)
+
+     For a public dataset the answer carries `root` (URL of the Parquet table) and, exactly when the
+    dataset
+    has pointer columns, `extension` (URL of the Zarr root), readable without credentials (polaris-lib
+    0.13).
+    A dataset whose uploaded objects are missing or differ from `tableContent`/`zarrContent` answers
+    409.
 
     Args:
         owner (str):
@@ -122,7 +142,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetV1 | Error
+        DatasetV1 | Error | UploadIncompleteError
     """
 
     return sync_detailed(
@@ -137,8 +157,15 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[DatasetV1 | Error]:
+) -> Response[DatasetV1 | Error | UploadIncompleteError]:
     """Get a V1 dataset's metadata (the table itself is read from storage)
+
+     For a public dataset the answer carries `root` (URL of the Parquet table) and, exactly when the
+    dataset
+    has pointer columns, `extension` (URL of the Zarr root), readable without credentials (polaris-lib
+    0.13).
+    A dataset whose uploaded objects are missing or differ from `tableContent`/`zarrContent` answers
+    409.
 
     Args:
         owner (str):
@@ -149,7 +176,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetV1 | Error]
+        Response[DatasetV1 | Error | UploadIncompleteError]
     """
 
     kwargs = _get_kwargs(
@@ -167,8 +194,15 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> DatasetV1 | Error | None:
+) -> DatasetV1 | Error | UploadIncompleteError | None:
     """Get a V1 dataset's metadata (the table itself is read from storage)
+
+     For a public dataset the answer carries `root` (URL of the Parquet table) and, exactly when the
+    dataset
+    has pointer columns, `extension` (URL of the Zarr root), readable without credentials (polaris-lib
+    0.13).
+    A dataset whose uploaded objects are missing or differ from `tableContent`/`zarrContent` answers
+    409.
 
     Args:
         owner (str):
@@ -179,7 +213,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetV1 | Error
+        DatasetV1 | Error | UploadIncompleteError
     """
 
     return (

@@ -9,6 +9,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.dataset_v2 import DatasetV2
 from ...models.error import Error
+from ...models.upload_incomplete_error import UploadIncompleteError
 from ...types import Response
 
 
@@ -30,7 +31,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> DatasetV2 | Error | None:
+) -> DatasetV2 | Error | UploadIncompleteError | None:
     if response.status_code == 200:
         response_200 = DatasetV2.from_dict(response.json())
 
@@ -51,6 +52,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 409:
+        response_409 = UploadIncompleteError.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 429:
         response_429 = Error.from_dict(response.json())
 
@@ -64,7 +70,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[DatasetV2 | Error]:
+) -> Response[DatasetV2 | Error | UploadIncompleteError]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -78,8 +84,11 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[DatasetV2 | Error]:
+) -> Response[DatasetV2 | Error | UploadIncompleteError]:
     """Get a V2 (Zarr-only) dataset's metadata
+
+     For a public dataset the answer carries `root` (URL of the Zarr root), readable without credentials
+    (polaris-lib 0.13). A dataset whose manifest or Zarr files are missing or differ answers 409.
 
     Args:
         owner (str):
@@ -90,7 +99,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetV2 | Error]
+        Response[DatasetV2 | Error | UploadIncompleteError]
     """
 
     kwargs = _get_kwargs(
@@ -110,8 +119,11 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> DatasetV2 | Error | None:
+) -> DatasetV2 | Error | UploadIncompleteError | None:
     """Get a V2 (Zarr-only) dataset's metadata
+
+     For a public dataset the answer carries `root` (URL of the Zarr root), readable without credentials
+    (polaris-lib 0.13). A dataset whose manifest or Zarr files are missing or differ answers 409.
 
     Args:
         owner (str):
@@ -122,7 +134,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetV2 | Error
+        DatasetV2 | Error | UploadIncompleteError
     """
 
     return sync_detailed(
@@ -137,8 +149,11 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> Response[DatasetV2 | Error]:
+) -> Response[DatasetV2 | Error | UploadIncompleteError]:
     """Get a V2 (Zarr-only) dataset's metadata
+
+     For a public dataset the answer carries `root` (URL of the Zarr root), readable without credentials
+    (polaris-lib 0.13). A dataset whose manifest or Zarr files are missing or differ answers 409.
 
     Args:
         owner (str):
@@ -149,7 +164,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DatasetV2 | Error]
+        Response[DatasetV2 | Error | UploadIncompleteError]
     """
 
     kwargs = _get_kwargs(
@@ -167,8 +182,11 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
-) -> DatasetV2 | Error | None:
+) -> DatasetV2 | Error | UploadIncompleteError | None:
     """Get a V2 (Zarr-only) dataset's metadata
+
+     For a public dataset the answer carries `root` (URL of the Zarr root), readable without credentials
+    (polaris-lib 0.13). A dataset whose manifest or Zarr files are missing or differ answers 409.
 
     Args:
         owner (str):
@@ -179,7 +197,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DatasetV2 | Error
+        DatasetV2 | Error | UploadIncompleteError
     """
 
     return (

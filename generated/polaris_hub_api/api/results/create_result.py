@@ -105,7 +105,12 @@ def sync_detailed(
 
     Args:
         body (ResultUpload): Body of `POST /v2/result`. The owner is the uploader (a differing
-            `owner` is refused).
+            `owner` is refused). From polaris-lib 0.12
+            the body may lack `slug`, `artifactId` and `urn` (the Hub derives them from `name`) and
+            carries the URLs as
+            `code_url`/`report_url` (aliases of `githubUrl`/`paperUrl`); 0.13 sends no `access`
+            (results are then
+            private). `benchmarkArtifactId` may name a V1 or a V2 benchmark.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +140,12 @@ def sync(
 
     Args:
         body (ResultUpload): Body of `POST /v2/result`. The owner is the uploader (a differing
-            `owner` is refused).
+            `owner` is refused). From polaris-lib 0.12
+            the body may lack `slug`, `artifactId` and `urn` (the Hub derives them from `name`) and
+            carries the URLs as
+            `code_url`/`report_url` (aliases of `githubUrl`/`paperUrl`); 0.13 sends no `access`
+            (results are then
+            private). `benchmarkArtifactId` may name a V1 or a V2 benchmark.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -160,7 +170,12 @@ async def asyncio_detailed(
 
     Args:
         body (ResultUpload): Body of `POST /v2/result`. The owner is the uploader (a differing
-            `owner` is refused).
+            `owner` is refused). From polaris-lib 0.12
+            the body may lack `slug`, `artifactId` and `urn` (the Hub derives them from `name`) and
+            carries the URLs as
+            `code_url`/`report_url` (aliases of `githubUrl`/`paperUrl`); 0.13 sends no `access`
+            (results are then
+            private). `benchmarkArtifactId` may name a V1 or a V2 benchmark.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -188,7 +203,12 @@ async def asyncio(
 
     Args:
         body (ResultUpload): Body of `POST /v2/result`. The owner is the uploader (a differing
-            `owner` is refused).
+            `owner` is refused). From polaris-lib 0.12
+            the body may lack `slug`, `artifactId` and `urn` (the Hub derives them from `name`) and
+            carries the URLs as
+            `code_url`/`report_url` (aliases of `githubUrl`/`paperUrl`); 0.13 sends no `access`
+            (results are then
+            private). `benchmarkArtifactId` may name a V1 or a V2 benchmark.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -7,47 +7,36 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.target_type import TargetType, check_target_type
-
-T = TypeVar("T", bound="BenchmarkFieldsTargetTypes")
+T = TypeVar("T", bound="BenchmarkTaskFieldsNTestDatapoints")
 
 
 @_attrs_define
-class BenchmarkFieldsTargetTypes:
-    additional_properties: dict[str, TargetType] = _attrs_field(
-        init=False, factory=dict
-    )
+class BenchmarkTaskFieldsNTestDatapoints:
+    additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
         field_dict: dict[str, Any] = {}
-        for prop_name, prop in self.additional_properties.items():
-            field_dict[prop_name] = prop
+        field_dict.update(self.additional_properties)
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        benchmark_fields_target_types = cls()
+        benchmark_task_fields_n_test_datapoints = cls()
 
-        additional_properties = {}
-        for prop_name, prop_dict in d.items():
-            additional_property = check_target_type(prop_dict)
-
-            additional_properties[prop_name] = additional_property
-
-        benchmark_fields_target_types.additional_properties = additional_properties
-        return benchmark_fields_target_types
+        benchmark_task_fields_n_test_datapoints.additional_properties = d
+        return benchmark_task_fields_n_test_datapoints
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> TargetType:
+    def __getitem__(self, key: str) -> int:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: TargetType) -> None:
+    def __setitem__(self, key: str, value: int) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:

@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="BenchmarkFieldsTestSetSizes")
+T = TypeVar("T", bound="BenchmarkTaskFieldsTestSetSizes")
 
 
 @_attrs_define
-class BenchmarkFieldsTestSetSizes:
+class BenchmarkTaskFieldsTestSetSizes:
     additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -24,10 +24,10 @@ class BenchmarkFieldsTestSetSizes:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        benchmark_fields_test_set_sizes = cls()
+        benchmark_task_fields_test_set_sizes = cls()
 
-        benchmark_fields_test_set_sizes.additional_properties = d
-        return benchmark_fields_test_set_sizes
+        benchmark_task_fields_test_set_sizes.additional_properties = d
+        return benchmark_task_fields_test_set_sizes
 
     @property
     def additional_keys(self) -> list[str]:

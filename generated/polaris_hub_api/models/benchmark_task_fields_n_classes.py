@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="BenchmarkFieldsNClasses")
+T = TypeVar("T", bound="BenchmarkTaskFieldsNClasses")
 
 
 @_attrs_define
-class BenchmarkFieldsNClasses:
+class BenchmarkTaskFieldsNClasses:
     additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -24,10 +24,10 @@ class BenchmarkFieldsNClasses:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        benchmark_fields_n_classes = cls()
+        benchmark_task_fields_n_classes = cls()
 
-        benchmark_fields_n_classes.additional_properties = d
-        return benchmark_fields_n_classes
+        benchmark_task_fields_n_classes.additional_properties = d
+        return benchmark_task_fields_n_classes
 
     @property
     def additional_keys(self) -> list[str]:
