@@ -433,6 +433,7 @@ def main() -> None:
         default="reference",
         help="reference: ours vs polaris-lib 0.10 vs raw clients on a local Hub (default); moto: libraries on raw moto",
     )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal of the reference mode is missed")
     args = parser.parse_args()
     if args.mem_child:
         mem_child(*args.mem_child)
@@ -445,7 +446,7 @@ def main() -> None:
     if args.mode in ("reference", "all"):
         from _reference import reference_main
 
-        if not reference_main(quick=args.quick, repeat=args.repeat):
+        if not reference_main(quick=args.quick, repeat=args.repeat) and args.strict:
             raise SystemExit(1)
     if args.mode in ("moto", "all"):
         moto_main(args)
