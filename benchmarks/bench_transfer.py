@@ -1,6 +1,12 @@
-"""Transfer benchmark: our StorageSession against two baselines on the same objects, in the same run.
+"""Transfer benchmark: ours against polaris-lib 0.10 and raw clients in the same run (``--mode reference``, the default;
+see ``benchmarks/_reference.py``), and the library comparison on raw moto (``--mode moto``).
 
-    python benchmarks/bench_transfer.py [--quick]
+    python benchmarks/bench_transfer.py [--quick] [--mode reference|moto|all]
+
+Reference mode sizes: ``POLARIS_BENCH_BIG_MIB`` (the "1 GiB" archive of the big-archive goals, default 1024),
+``POLARIS_BENCH_REF_VENV`` (where the reference virtualenv lives, default ``benchmarks/.ref-venv``).
+
+Moto mode:
 
 Starts moto (S3 protocol) in a subprocess on 127.0.0.1, builds Zarr archives locally and measures:
 
@@ -382,15 +388,8 @@ def print_table(results: list[Result]) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller archives (well under a minute on 2 cores)")
-    parser.add_argument("--mem-child", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--repeat", type=int, default=None, help="rounds per measurement, best kept (2, quick: 1)")
-    args = parser.parse_args()
-    if args.mem_child:
-        mem_child(*args.mem_child)
-        return
+def moto_main(args: argparse.Namespace) -> None:
+    """The library comparison on raw moto (no Hub, no gateway): which library should move the bytes."""
     small_n, large_n, mem_mib = (400, 4, 128) if args.quick else (2000, 8, 256)
     repeat = args.repeat or (1 if args.quick else 2)
 
@@ -422,5 +421,37 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller archives (a few minutes on 2 cores)")
+    parser.add_argument("--mem-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=None, help="rounds per measurement, best kept")
+    parser.add_argument(
+        "--mode",
+        choices=("reference", "moto", "all"),
+        default="reference",
+        help="reference: ours vs polaris-lib 0.10 vs raw clients on a local Hub (default); moto: libraries on raw moto",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal of the reference mode is missed")
+    args = parser.parse_args()
+    if args.mem_child:
+        mem_child(*args.mem_child)
+        return
+    if args.rss_child:
+        from _reference import rss_child
+
+        rss_child(*args.rss_child)
+        return
+    if args.mode in ("reference", "all"):
+        from _reference import reference_main
+
+        if not reference_main(quick=args.quick, repeat=args.repeat) and args.strict:
+            raise SystemExit(1)
+    if args.mode in ("moto", "all"):
+        moto_main(args)
+
+
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -235,6 +235,10 @@ class _DatasetBase(VersionedArtifactModel):
     access: AccessType = "private"
 
     _zarr_root: Any = PrivateAttr(default=None)
+    #: The archive opened lazily in the Hub's storage (``polaris.hub.storage.lazy.RemoteArchive``), if any.
+    _remote: Any = PrivateAttr(default=None)
+    #: How to open this dataset remotely again (set by the Hub client; not pickled).
+    _hub_link: Any = PrivateAttr(default=None)
 
     @field_validator("license", mode="before")
     @classmethod
@@ -299,6 +303,71 @@ class _DatasetBase(VersionedArtifactModel):
     @zarr_root.setter
     def zarr_root(self, value: Any) -> None:
         self._zarr_root = value
+
+    # -- remote (lazy) access and scale-out ----------------------------------------------------------------------
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the Zarr archive is read lazily from the Hub's storage (see :meth:`open_remote`)."""
+        return self._remote is not None
+
+    def open_remote(self, *, cache_chunks: bool = True) -> Any:
+        """This Hub dataset with its Zarr archive opened lazily in storage, without moving the archive.
+
+        Chunks are fetched when read, verified against the Hub's manifest, and (``cache_chunks``) kept in the local
+        cache so reading them again is local. Returns a new dataset object (this one if it is already remote).
+
+        Raises:
+            InvalidArtifactError: the dataset did not come from the Hub (``PolarisHubClient.get_dataset``).
+        """
+        if self._remote is not None:
+            return self
+        if self._hub_link is None:
+            raise InvalidArtifactError(
+                "this dataset was not loaded from the Hub, so it has no remote archive",
+                hint="Load it with PolarisHubClient.get_dataset(owner, name, lazy=True).",
+            )
+        return self._hub_link.open(cache_chunks=cache_chunks)
+
+    def load_to_memory(self) -> Any:
+        """Read the whole Zarr archive into memory (a ``zarr.storage.MemoryStore``) and use that from now on.
+
+        A remote archive is fetched straight into memory, every object verified, concurrently and without going
+        through the disk. Returns ``self``.
+        """
+        import zarr
+        from zarr.core.buffer import default_buffer_prototype
+        from zarr.storage import MemoryStore
+
+        buffer = default_buffer_prototype().buffer
+        if self._remote is not None:
+            objects = self._remote.store.fetch_many(self._remote.store.keys())
+        else:
+            location = getattr(self, "zarr_root_path", None)
+            if location is None or is_remote_path(location):
+                raise InvalidArtifactError("this dataset has no local or remote Zarr archive to load")
+            root = _local_path(location)
+            objects = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        memory = MemoryStore({key: buffer.from_bytes(data) for key, data in objects.items()})
+        self._zarr_root = zarr.open_group(store=memory, mode="r")
+        return self
+
+    def to_dask(self, column: str, *, client: Any = None) -> Any:
+        """Column ``column`` as a lazy ``dask.array.Array`` (one Dask chunk per Zarr chunk).
+
+        With a ``dask.distributed`` client (``client`` or the default one), the workers read their chunks straight
+        from storage with short-lived, read-scoped storage credentials that this process keeps fresh; the Hub
+        login never leaves this process. Needs the ``dask`` extra.
+        """
+        from polaris.integrations.dask import to_dask
+
+        return to_dask(self, column, client=client)
+
+    def to_xarray(self, *, client: Any = None) -> Any:
+        """The dataset as an ``xarray.Dataset`` of Dask-backed variables (see :meth:`to_dask`)."""
+        from polaris.integrations.xarray import to_xarray
+
+        return to_xarray(self, client=client)
 
 
 class DatasetV1(_DatasetBase):

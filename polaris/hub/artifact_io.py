@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from polaris import checksum
 from polaris.errors import (
@@ -57,6 +57,43 @@ if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings
 
 __all__ = ["ArtifactIO"]
+
+
+class _HubLink:
+    """How a dataset got from the Hub can be opened remotely again; dropped when the dataset is pickled."""
+
+    def __init__(self, io: ArtifactIO, owner: str, name: str) -> None:
+        self._io = io
+        self.owner = owner
+        self.name = name
+
+    def open(self, *, cache_chunks: bool = True) -> DatasetV1 | DatasetV2:
+        return self._io.open_remote_dataset(self.owner, self.name, cache_chunks=cache_chunks)
+
+    def __reduce__(self) -> Any:
+        return (_no_link, ())
+
+
+def _no_link() -> None:
+    return None
+
+
+_D = TypeVar("_D")
+
+
+def _linked(dataset: _D, io: ArtifactIO, owner: str, name: str) -> _D:
+    dataset._hub_link = _HubLink(io, owner, name)  # type: ignore[attr-defined]
+    return dataset
+
+
+def _manifest_from_parquet(data: bytes) -> dict[str, str]:
+    import tempfile as _tempfile
+
+    with _tempfile.TemporaryDirectory(prefix="polaris-manifest-") as tmp:
+        path = Path(tmp) / MANIFEST_FILE
+        path.write_bytes(data)
+        return checksum.read_zarr_manifest(path)
+
 
 logger = logging.getLogger(__name__)
 
@@ -177,13 +214,17 @@ class ArtifactIO:
         return None
 
     # ------------------------------------------------------------------ datasets
-    def get_dataset(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> DatasetV1 | DatasetV2:
+    def get_dataset(
+        self, owner: str, name: str, verify_checksum: ChecksumStrategy, *, lazy: bool = False
+    ) -> DatasetV1 | DatasetV2:
         """V1 first, V2 when the Hub has no V1 dataset of that name."""
+        if lazy:
+            return self.open_remote_dataset(owner, name)
         try:
             data = self.wire.get_dataset_v1(owner, name)
         except ArtifactNotFoundError:
             data = self.wire.get_dataset_v2(owner, name)
-            return self._load_v2(owner, name, data, verify_checksum)
+            return _linked(self._load_v2(owner, name, data, verify_checksum), self, owner, name)
         except HubConnectionError:
             offline = self._offline("dataset", owner, name)
             if offline is None:
@@ -192,7 +233,109 @@ class ArtifactIO:
             if "zarrManifestMd5Sum" in data and "md5Sum" not in data:
                 return self._v2_from_entry(data, entry)
             return self._v1_from_entry(data, entry)
-        return self._load_v1(owner, name, data, verify_checksum)
+        return _linked(self._load_v1(owner, name, data, verify_checksum), self, owner, name)
+
+    # ------------------------------------------------------------------ lazy (remote) datasets
+    def open_remote_dataset(self, owner: str, name: str, *, cache_chunks: bool = True) -> DatasetV1 | DatasetV2:
+        """The dataset with its Zarr archive opened lazily in storage (chunks are fetched and verified on read).
+
+        A V1 dataset's table is downloaded (verified against the Hub's md5); a V2 dataset's manifest too.
+        """
+        version, data = self.wire.get_dataset(owner, name)  # V1, else V2 (the generation that answered goes first)
+        v2 = version == 2
+        artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
+        urn = artifact_urn("dataset", owner, name)
+        source = self.token_source(urn, "read")
+        session = StorageSession(source, progress=False, ca_bundle=self.settings.ca_bundle)
+        adopted = False
+        try:
+            paths = session.token.paths
+            if v2:
+                expected = str(data["zarrManifestMd5Sum"])
+                manifest_bytes = self._read_verified(session, paths["manifest"], expected, artifact_id)
+                manifest = _manifest_from_parquet(manifest_bytes)
+                store_url = paths["root"]
+            else:
+                manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []}
+                table_md5 = (data.get("tableContent") or {}).get("md5Sum")
+                table_bytes = self._read_verified(session, paths["root"], table_md5, artifact_id)
+                annotations = data.get("annotations") or {}
+                has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
+                store_url = (paths.get("extension") or "") if has_zarr else ""
+            from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
+
+            cache_dir = self.cache.root / "chunks" if cache_chunks else None
+            store = None
+            if store_url:  # the store reads through this session (and its token) from now on
+                store = HubZarrStore(
+                    source,
+                    store_url,
+                    manifest=manifest if (v2 or manifest) else None,
+                    artifact=artifact_id,
+                    cache_dir=cache_dir,
+                    ca_bundle=self.settings.ca_bundle,
+                    session=session,
+                )
+                adopted = True
+        finally:
+            if not adopted:
+                session.close()
+
+        dataset: DatasetV1 | DatasetV2
+        if v2:
+            assert store is not None
+            remote = RemoteArchive(store)
+            dataset = self._remote_v2(data, remote)
+        else:
+            import io
+
+            import pandas as pd
+
+            from polaris.artifacts import DatasetV1
+
+            table = pd.read_parquet(io.BytesIO(table_bytes))
+            dataset = DatasetV1.from_wire(data, table=table, zarr_root_path=store_url or None)
+            if store is not None:
+                v1_remote = RemoteArchive(store)
+                dataset.zarr_root = v1_remote.group()
+                dataset._remote = v1_remote
+        logger.info("opened %s lazily (%d objects in its manifest)", artifact_id, len(manifest))
+        return _linked(dataset, self, owner, name)
+
+    @staticmethod
+    def _remote_v2(data: Mapping[str, Any], remote: Any) -> DatasetV2:
+        from polaris.artifacts import DatasetV2
+        from polaris.artifacts.dataset import ColumnAnnotation, _check_v2_layout
+
+        dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=remote.store.store_url)
+        group = remote.group()
+        n_rows, kinds = _check_v2_layout(group)
+        dataset.zarr_root = group
+        dataset._remote = remote
+        dataset._n_rows = n_rows
+        dataset._n_columns = len(kinds)
+        for key, dtype in kinds.items():
+            ann = dataset.annotations.get(key) or ColumnAnnotation()
+            dataset.annotations[key] = ann.model_copy(update={"dtype": dtype})
+        return dataset
+
+    @staticmethod
+    def _read_verified(session: StorageSession, url: str, expected_md5: str | None, artifact: str) -> bytes:
+        import hashlib
+
+        data = session.read_bytes(url)
+        if expected_md5 is not None:
+            checksum.verify_md5(str(expected_md5).lower(), hashlib.md5(data).hexdigest(), artifact=artifact)
+        return data
+
+    def token_source(self, resource: str, scope: str) -> Any:
+        """A :class:`~polaris.hub.storage.lazy.LocalTokenSource` for one artifact (never pickled)."""
+        from polaris.hub.storage.lazy import LocalTokenSource
+
+        def fetch() -> StorageToken:
+            return StorageToken.from_response(dict(self._storage_token(resource, scope)))
+
+        return LocalTokenSource(fetch)
 
     def _offline(self, kind: str, owner: str, name: str) -> tuple[dict[str, Any], Path] | None:
         found = self._cached_metadata(kind, f"{owner}/{slugify(name)}")
@@ -212,8 +355,11 @@ class ArtifactIO:
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 
+        streamed: dict[str, tuple[str, int]] = {}
+
         def fill(tmp: Path) -> None:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
+            streamed.clear()
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 session.download_file(paths["root"], tmp / TABLE_FILE, expected_md5=table_md5, artifact=artifact_id)
@@ -223,10 +369,18 @@ class ArtifactIO:
                         raise StorageError(
                             f"the Hub gave no Zarr location for {artifact_id}, which has pointer columns"
                         )
-                    session.download_zarr(extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+                    session.download_zarr(
+                        extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                    )
             dataset = self._v1_from_entry(data, tmp, kind=kind)
-            # Pointer columns included: the archive is local now, so the full checksum can be computed.
-            if full_check:
+            # Pointer columns included: the archive's digest comes from the md5s computed while it streamed to
+            # disk (the same files, so the same value as re-reading them), the table's from the table.
+            local = tmp / ZARR_DIR
+            on_disk = {f.relative_to(local).as_posix() for f in local.rglob("*") if f.is_file()} if has_zarr else set()
+            if full_check and has_zarr and on_disk == set(streamed):
+                tree = checksum.zarr_tree_digest_from_entries((p, m, n) for p, (m, n) in streamed.items())
+                checksum.verify_md5(md5, checksum.dataset_md5(dataset.table, tree), artifact=artifact_id)
+            elif full_check:
                 dataset.verify_checksum(md5)
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
@@ -314,6 +468,9 @@ class ArtifactIO:
         if parent_artifact_id is not None:
             dataset.parent_artifact_id = parent_artifact_id
         dataset.check_uploadable()
+        from polaris.hub.storage.session import prewarm
+
+        prewarm()  # the S3 client's setup overlaps with the checksums below
         assert dataset.owner is not None and dataset.name
         with tempfile.TemporaryDirectory(prefix="polaris-upload-") as tmp:
             if isinstance(dataset, DatasetV2):

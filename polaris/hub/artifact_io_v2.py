@@ -38,7 +38,7 @@ from polaris.errors import (
     PolarisUnauthorizedError,
     StorageError,
 )
-from polaris.hub.artifact_io import MANIFEST_FILE, METADATA_FILE, ZARR_DIR, ArtifactIO
+from polaris.hub.artifact_io import MANIFEST_FILE, METADATA_FILE, ZARR_DIR, ArtifactIO, _linked
 from polaris.hub.cache import CacheKey
 from polaris.hub.direct import DirectReader, is_direct_url
 from polaris.hub.wire.core import owner_slug
@@ -153,8 +153,15 @@ class ArtifactIOV2(ArtifactIO):
             self._direct_paths.pop(urn, None)  # no longer public: never reuse older URLs
 
     # ------------------------------------------------------------------ datasets
-    def get_dataset(self, owner: str, name: str, verify_checksum: ChecksumStrategy) -> DatasetV1 | DatasetV2:
-        """V1 or V2, whichever generation answers (the one that did is asked first next time)."""
+    def get_dataset(
+        self, owner: str, name: str, verify_checksum: ChecksumStrategy, *, lazy: bool = False
+    ) -> DatasetV1 | DatasetV2:
+        """V1 or V2, whichever generation answers (the one that did is asked first next time).
+
+        ``lazy``: the Zarr archive stays in storage and is read chunk by chunk (see ``open_remote_dataset``).
+        """
+        if lazy:
+            return self.open_remote_dataset(owner, name)
         try:
             version, data = self.wire.get_dataset(owner, name)
         except HubConnectionError:
@@ -162,9 +169,9 @@ class ArtifactIOV2(ArtifactIO):
         urn = artifact_urn("dataset", owner, name)
         if version == 1:
             self._note_direct(urn, data, ("root", "extension"))
-            return self._load_v1(owner, name, data, verify_checksum)
+            return _linked(self._load_v1(owner, name, data, verify_checksum), self, owner, name)
         self._note_v2_root(urn, data)
-        return self._load_v2(owner, name, data, verify_checksum)
+        return _linked(self._load_v2(owner, name, data, verify_checksum), self, owner, name)
 
     def _note_v2_root(self, urn: str, data: Mapping[str, Any]) -> None:
         """Direct paths of a Zarr-only artifact: its ``root``, and the manifest next to it [inferred]."""

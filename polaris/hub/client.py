@@ -539,8 +539,13 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         owner: str | HubOwner,
         name: str | None = None,
         verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+        *,
+        lazy: bool = False,
     ) -> DatasetV1 | DatasetV2:
         """Download a dataset (V1, else V2) into the local cache and return it.
+
+        ``lazy=True``: return it without moving its Zarr archive; chunks are read straight from storage when
+        accessed, each verified against the Hub's manifest (see ``dataset.open_remote``).
 
         ``get_dataset("owner", "name")`` or ``get_dataset("owner/name")``. An unchanged dataset is served from the
         cache without any transfer (and, when the Hub cannot be reached, from the newest cached copy).
@@ -555,7 +560,7 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         """
         owner, name = _split(owner, name)
         with self._cached_only("dataset", f"{owner}/{name}"):
-            return self._artifacts.get_dataset(owner, name, verify_checksum)
+            return self._artifacts.get_dataset(owner, name, verify_checksum, lazy=lazy)
 
     def get_benchmark(
         self,

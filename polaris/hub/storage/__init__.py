@@ -11,6 +11,7 @@ One concern per module:
 * :mod:`.session` — the session: token renewal, the boto3 and obstore clients, the retry loop;
 * :mod:`.upload` / :mod:`.download` — moving bytes;
 * :mod:`.zarr` — Zarr archive preparation (consolidated metadata);
+* :mod:`.lazy` — a read-only zarr 3 store reading (and verifying) chunks on demand, and Dask worker credentials;
 * :mod:`.progress` — progress bars;
 * :mod:`.constants` — sizes, concurrency, timeouts.
 

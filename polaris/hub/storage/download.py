@@ -256,9 +256,18 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
 
 
 def download_zarr(
-    session: StorageSession, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = ""
+    session: StorageSession,
+    store_url: str,
+    dest: Path,
+    *,
+    manifest: dict[str, str] | None = None,
+    artifact: str = "",
+    digests: dict[str, tuple[str, int]] | None = None,
 ) -> Path:
     """Download every object under ``store_url`` into the folder ``dest``.
+
+    ``digests`` receives relative path -> (md5 hex, size) of every object verified against ``manifest`` on the way
+    in, so the archive's checksum can be computed without reading the files again.
 
     Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
     replaced). Objects an interrupted run completed are kept, partial ones continued with ranged GETs. With
@@ -306,6 +315,8 @@ def download_zarr(
                 expected = manifest.get(name) if manifest is not None else None
                 if _already_there(target, size, expected):
                     bar.advance(size)
+                    if digests is not None and expected is not None:
+                        digests[name] = (expected.lower(), size)
                     return size
                 target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(target.name + INCOMPLETE_SUFFIX)
@@ -314,6 +325,8 @@ def download_zarr(
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
                 os.replace(part, target)
+                if digests is not None and expected is not None:
+                    digests[name] = (expected.lower(), got)  # verified while streaming
                 return got
 
             with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-download") as pool:

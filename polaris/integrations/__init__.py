@@ -1,0 +1,1 @@
+"""Optional integrations (Dask, xarray). Each module imports its library only when used (``dask`` extra)."""
