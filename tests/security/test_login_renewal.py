@@ -388,3 +388,23 @@ def test_logout_works_offline(local_hub: Any, caplog: pytest.LogCaptureFixture) 
             assert client.logout() is True
     assert TokenCache(settings.hub_url).load().hub_token is None
     assert "Token revocation" in caplog.text and "ConnectError" in caplog.text
+
+
+def test_logout_revokes_the_hub_token_at_the_local_hub(local_hub: Any) -> None:
+    """End to end: after ``logout()`` the Hub refuses the token it had issued (revoked at ``settings.revoke_url``)."""
+    import httpx
+
+    settings = _password_settings(local_hub)
+    with PolarisHubClient(settings) as client:
+        client.login()
+        old = str(client.token["access_token"])
+        listing = f"{settings.resolved_api_url.rstrip('/')}/v1/dataset"
+        headers = {"Authorization": f"Bearer {old}"}
+        assert httpx.get(listing, headers=headers, timeout=30).status_code == 200  # accepted before the logout
+        assert client.logout() is True
+    refused = httpx.get(listing, headers=headers, timeout=30)
+    assert refused.status_code == 401 and "revoked" in refused.text.lower(), refused.text
+    with PolarisHubClient(settings) as client:  # a new login is unaffected
+        client.login()
+        assert client.token["access_token"] != old
+        assert client.list_datasets(limit=1)
