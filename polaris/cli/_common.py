@@ -353,5 +353,7 @@ def show_fields(title: str, summary: dict[str, Any]) -> None:
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in summary.items():
+        if isinstance(value, dict):
+            value = [f"{k} {v}" for k, v in value.items()]
         table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
     out_console().print(table)

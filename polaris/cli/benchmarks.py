@@ -63,7 +63,7 @@ def list_benchmarks(
 
 
 def benchmark_summary(benchmark: BenchmarkSpecification | BenchmarkV2Specification) -> dict[str, Any]:
-    return {
+    summary = {
         "artifact": benchmark.artifact_id,
         "kind": "benchmark",
         "version": int(getattr(benchmark, "version", 1)),
@@ -77,6 +77,12 @@ def benchmark_summary(benchmark: BenchmarkSpecification | BenchmarkV2Specificati
         "main metric": benchmark.main_metric,
         "md5Sum": getattr(benchmark, "md5sum", None),  # V2 benchmarks have none (their index sets carry md5s)
     }
+    from polaris.artifacts import BenchmarkV2Specification
+
+    if isinstance(benchmark, BenchmarkV2Specification):  # Roaring index sets, each verified by its md5
+        split = benchmark.split
+        summary["index sets md5"] = {"training": split.training.md5_checksum, "test": split.test.md5_checksum}
+    return summary
 
 
 @app.command("get")

@@ -433,6 +433,8 @@ def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: P
 def test_v2_benchmark_upload_on_a_v2_dataset(env: dict[str, str], tmp_path: Path) -> None:
     seeded = parse("benchmark", _ok(["benchmarks", "get", "polaris-demo/freesolv-zarr-expt", "--json"], env).stdout)
     assert seeded["version"] == 2 and seeded["dataset"] == FREESOLV_V2 and seeded["md5Sum"] is None
+    assert set(seeded["index sets md5"]) == {"training", "test"}
+    assert all(len(md5) == 32 for md5 in seeded["index sets md5"].values())
     name = _unique("cli-bench-v2")
     spec = tmp_path / "v2.yaml"
     spec.write_text(
