@@ -1,4 +1,4 @@
-"""Error classification: sorting boto3 / obstore / OS exceptions into what the retry loop does with them."""
+"""Error classification: sorting boto3 / urllib3 / obstore / OS exceptions into what the retry loop does with them."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def classify(exc: BaseException) -> tuple[ErrorKind, float | None]:
         return _kind_from(status, code), parse_retry_after(headers.get("retry-after"))
     # ResponseStreamingError (a body cut short) is an HTTPClientError
     if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError):
+        return "transient", None
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    if isinstance(exc, Urllib3Error):  # the object reader's GETs: connection failed, timed out, body cut short
         return "transient", None
     if isinstance(exc, BotoCoreError):
         return "fatal", None

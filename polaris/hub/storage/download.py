@@ -1,9 +1,9 @@
-"""Downloads, listing and HEAD with boto3, streaming each object to disk while hashing it; resumable.
+"""Downloads (streaming each object to disk while hashing it; resumable), listing and HEAD.
 
-boto3 and not obstore: obstore (reqwest) follows a redirect to another host and sends the session token
-(``x-amz-security-token``) there, and it cannot be told not to; botocore never follows redirects (and the session
-switches off its S3 region redirector), so credentials only ever go to the endpoint the Hub named. botocore's read
-timeout is an idle timeout, so a slow but steady object never hits a deadline.
+GETs go through the session's :class:`~polaris.hub.storage.reader.ObjectReader` (botocore's SigV4 signer over
+urllib3, no redirects, idle-read timeout); listing and HEAD through boto3. Not obstore: obstore (reqwest) follows
+a redirect to another host and sends the session token (``x-amz-security-token``) there, and it cannot be told
+not to. Credentials only ever go to the endpoint the Hub named; a slow but steady object never hits a deadline.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from polaris.hub.storage.constants import (
     STREAM_CHUNK_SIZE,
 )
 from polaris.hub.storage.progress import Progress
+from polaris.hub.storage.reader import release
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
 
 if TYPE_CHECKING:
@@ -106,9 +107,8 @@ def read_bytes(session: StorageSession, url: str) -> bytes:
     loc = parse_url(url)
 
     def attempt() -> tuple[int, bytes]:
-        generation, s3 = session._boto()
-        answer = s3.get_object(Bucket=loc.bucket, Key=loc.key)
-        return generation, answer["Body"].read()
+        generation, reader = session._get_reader()
+        return generation, reader.read(loc)
 
     try:
         return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
@@ -170,15 +170,10 @@ def get_to_file(
     seen_etag: list[str] = []
 
     def attempt() -> tuple[int, int]:
-        generation, s3 = session._boto()
+        generation, reader = session._get_reader()
         digest, have = _md5_prefix(tmp)
-        extra: dict[str, Any] = {}
-        if have:
-            extra["Range"] = f"bytes={have}-"
-            if seen_etag:
-                extra["IfMatch"] = seen_etag[0]
         try:
-            answer = s3.get_object(Bucket=loc.bucket, Key=loc.key, **extra)
+            answer = reader.get(loc, start=have, if_match=seen_etag[0] if have and seen_etag else None)
         except Exception as exc:
             if have and _status_of(exc) in (412, 416):
                 # the object changed, or our partial copy is already as long as it (or longer): start over
@@ -187,23 +182,26 @@ def get_to_file(
                 seen_etag.clear()
                 return attempt()
             raise
-        if not seen_etag and answer.get("ETag"):
-            seen_etag.append(str(answer["ETag"]))
-        ranged = str(answer.get("ContentRange") or "").startswith(f"bytes {have}-")
+        etag = answer.headers.get("ETag")
+        if not seen_etag and etag:
+            seen_etag.append(str(etag))
+        ranged = str(answer.headers.get("Content-Range") or "").startswith(f"bytes {have}-")
         if have and not ranged:  # the server ignored the range: the body is the whole object
             digest, have = hashlib.md5(), 0
         if have:
             logger.info("continuing the download of %s/%s at byte %d", loc.bucket, loc.key, have)
         written = 0
+        complete = False
         try:
             with tmp.open("ab" if have else "wb") as fh:
-                for block in answer["Body"].iter_chunks(STREAM_CHUNK_SIZE):
+                for block in answer.stream(STREAM_CHUNK_SIZE, decode_content=False):
                     digest.update(block)
                     fh.write(block)
                     written += len(block)
                     bar.advance(len(block))
+            complete = True
         finally:
-            answer["Body"].close()
+            release(answer, complete=complete)
         if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
             tmp.unlink(missing_ok=True)
             raise PolarisChecksumError(

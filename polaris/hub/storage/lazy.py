@@ -8,8 +8,9 @@ a content-addressed folder (named by their md5) so that reading them again is lo
 
 How the bytes move: zarr 3 calls the store's *async* methods, but async clients (obstore's async path inside
 ``zarr.storage.ObjectStore``) are the slow ones for large objects on this kind of machine (see STACK-NOTES). The
-store therefore runs the session's synchronous GET (boto3, like every download of the session: it never follows a
-redirect with the credentials; with our retry and token-renewal loop) in a small thread pool of its own.
+store therefore runs the session's synchronous GET (like every download of the session: botocore's SigV4 signer over
+urllib3, it never follows a redirect with the credentials; with our retry and token-renewal loop) in a small thread
+pool of its own.
 
 Where the credentials come from is a *token source* (a callable returning a
 :class:`~polaris.hub.storage.StorageToken`):
@@ -484,9 +485,9 @@ class HubZarrStore(Store):
         loc = parse_url(f"{self.store_url}/{key}")
 
         def attempt() -> tuple[int, Data]:
-            # boto3, as every download: botocore never follows a redirect with the storage credentials
-            generation, s3 = session._boto()
-            return generation, s3.get_object(Bucket=loc.bucket, Key=loc.key)["Body"].read()
+            # the session's signed GET, as every download: never follows a redirect with the storage credentials
+            generation, reader = session._get_reader()
+            return generation, reader.read(loc)
 
         try:
             data = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
