@@ -42,6 +42,8 @@ class ObjectServer:
     stall_after: int | None = None  # stop sending (keep the connection open) after this many bytes
     cut_responses: int = 0  # the next N responses send only half of what they announce, then close
     ranges: list[str | None] = field(default_factory=list)
+    clients: set[tuple[str, int]] = field(default_factory=set)  # (host, port) of every connection that asked
+    signatures: list[tuple[str, str]] = field(default_factory=list)  # (Authorization, x-amz-security-token)
     served: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -70,6 +72,8 @@ class ObjectServer:
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         wanted = h.headers.get("Range")
         self.ranges.append(wanted)
+        self.clients.add(h.client_address[:2])
+        self.signatures.append((h.headers.get("Authorization", ""), h.headers.get("x-amz-security-token", "")))
         start = 0
         match = re.fullmatch(r"bytes=(\d+)-", wanted or "")
         if match:
@@ -96,10 +100,10 @@ class ObjectServer:
                 self.stop.wait(30)
                 return
             chunk = part[sent : min(limit, sent + self.block)]
+            self.served += len(chunk)  # counted before it leaves: the client may finish before this thread resumes
             h.wfile.write(chunk)
             h.wfile.flush()
             sent += len(chunk)
-            self.served += len(chunk)
             if self.pause:
                 time.sleep(self.pause)
         if limit < len(part):
@@ -123,6 +127,24 @@ def object_server() -> Iterator[Callable[..., tuple[ObjectServer, str]]]:
 def _session(endpoint: str, **options: Any) -> StorageSession:
     token = StorageToken(access_token=SECRET, key="k", secret="s", endpoint=endpoint, paths={"root": "s3://b/x"})
     return StorageSession(lambda: token, progress=False, **options)
+
+
+# ---------------------------------------------------------------------------------------------- keep-alive
+def test_gets_are_signed_and_reuse_one_kept_alive_connection(
+    object_server: Callable[..., tuple[ObjectServer, str]], tmp_path: Path
+) -> None:
+    body = b"chunk" * 100
+    server, endpoint = object_server(body)
+    with _session(endpoint) as session:
+        for i in range(20):
+            assert session.read_bytes(f"s3://b/x/{i}") == body
+        session.download_file("s3://b/x/file", tmp_path / "file", expected_md5=hashlib.md5(body).hexdigest())
+    assert (tmp_path / "file").read_bytes() == body
+    assert len(server.signatures) == 21
+    assert len(server.clients) == 1  # one connection, kept alive, for all 21 sequential GETs
+    for authorization, session_token in server.signatures:
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential=k/"), authorization
+        assert session_token.endswith(SECRET)  # the token goes to the endpoint the Hub named, and only there
 
 
 # ---------------------------------------------------------------------------------------------- timeouts
