@@ -45,6 +45,38 @@ logger = logging.getLogger(__name__)
 SplitType = tuple[list[int], dict[str, list[int]]]
 
 
+def unique_metrics(value: list[Metric]) -> list[Metric]:
+    """At least one metric, no name twice (shared by V1 and V2 benchmarks)."""
+    if not value:
+        raise ValueError("at least one metric is required")
+    names = [m.name for m in value]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"metric names must be unique; duplicated: {dupes}")
+    return value
+
+
+def metric_name(value: Any) -> Any:
+    """A metric given as a Metric or a mapping, as its name (anything else unchanged)."""
+    if isinstance(value, Metric):
+        return value.name
+    if isinstance(value, Mapping):
+        return Metric.model_validate(value).name
+    return value
+
+
+def resolve_main_metric(metrics: list[Metric], main_metric: str | None) -> str:
+    """The main metric: the only metric when none is named; otherwise it must be one of ``metrics``."""
+    names = [m.name for m in metrics]
+    if main_metric is None:
+        if len(metrics) != 1:
+            raise ValueError(f"main_metric is required when there are several metrics (one of {names})")
+        return names[0]
+    if main_metric not in names:
+        raise ValueError(f"main_metric {main_metric!r} is not one of the metrics {names}")
+    return main_metric
+
+
 class DatasetReference(BaseModel):
     """The ``dataset`` object of a benchmark GET response: owner and name (other keys ignored)."""
 
@@ -285,32 +317,16 @@ class BenchmarkSpecification(VersionedArtifactModel):
     @field_validator("metrics")
     @classmethod
     def _metrics_unique(cls, value: list[Metric]) -> list[Metric]:
-        if not value:
-            raise ValueError("at least one metric is required")
-        names = [m.name for m in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"metric names must be unique; duplicated: {dupes}")
-        return value
+        return unique_metrics(value)
 
     @field_validator("main_metric", mode="before")
     @classmethod
     def _main_metric(cls, value: Any) -> Any:
-        if isinstance(value, Metric):
-            return value.name
-        if isinstance(value, Mapping):
-            return Metric.model_validate(value).name
-        return value
+        return metric_name(value)
 
     @model_validator(mode="after")
     def _check(self) -> BenchmarkSpecification:
-        names = [m.name for m in self.metrics]
-        if self.main_metric is None:
-            if len(self.metrics) != 1:
-                raise ValueError(f"main_metric is required when there are several metrics (one of {names})")
-            self.main_metric = names[0]
-        elif self.main_metric not in names:
-            raise ValueError(f"main_metric {self.main_metric!r} is not one of the metrics {names}")
+        self.main_metric = resolve_main_metric(self.metrics, self.main_metric)
         self._check_task()
         self._declared_types = {str(k): str(v) for k, v in self.target_types.items()}
         unfit = unfit_metrics(self.metrics, self._declared_types, self.target_cols)

@@ -25,7 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from polaris.artifacts._base import VersionedArtifactModel
 from polaris.artifacts._zarr_subset import ZarrSubset, column_values
-from polaris.artifacts.benchmark import DatasetReference
+from polaris.artifacts.benchmark import DatasetReference, metric_name, resolve_main_metric, unique_metrics
 from polaris.artifacts.dataset import DatasetV2
 from polaris.artifacts.index_set import IndexSet
 from polaris.errors import InvalidArtifactError
@@ -182,32 +182,16 @@ class BenchmarkV2Specification(VersionedArtifactModel):
     @field_validator("metrics")
     @classmethod
     def _metrics_unique(cls, value: list[Metric]) -> list[Metric]:
-        if not value:
-            raise ValueError("at least one metric is required")
-        names = [m.name for m in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"metric names must be unique; duplicated: {dupes}")
-        return value
+        return unique_metrics(value)
 
     @field_validator("main_metric", mode="before")
     @classmethod
     def _main_metric(cls, value: Any) -> Any:
-        if isinstance(value, Metric):
-            return value.name
-        if isinstance(value, Mapping):
-            return Metric.model_validate(value).name
-        return value
+        return metric_name(value)
 
     @model_validator(mode="after")
     def _check(self) -> BenchmarkV2Specification:
-        names = [m.name for m in self.metrics]
-        if self.main_metric is None:
-            if len(self.metrics) != 1:
-                raise ValueError(f"main_metric is required when there are several metrics (one of {names})")
-            self.main_metric = names[0]
-        elif self.main_metric not in names:
-            raise ValueError(f"main_metric {self.main_metric!r} is not one of the metrics {names}")
+        self.main_metric = resolve_main_metric(self.metrics, self.main_metric)
         unknown = sorted(set(self.target_types) - set(self.target_cols))
         if unknown:
             raise ValueError(f"target_types: {unknown} are not target columns")
