@@ -77,6 +77,14 @@ def start(
             "(what 0.11-0.13 call); the others answer 404."
         ),
     ] = "all",
+    storage_latency_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Delay every storage (S3) request by this many milliseconds, like a remote object store's round "
+            "trip (0: none).",
+        ),
+    ] = 0,
 ) -> None:
     """Start the local Hub and print its URL, the POLARIS_* settings and the seeded credentials."""
     import logging
@@ -108,6 +116,7 @@ def start(
         storage_auth=storage_auth,
         expose_direct_s3=expose_direct_s3,
         protocol=protocol,
+        storage_latency_ms=storage_latency_ms,
     )
     try:
         code = run(options)

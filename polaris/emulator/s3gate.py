@@ -12,7 +12,8 @@ This gateway sits in front of moto on its own loopback port and, for each reques
   aborting a multipart upload (``DELETE ?uploadId=``); anything else -> ``403 AccessDenied``;
 * answers ``501 NotImplemented`` for an S3 operation outside the protocol the Hub's clients use (e.g. ``POST ?delete``,
   ``?acl``, ``?tagging``, bucket-level operations other than listings), without reaching moto;
-* forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks;
+* forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks
+  (when moto runs in the same process, by calling its WSGI app directly: :mod:`polaris.emulator.wsgi_link`);
 * with a durable store (``sink``), a write that creates an object (PutObject, CopyObject, CompleteMultipartUpload)
   holds the key's lock while moto stores it, has the sink put it on disk, and only then relays moto's answer: an
   acknowledged object survives a crash. If the disk write fails the client gets ``503`` (and may retry).
@@ -29,6 +30,7 @@ import logging
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from polaris.emulator.tokens import STORAGE_TOKEN_TYPE, TokenError, TokenExpiredError, TokenSigner
+from polaris.emulator.wsgi_link import InProcessConnection, InProcessResponse, WsgiApp
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._upstream: http.client.HTTPConnection | None = None
+        self._upstream: http.client.HTTPConnection | InProcessConnection | None = None
         self._response_started = False
 
     def finish(self) -> None:
@@ -306,6 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
             return
+        if self.server.latency > 0:
+            time.sleep(self.server.latency)  # --storage-latency-ms: a far-away object store's round trip
         if self.headers.get("Expect", "").lower() == "100-continue":
             self.send_response_only(100)
             self.end_headers()
@@ -354,11 +359,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     # ------------------------------------------------------------------ forwarding
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self) -> tuple[http.client.HTTPConnection | InProcessConnection, bool]:
         if self._upstream is not None:
             return self._upstream, True
         host, port = self.server.upstream
-        self._upstream = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT_SECONDS)
+        if self.server.upstream_app is not None:
+            self._upstream = InProcessConnection(self.server.upstream_app, host, port)
+        else:
+            self._upstream = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT_SECONDS)
         return self._upstream, False
 
     def _close_upstream(self) -> None:
@@ -368,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_upstream(
         self, target: str, length: int, tee: Callable[[bytes], None] | None = None
-    ) -> http.client.HTTPResponse:
+    ) -> http.client.HTTPResponse | InProcessResponse:
         host, port = self.server.upstream
         for _ in range(2):
             conn, reused = self._connection()
@@ -500,9 +508,13 @@ class _GatewayServer(ThreadingHTTPServer):
         bucket: str,
         sink: WriteSink | None = None,
         upstream_headers: dict[str, str] | None = None,
+        upstream_app: WsgiApp | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.signer = signer
         self.upstream = upstream
+        self.upstream_app = upstream_app
+        self.latency = latency
         self.bucket = bucket
         self.sink = sink
         self.upstream_headers = dict(upstream_headers or {})
@@ -563,6 +575,10 @@ class StorageGateway:
         host: loopback address to listen on (port picked by the OS).
         sink: makes created objects durable before they are acknowledged (None: moto's memory only).
         upstream_headers: added to every request forwarded to moto (the emulator's internal secret).
+        upstream_app: moto's WSGI app, when moto runs in this process: requests are handed to it directly
+            (:mod:`polaris.emulator.wsgi_link`) instead of over a loopback connection to ``upstream``.
+        latency: seconds every authorised request waits before it is served (``--storage-latency-ms``), so a
+            pipeline can be tried against the round-trip time of a remote object store.
     """
 
     def __init__(
@@ -574,7 +590,11 @@ class StorageGateway:
         *,
         sink: WriteSink | None = None,
         upstream_headers: dict[str, str] | None = None,
+        upstream_app: WsgiApp | None = None,
+        latency: float = 0.0,
     ) -> None:
+        if latency < 0:
+            raise ValueError("latency must be >= 0")
         parsed = urlsplit(upstream)
         if parsed.hostname is None or parsed.port is None:
             raise ValueError(f"upstream {upstream!r} needs a host and a port")
@@ -584,6 +604,8 @@ class StorageGateway:
         self._host = host
         self._sink = sink
         self._upstream_headers = dict(upstream_headers or {})
+        self._upstream_app = upstream_app
+        self._latency = latency
         self._server: _GatewayServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint = ""
@@ -595,7 +617,14 @@ class StorageGateway:
             OSError: the port cannot be bound.
         """
         self._server = _GatewayServer(
-            (self._host, 0), self._signer, self._upstream, self._bucket, self._sink, self._upstream_headers
+            (self._host, 0),
+            self._signer,
+            self._upstream,
+            self._bucket,
+            self._sink,
+            self._upstream_headers,
+            self._upstream_app,
+            self._latency,
         )
         host, port = self._server.server_address[:2]
         host_text = host.decode() if isinstance(host, bytes) else str(host)

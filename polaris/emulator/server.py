@@ -54,6 +54,7 @@ class EmulatorOptions:
     storage_auth: bool = True
     expose_direct_s3: bool = False
     protocol: str = "all"  # "0.10", "0.13" or "all": which endpoint generations are served
+    storage_latency_ms: int = 0  # added by the S3 gateway to every storage request
 
 
 class EmulatorError(Exception):
@@ -180,7 +181,14 @@ def run(options: EmulatorOptions) -> int:
         signer = TokenSigner(db.secret("jwt"), options.token_ttl, is_revoked=db.is_revoked)
         if options.storage_auth:
             gateway = StorageGateway(
-                signer, store.endpoint, BUCKET, host=store_host, sink=store, upstream_headers=store.internal_headers
+                signer,
+                store.endpoint,
+                BUCKET,
+                host=store_host,
+                sink=store,
+                upstream_headers=store.internal_headers,
+                upstream_app=store.wsgi_app,
+                latency=options.storage_latency_ms / 1000,
             )
             gateway.start()
             store.public_endpoint = gateway.endpoint

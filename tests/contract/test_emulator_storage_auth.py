@@ -50,7 +50,13 @@ SHORT_TTL = 2
 EARLY_TTL = 3
 EARLY_USE = EARLY_TTL * 2 / 3
 assert EARLY_TTL / 3 < TOKEN_EXPIRY_LEEWAY
-N_CHUNKS = 800  # Zarr chunks of the slow upload: at ~150-250 objects/s the transfer outlives a 2 s token
+N_CHUNKS = 800  # Zarr chunks of the slow upload
+STORAGE_LATENCY_MS = 40
+"""The token-life hubs delay every storage request: 800 objects over 8 connections take >= 100 x 40 ms = 4 s, longer
+than either token's life, however fast the machine."""
+
+
+_SLOW_STORAGE = ["--storage-latency-ms", str(STORAGE_LATENCY_MS)]
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -62,13 +68,13 @@ def hub() -> Iterator[LocalHub]:
 
 @pytest.fixture(scope="module")
 def short_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", token_ttl=SHORT_TTL, expose_direct_s3=True) as started:
+    with LocalHub(seed="demo", token_ttl=SHORT_TTL, expose_direct_s3=True, extra_args=_SLOW_STORAGE) as started:
         yield started
 
 
 @pytest.fixture(scope="module")
 def early_hub() -> Iterator[LocalHub]:
-    with LocalHub(seed="demo", token_ttl=EARLY_TTL, expose_direct_s3=True) as started:
+    with LocalHub(seed="demo", token_ttl=EARLY_TTL, expose_direct_s3=True, extra_args=_SLOW_STORAGE) as started:
         yield started
 
 
