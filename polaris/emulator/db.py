@@ -81,6 +81,8 @@ STORAGE_KINDS = ("dataset", "dataset_v2", "competition_dataset", "benchmark_v2")
 
 PBKDF2_ITERATIONS = 100_000
 AUTH_CODE_LIFETIME_SECONDS = 300
+REVOCATION_ANSWERS_MAX = 10_000
+"""Denylist answers :meth:`Database.is_revoked` remembers (forgotten at the next revocation, or when full)."""
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -128,6 +130,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._revocation_answers: dict[str, bool] = {}
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -416,7 +419,8 @@ class Database:
     def revoke_jti(self, jti: str, expires_at: float) -> None:
         """Deny a Hub token by its id until it expires anyway (expired entries are pruned here)."""
         now = time.time()
-        with self.tx() as c:
+        with self.tx() as c:  # holds the lock is_revoked takes: no answer is remembered from before this commit
+            self._revocation_answers.clear()
             c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,))
             c.execute(
                 "INSERT INTO revoked_tokens(jti, expires_at, revoked_at) VALUES (?, ?, ?) ON CONFLICT(jti) DO NOTHING",
@@ -424,8 +428,19 @@ class Database:
             )
 
     def is_revoked(self, jti: str) -> bool:
+        """Is this Hub token id on the denylist? Answers are remembered until the next revocation.
+
+        Every storage request asks (for the Hub token its storage token was exchanged from); the denylist only
+        changes through :meth:`revoke_jti` of this object, which forgets the remembered answers.
+        """
         with self._lock:
+            known = self._revocation_answers.get(jti)
+            if known is not None:
+                return known
             row = self._conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone()
+            if len(self._revocation_answers) >= REVOCATION_ANSWERS_MAX:
+                self._revocation_answers.clear()
+            self._revocation_answers[jti] = row is not None
         return row is not None
 
     def revoke_idp_token(self, token: str) -> bool:

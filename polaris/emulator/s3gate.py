@@ -12,6 +12,8 @@ This gateway sits in front of moto on its own loopback port and, for each reques
   aborting a multipart upload (``DELETE ?uploadId=``); anything else -> ``403 AccessDenied``;
 * answers ``501 NotImplemented`` for an S3 operation outside the protocol the Hub's clients use (e.g. ``POST ?delete``,
   ``?acl``, ``?tagging``, bucket-level operations other than listings), without reaching moto;
+* checks a request body against its ``Content-MD5`` as S3 does (moto does not): ``400 InvalidDigest`` for a malformed
+  header, ``400 BadDigest`` for a body that does not match (with the in-process link moto never sees such a body);
 * forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks
   (when moto runs in the same process, by calling its WSGI app directly: :mod:`polaris.emulator.wsgi_link`);
 * with a durable store (``sink``), a write that creates an object (PutObject, CopyObject, CompleteMultipartUpload)
@@ -24,7 +26,10 @@ Connections are served by at most ``MAX_CONNECTIONS`` threads; every socket has 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
 import http.client
 import logging
 import secrets
@@ -233,6 +238,23 @@ class WriteSink(Protocol):
     ) -> Any: ...
 
 
+def _content_md5(value: str | None) -> bytes | None:
+    """The 16 bytes of a ``Content-MD5`` header (None without one).
+
+    Raises:
+        S3Refusal: ``400 InvalidDigest`` when it is not the base64 of 16 bytes.
+    """
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise S3Refusal(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
+    return digest
+
+
 def error_body(code: str, message: str, resource: str, request_id: str) -> bytes:
     """An S3 XML ``<Error>`` document."""
     return (
@@ -255,6 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._upstream: http.client.HTTPConnection | InProcessConnection | None = None
+        self._expected_md5: bytes | None = None
         self._response_started = False
 
     def finish(self) -> None:
@@ -305,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
                       self.server.bucket)  # fmt: skip
             if key:
                 check_operation(self.command, key, query)
+            self._expected_md5 = _content_md5(self.headers.get("Content-MD5"))
         except S3Refusal as refusal:
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
@@ -321,6 +345,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._forward_durable(target, length, key, sink, raw_path, request_id)
             else:
                 self._forward(target, length)
+        except S3Refusal as refusal:  # found while reading the body (a Content-MD5 that does not match it)
+            log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
+            self._send_error(refusal, raw_path, request_id)
         except _UpstreamFailed as exc:
             log.warning("S3 %s %s: upstream failed (%s)", self.command, raw_path, exc)
             self.close_connection = True
@@ -381,6 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in range(2):
             conn, reused = self._connection()
             sent_body = False
+            digest = hashlib.md5() if self._expected_md5 is not None else None
             try:
                 conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
                 conn.putheader("Host", f"{host}:{port}")
@@ -398,8 +426,14 @@ class _Handler(BaseHTTPRequestHandler):
                     sent_body = True
                     if tee is not None:
                         tee(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     conn.send(chunk)
                     remaining -= len(chunk)
+                if digest is not None and digest.digest() != self._expected_md5:
+                    # S3 refuses such a body (moto does not check): the in-process link drops the request unseen
+                    self._close_upstream()
+                    raise S3Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
                 return conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 self._close_upstream()

@@ -244,6 +244,75 @@ def test_write_token_puts_only_inside_its_dataset(hub: LocalHub) -> None:
     assert _exists(direct, inside)
 
 
+def test_gateway_answers_exactly_what_moto_answers(hub: LocalHub) -> None:
+    """The gateway hands requests to moto's WSGI app in-process: names, metadata, ranges and errors come out as
+    moto's own HTTP server gives them (compared side by side with the exposed moto port)."""
+    s3 = _s3_for(_storage_token(hub, "urn:polaris:dataset:polaris-demo:freesolv", "write"))
+    direct = _direct(hub)
+    data = bytes(range(256)) * 4096  # 1 MiB
+    md5 = hashlib.md5(data).digest()
+    key = f"{FREESOLV}/odd names-{uuid.uuid4().hex[:6]}/a b+c%d é.bin"
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key,
+        Body=data,
+        ContentMD5=base64.b64encode(md5).decode(),
+        ContentType="application/x-test",
+        Metadata={"md5sum": md5.hex(), "with_underscore": "kept", "Mixed-Case": "v"},
+    )
+    via_gateway, from_moto = s3.head_object(Bucket=BUCKET, Key=key), direct.head_object(Bucket=BUCKET, Key=key)
+    for field in ("ETag", "ContentLength", "ContentType", "Metadata"):
+        assert via_gateway[field] == from_moto[field], field
+    assert via_gateway["Metadata"]["with_underscore"] == "kept"
+    ranged = s3.get_object(Bucket=BUCKET, Key=key, Range="bytes=1000-1999")
+    assert ranged["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert ranged["ContentRange"] == f"bytes 1000-1999/{len(data)}" and ranged["Body"].read() == data[1000:2000]
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key.rsplit("/", 1)[0] + "/")["Contents"]
+    assert [item["Key"] for item in listed] == [key]
+    # a wrong Content-MD5 is refused by moto through the gateway, and nothing is stored
+    other = key + ".bad"
+    bad = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    status, code = _error(lambda: s3.put_object(Bucket=BUCKET, Key=other, Body=data, ContentMD5=bad))
+    assert status == 400 and code in ("BadDigest", "InvalidDigest")
+    assert not _exists(direct, other)
+    assert _error(lambda: s3.get_object(Bucket=BUCKET, Key=other)) == (404, "NoSuchKey")
+
+
+def test_in_process_link_turns_a_storage_crash_into_an_http_error() -> None:
+    """A storage app that fails gives the gateway an ``HTTPException`` (its 503), never a half-built answer."""
+    import http.client
+
+    from polaris.emulator.wsgi_link import InProcessConnection
+
+    def broken(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        raise RuntimeError("storage backend crashed")
+
+    def lazy(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        start_response("201 Created", [("Content-Length", str(len(body))), ("X-Path", environ["PATH_INFO"])])
+        yield body
+
+    conn = InProcessConnection(broken, "127.0.0.1", 1)
+    conn.putrequest("GET", "/bucket/key")
+    conn.endheaders()
+    with pytest.raises(http.client.HTTPException):
+        conn.getresponse()
+    conn = InProcessConnection(lazy, "127.0.0.1", 1)
+    conn.putrequest("PUT", "/bucket/a%20b")
+    conn.putheader("Content-Length", "5")
+    conn.endheaders()
+    conn.send(b"hello")
+    answer = conn.getresponse()
+    assert (answer.status, answer.getheader("x-path"), bytes(answer.read(2)), bytes(answer.read())) == (
+        201,
+        "/bucket/a b",
+        b"he",
+        b"llo",
+    )
+    assert answer.isclosed() and answer.getheader("Date")
+
+
 def test_write_token_streams_large_and_multipart_objects(hub: LocalHub) -> None:
     s3 = _s3_for(_storage_token(hub, "urn:polaris:dataset:polaris-demo:freesolv-zarr", "write"))
     rng = np.random.default_rng(7)
