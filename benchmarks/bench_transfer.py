@@ -4,7 +4,8 @@ see ``benchmarks/_reference.py``), and the library comparison on raw moto (``--m
     python benchmarks/bench_transfer.py [--quick] [--mode reference|moto|all]
 
 Reference mode sizes: ``POLARIS_BENCH_BIG_MIB`` (the "1 GiB" archive of the big-archive goals, default 1024),
-``POLARIS_BENCH_REF_VENV`` (where the reference virtualenv lives, default ``benchmarks/.ref-venv``).
+``POLARIS_BENCH_REF_VENV`` (where the reference virtualenv lives, default ``benchmarks/.ref-venv``),
+``POLARIS_BENCH_WARM_GIB`` (memory touched once before measuring, default 6; see ``_reference.warm_memory``).
 
 Moto mode:
 
