@@ -161,6 +161,32 @@ def test_tampered_chunk_is_refused_and_nothing_cached(
     assert all(hashlib.md5(body).hexdigest() == md5 for md5, body in kept.items()), "unverified data in the cache"
 
 
+def test_load_to_memory_refuses_a_tampered_chunk_and_keeps_nothing(
+    client: PolarisHubClient, local_hub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, data = _upload_v2(client, tmp_path)
+    cache = tmp_path / "fresh-cache"
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(cache))
+    with _client(local_hub) as fresh:
+        intact = fresh.get_dataset("demo-user", name, lazy=True).load_to_memory()
+        for key, values in data.items():  # straight into memory, verified while streaming: the original arrays
+            np.testing.assert_array_equal(np.asarray(intact.zarr_root[key][:]), values)
+        assert isinstance(intact.zarr_root.store, zarr.storage.MemoryStore)
+        lazy = fresh.get_dataset("demo-user", name, lazy=True)
+        _s3(local_hub).put_object(Bucket=BUCKET, Key=f"dataset/demo-user/{name}/data.zarr/x/7.0", Body=b"\x02" * 320)
+        with pytest.raises(PolarisChecksumError) as err:
+            lazy.load_to_memory()
+    assert err.value.chunk == "x/7.0" and name in (err.value.artifact or "")
+    assert err.value.expected == lazy._remote.store.manifest["x/7.0"]
+    assert err.value.actual == hashlib.md5(b"\x02" * 320).hexdigest()
+    assert not isinstance(lazy.zarr_root.store, zarr.storage.MemoryStore)  # the dataset was left as it was
+    kept = {p.name for p in (cache / "data" / "chunks").rglob("*") if p.is_file()}
+    manifest = lazy._remote.store.manifest
+    assert kept, "the metadata zarr read to open the archive was not kept"
+    assert not kept & {manifest[key] for key in _chunk_keys(list(manifest))}, "load_to_memory cached data chunks"
+    assert err.value.actual not in kept
+
+
 def test_storage_token_renewed_during_a_long_lazy_read(local_hub_factory: Any, tmp_path: Path) -> None:
     hub = local_hub_factory(token_ttl=2, seed="demo")
     with _client(hub) as client:
