@@ -183,15 +183,19 @@ def _announced_length(response: BaseHTTPResponse) -> int | None:
     return int(text)
 
 
-def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint: int | None) -> tuple[memoryview, str]:
+def _allocate(size: int) -> memoryview:
+    """An uninitialised, writable buffer of ``size`` bytes (a NumPy array: no zero-filling pass, huge pages)."""
     import numpy as np
+
+    return np.empty(size, dtype=np.uint8).data
+
+
+def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint: int | None) -> tuple[memoryview, str]:
     from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 
     announced = _announced_length(response)
     cap = PREALLOCATE_MAX if size_hint is None else max(0, size_hint)
-    size = min(announced, cap) if announced is not None else min(GROW_MIN, cap)
-    buffer = np.empty(max(size, 1), dtype=np.uint8)
-    view = buffer.data
+    view = _allocate(max(1, min(announced, cap) if announced is not None else min(GROW_MIN, cap)))
     # Straight from the socket into the buffer (http.client's readinto -> recv_into). urllib3's own readinto reads
     # into a fresh ``bytes`` and copies; its exception mapping is redone below.
     raw = getattr(response, "_fp", None)
@@ -201,9 +205,9 @@ def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint
     try:
         while announced is None or filled < announced:
             if filled == len(view):
-                grown = np.empty(_grown(len(view), announced), dtype=np.uint8)
-                grown[:filled] = buffer[:filled]
-                buffer, view = grown, grown.data
+                grown = _allocate(_grown(len(view), announced))
+                grown[:filled] = view[:filled]
+                view = grown
             block = view[filled : filled + min(STREAM_CHUNK_SIZE, len(view) - filled)]
             got = readinto(block)
             if not got:
