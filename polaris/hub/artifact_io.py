@@ -357,7 +357,7 @@ class ArtifactIO:
 
         streamed: dict[str, tuple[str, int]] = {}
 
-        def fill(tmp: Path) -> None:
+        def fill(tmp: Path) -> dict[str, tuple[str, int]]:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
             streamed.clear()
             with self.storage(urn, "read") as session:
@@ -383,6 +383,11 @@ class ArtifactIO:
             elif full_check:
                 dataset.verify_checksum(md5)
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+            # md5s computed while the files streamed in (and checked against the Hub's): the cache records them
+            known = {f"{ZARR_DIR}/{rel}": digest for rel, digest in streamed.items()}
+            if table_md5 is not None:
+                known[TABLE_FILE] = (str(table_md5).lower(), (tmp / TABLE_FILE).stat().st_size)
+            return known
 
         full_check = verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1)
         # Verified = every byte was checked against a checksum of the Hub: the whole dataset, or each file.
@@ -419,8 +424,9 @@ class ArtifactIO:
         manifest_md5 = str(data["zarrManifestMd5Sum"])
         urn = artifact_urn("dataset", owner, name)
 
-        def fill(tmp: Path) -> None:
+        def fill(tmp: Path) -> dict[str, tuple[str, int]]:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
+            streamed: dict[str, tuple[str, int]] = {}
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 expected = None if verify == "ignore" else manifest_md5
@@ -428,9 +434,16 @@ class ArtifactIO:
                     paths["manifest"], tmp / MANIFEST_FILE, expected_md5=expected, artifact=artifact_id
                 )
                 manifest = None if verify == "ignore" else checksum.read_zarr_manifest(tmp / MANIFEST_FILE)
-                session.download_zarr(paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+                session.download_zarr(
+                    paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                )
             self._v2_from_entry(data, tmp)  # validates the archive's layout before it is cached
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+            # md5s computed while the files streamed in (and checked against the Hub's): the cache records them
+            known = {f"{ZARR_DIR}/{rel}": digest for rel, digest in streamed.items()}
+            if expected is not None:
+                known[MANIFEST_FILE] = (expected.lower(), (tmp / MANIFEST_FILE).stat().st_size)
+            return known
 
         key = CacheKey("dataset", artifact_id, manifest_md5)
         entry = self.cache.fetch(key, fill, verified=verify != "ignore", resume=True)

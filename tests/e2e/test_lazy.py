@@ -212,3 +212,45 @@ def test_storage_token_renewed_during_a_long_lazy_read(local_hub_factory: Any, t
         assert store.stats.requests >= ROWS // ROWS_PER_CHUNK
     assert all(scope == "read" for scope in calls)
     assert len(calls) >= 3, f"the storage token was not renewed during the read ({len(calls)} exchanges)"
+
+
+def test_eager_downloads_record_the_digests_computed_while_streaming(
+    client: PolarisHubClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polaris.hub.cache as cache_module
+
+    name_v2, data = _upload_v2(client, tmp_path)
+    name_v1 = _unique("eager-v1")
+    root = tmp_path / "v1.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("img", shape=(6, 4), chunks=(2, 4), dtype="float64")[:] = np.arange(24.0).reshape(6, 4)
+    zarr.consolidate_metadata(str(root), zarr_format=2)
+    client.upload_dataset(
+        DatasetV1(
+            name=name_v1,
+            owner="demo-user",
+            table=pd.DataFrame({"img": [f"img#{i}" for i in range(6)]}),
+            annotations={"img": ColumnAnnotation(is_pointer=True)},
+            zarr_root_path=str(root),
+            license="CC-BY-4.0",
+        )
+    )
+    hashed: list[str] = []
+    real = cache_module._md5_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "_md5_file", counting)
+    v2 = client.get_dataset("demo-user", name_v2)
+    v1 = client.get_dataset("demo-user", name_v1)
+    assert hashed == ["metadata.json", "metadata.json"], hashed  # nothing that streamed in is read again
+    np.testing.assert_array_equal(np.asarray(v2.zarr_root["x"][:]), data["x"])
+    np.testing.assert_array_equal(np.asarray(v1.get_data(5, "img")), np.arange(20.0, 24.0))
+    cache = client._artifacts.cache
+    entries = [
+        info for info in cache.entries() if info.key.artifact_id in (f"demo-user/{name_v1}", f"demo-user/{name_v2}")
+    ]
+    assert len(entries) == 2 and all(info.verified for info in entries)
+    assert all(cache.verify(info.key).ok for info in entries)  # the recorded md5s are those of the files
