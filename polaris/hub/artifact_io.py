@@ -356,6 +356,7 @@ class ArtifactIO:
         urn = artifact_urn("dataset", owner, name)
 
         streamed: dict[str, tuple[str, int]] = {}
+        filled: list[Any] = []  # the table this call's fill read (and verified): the entry holds the same file
 
         def fill(tmp: Path) -> dict[str, tuple[str, int]]:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
@@ -373,6 +374,7 @@ class ArtifactIO:
                         extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
                     )
             dataset = self._v1_from_entry(data, tmp, kind=kind)
+            filled[:] = [dataset.table]
             # Pointer columns included: the archive's digest comes from the md5s computed while it streamed to
             # disk (the same files, so the same value as re-reading them), the table's from the table.
             local = tmp / ZARR_DIR
@@ -392,20 +394,23 @@ class ArtifactIO:
         full_check = verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1)
         # Verified = every byte was checked against a checksum of the Hub: the whole dataset, or each file.
         files_checked = table_md5 is not None and (not has_zarr or manifest is not None)
+        filled.clear()
         entry = self.cache.fetch(
             CacheKey(kind, artifact_id, md5), fill, verified=full_check or files_checked, resume=True
         )
-        return self._v1_from_entry(data, entry, kind=kind)
+        # Filled just now: the table parsed during the fill is the one in the entry (not read a second time).
+        return self._v1_from_entry(data, entry, kind=kind, table=filled[0] if filled else None)
 
     @staticmethod
-    def _v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset") -> DatasetV1:
+    def _v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset", table: Any = None) -> DatasetV1:
         import pandas as pd
 
         from polaris.artifacts import DatasetV1
         from polaris.artifacts.dataset import CompetitionDataset
 
         try:
-            table = pd.read_parquet(entry / TABLE_FILE)
+            if table is None:
+                table = pd.read_parquet(entry / TABLE_FILE)
         except Exception as exc:  # pyarrow's ArrowInvalid and friends: a damaged file, never data
             raise PolarisChecksumError(
                 f"the table at {entry / TABLE_FILE} cannot be read ({type(exc).__name__})",

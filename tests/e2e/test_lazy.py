@@ -243,8 +243,17 @@ def test_eager_downloads_record_the_digests_computed_while_streaming(
         return real(path)
 
     monkeypatch.setattr(cache_module, "_md5_file", counting)
+    tables: list[str] = []
+    read_parquet = pd.read_parquet
+
+    def counting_tables(path: Any, *args: Any, **kwargs: Any) -> Any:
+        tables.append(Path(path).name)
+        return read_parquet(path, *args, **kwargs)
+
     v2 = client.get_dataset("demo-user", name_v2)
+    monkeypatch.setattr(pd, "read_parquet", counting_tables)
     v1 = client.get_dataset("demo-user", name_v1)
+    assert tables == ["table.parquet"]  # parsed once (to verify it), not again to hand it out
     assert hashed == ["metadata.json", "metadata.json"], hashed  # nothing that streamed in is read again
     np.testing.assert_array_equal(np.asarray(v2.zarr_root["x"][:]), data["x"])
     np.testing.assert_array_equal(np.asarray(v1.get_data(5, "img")), np.arange(20.0, 24.0))
