@@ -356,8 +356,9 @@ class ArtifactIO:
         urn = artifact_urn("dataset", owner, name)
 
         streamed: dict[str, tuple[str, int]] = {}
+        filled: list[Any] = []  # the table this call's fill read (and verified): the entry holds the same file
 
-        def fill(tmp: Path) -> None:
+        def fill(tmp: Path) -> dict[str, tuple[str, int]]:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
             streamed.clear()
             with self.storage(urn, "read") as session:
@@ -373,6 +374,7 @@ class ArtifactIO:
                         extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
                     )
             dataset = self._v1_from_entry(data, tmp, kind=kind)
+            filled[:] = [dataset.table]
             # Pointer columns included: the archive's digest comes from the md5s computed while it streamed to
             # disk (the same files, so the same value as re-reading them), the table's from the table.
             local = tmp / ZARR_DIR
@@ -383,24 +385,32 @@ class ArtifactIO:
             elif full_check:
                 dataset.verify_checksum(md5)
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+            # md5s computed while the files streamed in (and checked against the Hub's): the cache records them
+            known = {f"{ZARR_DIR}/{rel}": digest for rel, digest in streamed.items()}
+            if table_md5 is not None:
+                known[TABLE_FILE] = (str(table_md5).lower(), (tmp / TABLE_FILE).stat().st_size)
+            return known
 
         full_check = verify == "verify" or checksum.should_verify(verify, has_zarr=has_zarr, version=1)
         # Verified = every byte was checked against a checksum of the Hub: the whole dataset, or each file.
         files_checked = table_md5 is not None and (not has_zarr or manifest is not None)
+        filled.clear()
         entry = self.cache.fetch(
             CacheKey(kind, artifact_id, md5), fill, verified=full_check or files_checked, resume=True
         )
-        return self._v1_from_entry(data, entry, kind=kind)
+        # Filled just now: the table parsed during the fill is the one in the entry (not read a second time).
+        return self._v1_from_entry(data, entry, kind=kind, table=filled[0] if filled else None)
 
     @staticmethod
-    def _v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset") -> DatasetV1:
+    def _v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset", table: Any = None) -> DatasetV1:
         import pandas as pd
 
         from polaris.artifacts import DatasetV1
         from polaris.artifacts.dataset import CompetitionDataset
 
         try:
-            table = pd.read_parquet(entry / TABLE_FILE)
+            if table is None:
+                table = pd.read_parquet(entry / TABLE_FILE)
         except Exception as exc:  # pyarrow's ArrowInvalid and friends: a damaged file, never data
             raise PolarisChecksumError(
                 f"the table at {entry / TABLE_FILE} cannot be read ({type(exc).__name__})",
@@ -419,8 +429,9 @@ class ArtifactIO:
         manifest_md5 = str(data["zarrManifestMd5Sum"])
         urn = artifact_urn("dataset", owner, name)
 
-        def fill(tmp: Path) -> None:
+        def fill(tmp: Path) -> dict[str, tuple[str, int]]:
             tmp.mkdir(parents=True, exist_ok=True)  # may hold what an interrupted download left
+            streamed: dict[str, tuple[str, int]] = {}
             with self.storage(urn, "read") as session:
                 paths = session.token.paths
                 expected = None if verify == "ignore" else manifest_md5
@@ -428,9 +439,16 @@ class ArtifactIO:
                     paths["manifest"], tmp / MANIFEST_FILE, expected_md5=expected, artifact=artifact_id
                 )
                 manifest = None if verify == "ignore" else checksum.read_zarr_manifest(tmp / MANIFEST_FILE)
-                session.download_zarr(paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
+                session.download_zarr(
+                    paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                )
             self._v2_from_entry(data, tmp)  # validates the archive's layout before it is cached
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
+            # md5s computed while the files streamed in (and checked against the Hub's): the cache records them
+            known = {f"{ZARR_DIR}/{rel}": digest for rel, digest in streamed.items()}
+            if expected is not None:
+                known[MANIFEST_FILE] = (expected.lower(), (tmp / MANIFEST_FILE).stat().st_size)
+            return known
 
         key = CacheKey("dataset", artifact_id, manifest_md5)
         entry = self.cache.fetch(key, fill, verified=verify != "ignore", resume=True)

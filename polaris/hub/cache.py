@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,8 +180,11 @@ class DownloadCache:
 
         ``fill`` must write a file or a folder at the path it is given. With ``verified=True`` (the default) it must
         verify every byte against the Hub's checksums as it goes (and raise if they do not match); the result is a
-        verified entry. With ``verified=False`` the bytes were not (fully) checked: a verified entry is still served
-        when there is one, otherwise the entry lives in the unverified tree and never satisfies a verified fetch.
+        verified entry. ``fill`` may return {relative path: (md5 hex, size)} for files whose md5 it computed while
+        writing them: the entry's manifest records those without reading them again (any other file, or one of
+        another size, is hashed). With ``verified=False`` the bytes were not (fully) checked: a verified entry is
+        still served when there is one, otherwise the entry lives in the unverified tree and never satisfies a
+        verified fetch.
 
         Only one writer runs per entry; the others wait and then reuse its result. A hit is re-checked cheaply
         against the entry's manifest; a damaged entry is discarded and filled again.
@@ -213,11 +216,12 @@ class DownloadCache:
             elif tmp.exists():
                 logger.info("continuing the interrupted download of %s", entry)
             try:
-                fill(tmp)
+                streamed = fill(tmp)
                 if not tmp.exists():
                     raise FileNotFoundError(f"cache fill for {key} produced nothing at {tmp}")
                 make_private_tree(tmp)  # cached artifacts are owner-only: files 0600, folders 0700
-                records = {rel: self._record(path) for rel, path in _files_of(tmp).items()}
+                known = streamed if isinstance(streamed, Mapping) else {}
+                records = {rel: self._record(path, known.get(rel)) for rel, path in _files_of(tmp).items()}
                 os.replace(tmp, entry)
             except BaseException as exc:
                 from polaris.errors import PolarisChecksumError
@@ -244,8 +248,11 @@ class DownloadCache:
         return entry
 
     @staticmethod
-    def _record(path: Path) -> _FileRecord:
+    def _record(path: Path, streamed: tuple[str, int] | None = None) -> _FileRecord:
+        """Size, mtime and md5 of a file; the md5 computed while it was written when given (and the size agrees)."""
         stat = path.stat()
+        if streamed is not None and streamed[1] == stat.st_size and not path.is_symlink():
+            return _FileRecord(size=stat.st_size, mtime_ns=stat.st_mtime_ns, md5=str(streamed[0]).lower())
         return _FileRecord(size=stat.st_size, mtime_ns=stat.st_mtime_ns, md5=_md5_file(path))
 
     def _write_manifest(self, key: CacheKey, verified: bool, records: dict[str, _FileRecord]) -> None:

@@ -161,6 +161,32 @@ def test_tampered_chunk_is_refused_and_nothing_cached(
     assert all(hashlib.md5(body).hexdigest() == md5 for md5, body in kept.items()), "unverified data in the cache"
 
 
+def test_load_to_memory_refuses_a_tampered_chunk_and_keeps_nothing(
+    client: PolarisHubClient, local_hub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, data = _upload_v2(client, tmp_path)
+    cache = tmp_path / "fresh-cache"
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(cache))
+    with _client(local_hub) as fresh:
+        intact = fresh.get_dataset("demo-user", name, lazy=True).load_to_memory()
+        for key, values in data.items():  # straight into memory, verified while streaming: the original arrays
+            np.testing.assert_array_equal(np.asarray(intact.zarr_root[key][:]), values)
+        assert isinstance(intact.zarr_root.store, zarr.storage.MemoryStore)
+        lazy = fresh.get_dataset("demo-user", name, lazy=True)
+        _s3(local_hub).put_object(Bucket=BUCKET, Key=f"dataset/demo-user/{name}/data.zarr/x/7.0", Body=b"\x02" * 320)
+        with pytest.raises(PolarisChecksumError) as err:
+            lazy.load_to_memory()
+    assert err.value.chunk == "x/7.0" and name in (err.value.artifact or "")
+    assert err.value.expected == lazy._remote.store.manifest["x/7.0"]
+    assert err.value.actual == hashlib.md5(b"\x02" * 320).hexdigest()
+    assert not isinstance(lazy.zarr_root.store, zarr.storage.MemoryStore)  # the dataset was left as it was
+    kept = {p.name for p in (cache / "data" / "chunks").rglob("*") if p.is_file()}
+    manifest = lazy._remote.store.manifest
+    assert kept, "the metadata zarr read to open the archive was not kept"
+    assert not kept & {manifest[key] for key in _chunk_keys(list(manifest))}, "load_to_memory cached data chunks"
+    assert err.value.actual not in kept
+
+
 def test_storage_token_renewed_during_a_long_lazy_read(local_hub_factory: Any, tmp_path: Path) -> None:
     hub = local_hub_factory(token_ttl=2, seed="demo")
     with _client(hub) as client:
@@ -186,3 +212,54 @@ def test_storage_token_renewed_during_a_long_lazy_read(local_hub_factory: Any, t
         assert store.stats.requests >= ROWS // ROWS_PER_CHUNK
     assert all(scope == "read" for scope in calls)
     assert len(calls) >= 3, f"the storage token was not renewed during the read ({len(calls)} exchanges)"
+
+
+def test_eager_downloads_record_the_digests_computed_while_streaming(
+    client: PolarisHubClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polaris.hub.cache as cache_module
+
+    name_v2, data = _upload_v2(client, tmp_path)
+    name_v1 = _unique("eager-v1")
+    root = tmp_path / "v1.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("img", shape=(6, 4), chunks=(2, 4), dtype="float64")[:] = np.arange(24.0).reshape(6, 4)
+    zarr.consolidate_metadata(str(root), zarr_format=2)
+    client.upload_dataset(
+        DatasetV1(
+            name=name_v1,
+            owner="demo-user",
+            table=pd.DataFrame({"img": [f"img#{i}" for i in range(6)]}),
+            annotations={"img": ColumnAnnotation(is_pointer=True)},
+            zarr_root_path=str(root),
+            license="CC-BY-4.0",
+        )
+    )
+    hashed: list[str] = []
+    real = cache_module._md5_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "_md5_file", counting)
+    tables: list[str] = []
+    read_parquet = pd.read_parquet
+
+    def counting_tables(path: Any, *args: Any, **kwargs: Any) -> Any:
+        tables.append(Path(path).name)
+        return read_parquet(path, *args, **kwargs)
+
+    v2 = client.get_dataset("demo-user", name_v2)
+    monkeypatch.setattr(pd, "read_parquet", counting_tables)
+    v1 = client.get_dataset("demo-user", name_v1)
+    assert tables == ["table.parquet"]  # parsed once (to verify it), not again to hand it out
+    assert hashed == ["metadata.json", "metadata.json"], hashed  # nothing that streamed in is read again
+    np.testing.assert_array_equal(np.asarray(v2.zarr_root["x"][:]), data["x"])
+    np.testing.assert_array_equal(np.asarray(v1.get_data(5, "img")), np.arange(20.0, 24.0))
+    cache = client._artifacts.cache
+    entries = [
+        info for info in cache.entries() if info.key.artifact_id in (f"demo-user/{name_v1}", f"demo-user/{name_v2}")
+    ]
+    assert len(entries) == 2 and all(info.verified for info in entries)
+    assert all(cache.verify(info.key).ok for info in entries)  # the recorded md5s are those of the files

@@ -473,3 +473,122 @@ def test_corrupted_body_on_the_wire_is_caught(proxy: FaultProxy, tmp_path: Path,
             session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest, artifact="o/n")
     assert info.value.chunk == "values/2"
     assert not (tmp_path / "copy.zarr").exists() and not (tmp_path / "copy.zarr.incomplete").exists()
+
+
+# --- reads into memory (lazy chunks, load_to_memory): one buffer per object, md5 computed while it streams ---------
+MiB = 1024 * 1024
+EDGE_SIZES = {"empty": 0, "one-byte": 1, "one-mib-plus-one": MiB + 1, "sixteen-mib": 16 * MiB}
+
+
+def _moto(moto_port: int) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{moto_port}",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        region_name="us-east-1",
+    )
+
+
+def _lazy_store(proxy: FaultProxy, store_url: str, manifest: dict[str, str], **options: Any) -> Any:
+    from polaris.hub.storage.lazy import HubZarrStore
+
+    return HubZarrStore(CountingProvider(proxy.url), store_url, manifest=manifest, artifact="o/n", **options)
+
+
+@pytest.mark.parametrize("preallocate", [None, 256 * 1024], ids=["default", "growing-buffer"])
+def test_reads_into_memory_are_exact_at_edge_sizes(
+    proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, preallocate: int | None
+) -> None:
+    import polaris.hub.storage.reader as reader_module
+
+    if preallocate is not None:  # objects larger than what is reserved up front grow their buffer as bytes arrive
+        monkeypatch.setattr(reader_module, "PREALLOCATE_MAX", preallocate)
+    store_url = unique("sizes")
+    rng = np.random.default_rng(13)
+    bodies = {name: rng.bytes(size) for name, size in EDGE_SIZES.items()}
+    manifest = {name: hashlib.md5(body).hexdigest() for name, body in bodies.items()}
+    with StorageSession(CountingProvider(proxy.url), progress=False) as session:
+        for name, body in bodies.items():
+            session.upload_file(f"{store_url}/{name}", body)
+        _, reader = session._get_reader()
+        proxy.log.clear()
+        for name, body in bodies.items():
+            for hint in (None, 0, len(body)):  # no hint, a wrong one, the right one: the same bytes every time
+                data, md5 = reader.read_hashed(parse_url(f"{store_url}/{name}"), size_hint=hint)
+                assert md5 == manifest[name], (name, hint)
+                assert data.readonly and data.nbytes == len(body) and data == body, (name, hint)
+        assert len({s.headers.get("x-amz-security-token") for s in proxy.requests("GET")}) == 1
+    store = _lazy_store(proxy, store_url, manifest)
+    try:
+        fetched = store.fetch_many(bodies)
+        assert {name: bytes(data) for name, data in fetched.items()} == bodies
+        assert store.stats.requests == len(bodies)
+        assert store.stats.bytes == sum(EDGE_SIZES.values())
+        assert sorted(store.stats.keys) == sorted(bodies)
+    finally:
+        store.close()
+
+
+def test_lazy_read_cut_short_or_dropped_is_retried_and_counted_once(proxy: FaultProxy, tmp_path: Path) -> None:
+    store_url = unique("cut-lazy")
+    body = np.random.default_rng(1).bytes(3 * MiB)
+    with StorageSession(CountingProvider(proxy.url), progress=False) as session:
+        session.upload_file(f"{store_url}/obj", body)
+    md5 = hashlib.md5(body).hexdigest()
+    store = _lazy_store(proxy, store_url, {"obj": md5}, cache_dir=tmp_path / "chunks")
+    proxy.log.clear()
+    is_obj = lambda m, p: m == "GET" and p.endswith("/obj")  # noqa: E731
+    proxy.faults.append(Fault("truncate", match=is_obj, times=2))  # Content-Length announced, half the body sent
+    proxy.faults.append(Fault("drop", match=is_obj))
+    try:
+        data = store.fetch("obj")
+    finally:
+        store.close()
+    assert data is not None and bytes(data) == body
+    assert proxy.faults == [] and len(proxy.requests("GET")) == 4
+    assert (store.stats.requests, store.stats.bytes, store.stats.keys) == (1, len(body), ["obj"])
+    assert (tmp_path / "chunks" / md5[:2] / md5).read_bytes() == body  # verified, then kept
+
+
+def test_lazy_read_cut_short_every_time_is_a_storage_error_and_nothing_kept(proxy: FaultProxy, tmp_path: Path) -> None:
+    store_url = unique("cut-for-good")
+    body = np.random.default_rng(2).bytes(MiB)
+    with StorageSession(CountingProvider(proxy.url), progress=False) as session:
+        session.upload_file(f"{store_url}/obj", body)
+    store = _lazy_store(proxy, store_url, {"obj": hashlib.md5(body).hexdigest()}, cache_dir=tmp_path / "chunks")
+    proxy.faults.append(Fault("truncate", match=lambda m, p: m == "GET" and p.endswith("/obj"), times=100))
+    try:
+        with pytest.raises(StorageError) as info:
+            store.fetch("obj")
+    finally:
+        store.close()
+    assert "IncompleteRead" in str(info.value) and info.value.hint == "Storage kept failing; try again later."
+    assert len(proxy.requests("GET")) == 5  # 1 + the policy's retries
+    assert store.stats.requests == 0 and store.stats.keys == []
+    assert not [p for p in (tmp_path / "chunks").rglob("*") if p.is_file()]
+
+
+def test_tampered_object_read_into_memory_is_refused_and_not_kept(
+    proxy: FaultProxy, tmp_path: Path, moto_port: int
+) -> None:
+    store_url = unique("tampered-lazy")
+    body = np.random.default_rng(3).bytes(2 * MiB + 7)
+    tampered = body[:MiB] + bytes([body[MiB] ^ 1]) + body[MiB + 1 :]  # one bit flipped, same length
+    with StorageSession(CountingProvider(proxy.url), progress=False) as session:
+        session.upload_file(f"{store_url}/obj", body)
+        session.upload_file(f"{store_url}/intact", body[:1000])
+    _moto(moto_port).put_object(Bucket=BUCKET, Key=f"{parse_url(store_url).key}/obj", Body=tampered)
+    manifest = {"obj": hashlib.md5(body).hexdigest(), "intact": hashlib.md5(body[:1000]).hexdigest()}
+    store = _lazy_store(proxy, store_url, manifest, cache_dir=tmp_path / "chunks")
+    try:
+        with pytest.raises(PolarisChecksumError) as info:
+            store.fetch("obj")
+        with pytest.raises(PolarisChecksumError):
+            store.fetch_many(["intact", "obj"], keep=True)
+    finally:
+        store.close()
+    assert info.value.chunk == "obj" and info.value.artifact == "o/n"
+    assert (info.value.expected, info.value.actual) == (manifest["obj"], hashlib.md5(tampered).hexdigest())
+    kept = {p.name for p in (tmp_path / "chunks").rglob("*") if p.is_file()}
+    assert kept == {manifest["intact"]}  # the intact object was kept, the tampered one never

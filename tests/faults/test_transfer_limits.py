@@ -26,6 +26,7 @@ from polaris.errors import ResponseTooLargeError, StorageError
 from polaris.hub.client import PolarisHubClient
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.storage import StorageSession, StorageToken
+from polaris.hub.storage.constants import PREALLOCATE_MAX
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -340,3 +341,88 @@ def test_endless_json_answer_is_a_typed_error_with_bounded_memory() -> None:
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------- reads into memory
+@dataclass
+class Announcer:
+    """Answers every GET with ``body`` under a chosen ``Content-Length`` (or none: the body ends when it closes)."""
+
+    body: bytes
+    announce: int | None
+    gets: int = 0
+
+    def start(self) -> str:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.gets += 1
+                self.send_response(200)
+                if outer.announce is not None:
+                    self.send_header("Content-Length", str(outer.announce))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(outer.body)
+                self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _lazy(endpoint: str, manifest: dict[str, str], **options: Any) -> Any:
+    from polaris.hub.storage.lazy import HubZarrStore
+
+    token = StorageToken(access_token=SECRET, key="k", secret="s", endpoint=endpoint, paths={"root": "s3://b/x"})
+    session = StorageSession(lambda: token, progress=False, **options)
+    return HubZarrStore(lambda: token, "s3://b/x", manifest=manifest, session=session)
+
+
+def test_a_huge_announced_length_reserves_no_memory_and_the_short_body_is_retried() -> None:
+    from polaris.hub import retry
+
+    server = Announcer(b"x" * 1000, announce=1 << 40)  # "1 TiB follows", then 1000 bytes and the connection closes
+    endpoint = server.start()
+    store = _lazy(
+        endpoint,
+        {"obj": hashlib.md5(b"x" * 1000).hexdigest()},
+        retry_policy=retry.RetryPolicy(max_attempts=3, backoff_base=0.01),
+    )
+    try:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        with pytest.raises(StorageError) as err:  # the cut body, not a MemoryError: no 1 TiB reserved up front
+            store.fetch("obj")
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    finally:
+        store.close()
+        server.close()
+    assert "IncompleteRead" in str(err.value)
+    assert server.gets == 3  # cut short each time: transient, retried up to the policy's limit
+    assert store.stats.requests == 0
+    # at most one capped preallocation at a time (the attempts run one after the other), nothing near 1 TiB
+    assert grown_mib < PREALLOCATE_MAX / 2**20 + 32, f"memory grew by {grown_mib:.0f} MiB"
+
+
+def test_a_body_without_length_is_read_to_its_end_into_a_growing_buffer() -> None:
+    body = hashlib.sha256(b"close-delimited").digest() * (100 * 1024 + 1)  # 3.1 MiB, more than the first buffer
+    server = Announcer(body, announce=None)
+    endpoint = server.start()
+    store = _lazy(endpoint, {"obj": hashlib.md5(body).hexdigest()})
+    try:
+        data = store.fetch("obj")
+    finally:
+        store.close()
+        server.close()
+    assert data is not None and bytes(data) == body
+    assert server.gets == 1 and store.stats.bytes == len(body)

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from polaris.hub.cache import CacheKey, DownloadCache
 
 KEY = CacheKey("dataset", "org-a/my-data", "0123456789abcdef0123456789abcdef")
@@ -135,3 +137,39 @@ def test_new_folders_are_owner_only(tmp_path: Path) -> None:
     cache = DownloadCache(tmp_path / "cache")
     cache.fetch(KEY, _folder_fill(b"abc"))
     assert cache.entry(KEY).parent.stat().st_mode & 0o077 == 0
+
+
+def test_digests_computed_while_streaming_are_recorded_without_reading_the_files_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    import polaris.hub.cache as cache_module
+
+    hashed: list[str] = []
+    real = cache_module._md5_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "_md5_file", counting)
+    chunk, table = b"streamed-chunk", b"PAR1streamedPAR1"
+
+    def fill(path: Path) -> dict[str, tuple[str, int]]:
+        (path / "x").mkdir(parents=True)
+        (path / "x" / "0").write_bytes(chunk)
+        (path / "table.parquet").write_bytes(table)
+        (path / "metadata.json").write_text("{}")
+        return {
+            "x/0": (hashlib.md5(chunk).hexdigest().upper(), len(chunk)),  # as streamed, case aside
+            "table.parquet": (hashlib.md5(table).hexdigest(), len(table) + 1),  # wrong size: hashed after all
+        }
+
+    cache = DownloadCache(tmp_path)
+    entry = cache.fetch(KEY, fill)
+    assert sorted(hashed) == ["metadata.json", "table.parquet"]  # the chunk was not read again
+    assert cache.verify(KEY).ok  # what was recorded is what is on disk
+    time.sleep(0.01)
+    (entry / "x" / "0").write_bytes(b"X" * len(chunk))  # and a later change is still caught
+    assert not cache.verify(KEY, full=False).ok

@@ -14,6 +14,7 @@ __all__ = [
     "PARQUET_CONTENT_TYPE",
     "PART_SIZE",
     "PENDING_PER_WORKER",
+    "PREALLOCATE_MAX",
     "READ_TIMEOUT",
     "READ_WHOLE_MAX",
     "STREAM_CHUNK_SIZE",
@@ -28,6 +29,8 @@ PART_SIZE = 10 * 1024 * 1024
 """Multipart part size; the last part carries the remainder."""
 STREAM_CHUNK_SIZE = 1024 * 1024
 """Bytes read per step when hashing, streaming a download to disk, or reading a file."""
+PREALLOCATE_MAX = 64 * 1024 * 1024
+"""Most bytes reserved before they arrive when an object is read into memory (beyond: the buffer grows)."""
 READ_WHOLE_MAX = 1024 * 1024
 """Files up to this size are read once into memory for upload (one open instead of two; measured faster)."""
 CONNECT_TIMEOUT = 10.0

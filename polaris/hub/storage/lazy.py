@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[], StorageToken]
 Data = bytes | memoryview
-"""An object's bytes (``bytes``; a ``memoryview`` is accepted wherever they are)."""
+"""An object's bytes: ``bytes`` (read from the local cache) or a read-only ``memoryview`` (fetched from storage)."""
 
 VARIABLE_TIMEOUT = 30.0
 """Seconds a worker waits for the published storage token."""
@@ -459,15 +459,15 @@ class HubZarrStore(Store):
                 with self._lock:
                     self.stats.cache_hits += 1
                 return local
-        data = self._get_remote(key)
-        if data is None:
+        found = self._get_remote(key)
+        if found is None:
             if expected is not None:
                 raise PolarisChecksumError(
                     "an object of the manifest is missing from storage", artifact=self.artifact or None, chunk=key
                 )
             return None
+        data, actual = found  # md5 computed while the bytes streamed in: no second pass over the object
         if expected is not None:
-            actual = hashlib.md5(data).hexdigest()
             if actual != expected.lower():
                 raise PolarisChecksumError(
                     "downloaded data does not match its checksum",
@@ -480,24 +480,25 @@ class HubZarrStore(Store):
                 self._keep(expected.lower(), data)
         return data
 
-    def _get_remote(self, key: str) -> Data | None:
+    def _get_remote(self, key: str) -> tuple[Data, str] | None:
+        """The object's bytes (one buffer, straight from the socket) and their md5 hex; ``None`` when missing."""
         session = self._get_session()
         loc = parse_url(f"{self.store_url}/{key}")
 
-        def attempt() -> tuple[int, Data]:
+        def attempt() -> tuple[int, tuple[Data, str]]:
             # the session's signed GET, as every download: never follows a redirect with the storage credentials
             generation, reader = session._get_reader()
-            return generation, reader.read(loc)
+            return generation, reader.read_hashed(loc)
 
         try:
-            data = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+            data, md5 = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
         except ObjectMissing:
             return None
         with self._lock:
             self.stats.requests += 1
             self.stats.bytes += data.nbytes if isinstance(data, memoryview) else len(data)
             self.stats.keys.append(key)
-        return data
+        return data, md5
 
     def _keep(self, md5: str, data: Data) -> None:
         target = self._cache_path(md5)

@@ -15,16 +15,27 @@ The guarantees are the same as botocore's:
   object completes.
 * Errors are raised as botocore ``ClientError`` (status, S3 error code, headers) so the session's one retry loop
   classifies them exactly as it does for every other request; network failures are urllib3 errors (transient).
+
+Reading into memory (:meth:`ObjectReader.read_hashed`, lazy chunk reads and ``load_to_memory``): the body goes
+straight from the socket into one buffer per object (``recv_into``, no intermediate ``bytes``), and its md5 is
+updated block by block while each block is still in the CPU cache, so verifying it needs no second pass over the
+object. The buffer is a plain ``bytearray``, not a NumPy array: NumPy asks for transparent huge pages on large
+allocations, and where the kernel compacts memory synchronously for those (``defrag=madvise``, as on the
+Firecracker VMs measured) that cost more system time than the zero-filling it saves: over fresh processes reading
+8 x 16 MiB lazily and then every array, median client CPU 0.55-0.68 s with NumPy buffers against 0.40 s with
+``bytearray`` (three series of five runs).
 """
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from polaris.errors import StorageError
-from polaris.hub.storage.constants import DEFAULT_REGION
+from polaris.hub.storage.constants import DEFAULT_REGION, PREALLOCATE_MAX, STREAM_CHUNK_SIZE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,6 +50,8 @@ _CODE_RE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 _MESSAGE_RE = re.compile(rb"<Message>([^<]{0,500})</Message>")
 ERROR_BODY_MAX = 64 * 1024
 """At most this much of an error answer is read (S3 error documents are tiny)."""
+GROW_MIN = 1024 * 1024
+"""Smallest buffer a read into memory starts with when the answer announces no length."""
 
 
 class ObjectReader:
@@ -132,6 +145,92 @@ class ObjectReader:
             return bytes(data)
         finally:
             release(response, complete=complete)
+
+    def read_hashed(self, loc: ObjectLocation, *, size_hint: int | None = None) -> tuple[memoryview, str]:
+        """The whole object in one buffer, and the md5 (hex) of exactly those bytes, computed as they arrived.
+
+        The buffer is allocated once, sized from the answer's ``Content-Length``, but never larger up front than
+        ``size_hint`` (the size the caller expects, when it knows it) or :data:`PREALLOCATE_MAX`: a server
+        announcing a huge length cannot make the client reserve it; a body that really is longer grows the buffer
+        (doubling) as its bytes arrive. The result is a read-only view of exactly the body.
+
+        Raises:
+            botocore.exceptions.ClientError: the storage answered with a status >= 300 (at most
+                :data:`ERROR_BODY_MAX` of its body is read).
+            urllib3.exceptions.IncompleteRead: the body ended before its announced ``Content-Length``
+                (transient: the session's retry loop tries again).
+            urllib3.exceptions.HTTPError: the connection failed, broke or timed out.
+        """
+        response = self.get(loc)
+        complete = False
+        try:
+            data, md5 = _read_all_hashed(response, self._pool, loc.key, size_hint)
+            complete = True
+            return data, md5
+        finally:
+            release(response, complete=complete)
+
+
+def _announced_length(response: BaseHTTPResponse) -> int | None:
+    """The body length the answer announced (``None``: chunked or unannounced, read to the end)."""
+    from urllib3.exceptions import ProtocolError
+
+    if "chunked" in str(response.headers.get("Transfer-Encoding") or "").lower():
+        return None
+    value = response.headers.get("Content-Length")
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise ProtocolError(f"invalid Content-Length {text[:40]!r} in a storage answer")
+    return int(text)
+
+
+def _allocate(size: int) -> memoryview:
+    """A writable buffer of ``size`` bytes (see the module notes for why not a NumPy array)."""
+    return memoryview(bytearray(size))
+
+
+def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint: int | None) -> tuple[memoryview, str]:
+    from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
+
+    announced = _announced_length(response)
+    cap = PREALLOCATE_MAX if size_hint is None else max(0, size_hint)
+    view = _allocate(max(1, min(announced, cap) if announced is not None else min(GROW_MIN, cap)))
+    # Straight from the socket into the buffer (http.client's readinto -> recv_into). urllib3's own readinto reads
+    # into a fresh ``bytes`` and copies; its exception mapping is redone below.
+    raw = getattr(response, "_fp", None)
+    readinto = raw.readinto if isinstance(raw, http.client.HTTPResponse) else response.readinto
+    digest = hashlib.md5()
+    filled = 0
+    try:
+        while announced is None or filled < announced:
+            if filled == len(view):
+                grown = _allocate(_grown(len(view), announced))
+                grown[:filled] = view[:filled]
+                view = grown
+            block = view[filled : filled + min(STREAM_CHUNK_SIZE, len(view) - filled)]
+            got = readinto(block)
+            if not got:
+                break
+            digest.update(block[:got])
+            filled += got
+    except TimeoutError as exc:
+        raise ReadTimeoutError(pool, what, f"Read timed out. ({exc})") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise ProtocolError(f"Connection broken: {exc!r}", exc) from exc
+    if announced is not None and filled < announced:
+        raise IncompleteRead(filled, announced - filled)
+    # An empty read at the end lets http.client mark an empty body as read too (it does so by itself after the
+    # last block of a non-empty one), so the connection goes back to the pool in the same state as after read().
+    readinto(view[filled:filled])
+    return view[:filled].toreadonly(), digest.hexdigest()
+
+
+def _grown(current: int, announced: int | None) -> int:
+    """The next buffer size: double, but never past the announced length."""
+    doubled = max(current * 2, GROW_MIN)
+    return doubled if announced is None else min(doubled, announced)
 
 
 def release(response: BaseHTTPResponse, *, complete: bool) -> None:
