@@ -45,6 +45,7 @@ from polaris.hub.storage.classify import ObjectMissing, PreconditionFailed, clas
 from polaris.hub.storage.constants import CONNECT_TIMEOUT, DEFAULT_CONCURRENCY, DEFAULT_REGION, READ_TIMEOUT
 from polaris.hub.storage.reader import ObjectReader
 from polaris.hub.storage.tokens import StorageToken
+from polaris.hub.storage.writer import ObjectWriter
 from polaris.types import ZarrConflictResolution
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class StorageSession:
         self._generation = 0
         self._s3: S3Client | None = None
         self._reader: ObjectReader | None = None
+        self._writer: ObjectWriter | None = None
         self._closed = False
 
     # -- lifecycle --
@@ -166,6 +168,9 @@ class StorageSession:
         if self._reader is not None:
             self._reader.close()
         self._reader = None
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = None
 
     def _state(self) -> tuple[int, StorageToken]:
         with self._lock:
@@ -209,7 +214,8 @@ class StorageSession:
                 config = Config(
                     region_name=DEFAULT_REGION,
                     signature_version="s3v4",
-                    s3={"addressing_style": "path"},
+                    # no SHA-256 of bodies (botocore would hash every part over http): Content-MD5 is on every part
+                    s3={"addressing_style": "path", "payload_signing_enabled": False},
                     retries={"total_max_attempts": 1, "mode": "standard"},  # our retry loop decides
                     connect_timeout=self.timeout[0],
                     read_timeout=self.timeout[1],
@@ -247,6 +253,19 @@ class StorageSession:
                     max_connections=max(10, self.max_workers * 2),
                 )
             return generation, self._reader
+
+    def _get_writer(self) -> tuple[int, ObjectWriter]:
+        """The signed-PUT writer of the current token (single-PUT uploads), with its generation."""
+        with self._lock:
+            generation, token = self._state()
+            if self._writer is None:
+                self._writer = ObjectWriter(
+                    token,
+                    timeout=self.timeout,
+                    ca_bundle=self._ca_bundle,
+                    max_connections=max(10, self.max_workers * 2),
+                )
+            return generation, self._writer
 
     # -- the retry loop --
     def _call(self, what: str, attempt_fn: Callable[[], tuple[int, T]]) -> T:

@@ -1,9 +1,9 @@
-"""Uploads: single objects (one PUT, or multipart above the threshold) and whole Zarr archives, with boto3.
+"""Uploads: single objects (one PUT, or multipart above the threshold) and whole Zarr archives.
 
 Every request carries ``Content-MD5`` (facts §4.4, §7.6) and every object gets metadata ``md5sum``. Zarr chunks go
-as one PUT each, streamed from the file (botocore reads a file body block by block), as the reference client does;
-standalone files (the Parquet table, the V2 manifest) above ``MULTIPART_THRESHOLD`` go as multipart uploads of
-``PART_SIZE`` parts, one part in memory at a time.
+as one PUT each (:mod:`.writer`: SigV4-signed, sent with urllib3, a file body streamed block by block), as the
+reference client does; multipart uploads use boto3. Standalone files (the Parquet table, the V2 manifest) above
+``MULTIPART_THRESHOLD`` go as multipart uploads of ``PART_SIZE`` parts, one part in memory at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from polaris.errors import (
     ArtifactExistsError,
@@ -196,20 +196,8 @@ def _put(
     bar: Progress,
 ) -> None:
     def attempt() -> tuple[int, None]:
-        generation, s3 = session._boto()
-        extra: dict[str, Any] = {"IfNoneMatch": "*"} if conditional else {}
-        with contextlib.ExitStack() as stack:
-            body: bytes | BinaryIO = data if isinstance(data, bytes) else stack.enter_context(data.open("rb"))
-            s3.put_object(
-                Bucket=loc.bucket,
-                Key=loc.key,
-                Body=body,
-                ContentLength=size,
-                ContentType=content_type,
-                ContentMD5=b64(md5_hex),
-                Metadata={MD5_METADATA_KEY: md5_hex},
-                **extra,
-            )
+        generation, writer = session._get_writer()
+        writer.put(loc, data, size=size, md5_hex=md5_hex, content_type=content_type, if_none_match=conditional)
         return generation, None
 
     session._call(f"PUT {loc.bucket}/{loc.key}", attempt)
