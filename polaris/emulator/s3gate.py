@@ -12,6 +12,9 @@ This gateway sits in front of moto on its own loopback port and, for each reques
   aborting a multipart upload (``DELETE ?uploadId=``); anything else -> ``403 AccessDenied``;
 * answers ``501 NotImplemented`` for an S3 operation outside the protocol the Hub's clients use (e.g. ``POST ?delete``,
   ``?acl``, ``?tagging``, bucket-level operations other than listings), without reaching moto;
+* checks a request body against its ``Content-MD5`` header, as S3 and R2 do (moto does not): malformed ->
+  ``400 InvalidDigest``; a body that differs -> ``400 BadDigest``, and moto never receives the body's last bytes,
+  so nothing is stored;
 * forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks;
 * with a durable store (``sink``), a write that creates an object (PutObject, CopyObject, CompleteMultipartUpload)
   holds the key's lock while moto stores it, has the sink put it on disk, and only then relays moto's answer: an
@@ -23,7 +26,10 @@ Connections are served by at most ``MAX_CONNECTIONS`` threads; every socket has 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
 import http.client
 import logging
 import secrets
@@ -239,6 +245,27 @@ def error_body(code: str, message: str, resource: str, request_id: str) -> bytes
     ).encode()
 
 
+def _content_md5(value: str | None) -> bytes | None:
+    """The 16 bytes a ``Content-MD5`` header names (None without the header).
+
+    Raises:
+        S3Refusal: ``400 InvalidDigest`` when the header is not the base64 of 16 bytes.
+    """
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16:
+        raise S3Refusal(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+    return raw
+
+
+def _bad_digest() -> S3Refusal:
+    return S3Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+
+
 class _UpstreamFailed(Exception):
     """moto could not be reached or broke off (answered to the client as 503)."""
 
@@ -253,6 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self._upstream: http.client.HTTPConnection | None = None
         self._response_started = False
+        self._content_md5: bytes | None = None
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -302,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
                       self.server.bucket)  # fmt: skip
             if key:
                 check_operation(self.command, key, query)
+            self._content_md5 = _content_md5(self.headers.get("Content-MD5"))
         except S3Refusal as refusal:
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
@@ -316,6 +345,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._forward_durable(target, length, key, sink, raw_path, request_id)
             else:
                 self._forward(target, length)
+        except S3Refusal as refusal:  # the body did not match its Content-MD5
+            log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
+            self._send_error(refusal, raw_path, request_id)
         except _UpstreamFailed as exc:
             log.warning("S3 %s %s: upstream failed (%s)", self.command, raw_path, exc)
             self.close_connection = True
@@ -371,6 +403,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> http.client.HTTPResponse:
         host, port = self.server.upstream
         for _ in range(2):
+            digest = None if self._content_md5 is None else hashlib.md5()
+            if digest is not None and length == 0 and digest.digest() != self._content_md5:
+                raise _bad_digest()
             conn, reused = self._connection()
             sent_body = False
             try:
@@ -388,6 +423,11 @@ class _Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         raise ConnectionError("client closed the connection mid-body")
                     sent_body = True
+                    if digest is not None:
+                        digest.update(chunk)
+                        if len(chunk) == remaining and digest.digest() != self._content_md5:
+                            self._close_upstream()  # moto never gets the last bytes: the object is not stored
+                            raise _bad_digest()
                     if tee is not None:
                         tee(chunk)
                     conn.send(chunk)

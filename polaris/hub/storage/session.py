@@ -320,7 +320,13 @@ class StorageSession:
                             f"No answer within the timeouts (connect {self.timeout[0]:g} s, "
                             f"{self.timeout[1]:g} s without a byte); on a slow link pass a larger timeout."
                         )
-                raise StorageError(f"{what} failed: {describe(exc)}", hint=hint) from exc
+                detail = describe(exc)
+                if kind == "fatal" and ("BadDigest" in detail or "InvalidDigest" in detail):
+                    hint = (
+                        "The storage refused the bytes: they differ from the md5 computed before the upload (did a "
+                        "file change while it was uploaded?). Upload again once the files are final."
+                    )
+                raise StorageError(f"{what} failed: {detail}", hint=hint) from exc
 
     # -- single objects --
     def exists(self, url: str) -> bool:

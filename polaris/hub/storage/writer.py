@@ -73,6 +73,9 @@ class ObjectWriter:
         import urllib3
         from botocore.credentials import Credentials
 
+        from polaris.hub.redact import install_log_redaction
+
+        install_log_redaction()  # botocore logs the canonical request (with the session token) at DEBUG
         split = urlsplit(token.endpoint)
         if split.scheme not in ("http", "https") or not split.netloc:
             raise StorageError(f"storage endpoint {token.endpoint!r} is not an http(s) URL")
