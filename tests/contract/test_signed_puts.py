@@ -270,3 +270,21 @@ def test_expired_token_on_a_streamed_put_is_renewed(tmp_path: Path) -> None:
         assert len(provider.issued) == 2
         stored = _stored(short, key)
         assert stored is not None and stored[0] == big.read_bytes()
+
+
+def test_a_small_file_changed_after_hashing_uploads_the_hashed_bytes(hub: LocalHub, tmp_path: Path) -> None:
+    """Small files are sent from the bytes read while hashing them: the stored object always matches the manifest."""
+    root = tmp_path / "small.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("x", shape=(32,), chunks=(8,), dtype="int64", compressors=None)[:] = np.arange(32)
+    staged = stage_zarr(root, tmp_path / "staging")
+    hashed = {e.path: e for e in staged.entries()}
+    before = (root / "x" / "1").read_bytes()
+    (root / "x" / "1").write_bytes(b"changed after hashing!" * 3)
+    store_key = _key() + ".zarr"
+    with StorageSession(Provider(hub), progress=False) as session:
+        report = session.upload_zarr(root, f"s3://{BUCKET}/{store_key}", staged=staged)
+    assert report.uploaded == len(hashed)
+    stored = _stored(hub, f"{store_key}/x/1")
+    assert stored == (before, {"md5sum": hashed["x/1"].md5sum})
+    assert hashlib.md5(before).hexdigest() == hashed["x/1"].md5sum

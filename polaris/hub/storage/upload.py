@@ -312,11 +312,11 @@ def upload_zarr(
             staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="polaris-zarr-")))
             staged = stage_zarr(root, staging)
         wanted = set(staged.files) if only is None else set(only) & set(staged.files)
-        md5s = {e.path: e.md5sum for e in staged.entries()}
+        entries = {e.path: e for e in staged.entries()}
         names = sorted(wanted)
         first = [n for n in staged.first if n in wanted]
         rest = [n for n in names if n not in first]
-        total = sum(staged.files[n].stat().st_size for n in names)
+        total = sum(entries[n].size for n in names)
         report = UploadReport(skipped=len(staged.files) - len(wanted))
         done: set[str] = set()
         failures: list[tuple[str, BaseException]] = []
@@ -325,12 +325,12 @@ def upload_zarr(
             return _upload_one(
                 session,
                 store.child(name),
-                staged.files[name],
+                staged.body(name),  # the bytes hashed when they were kept, else the file (read again)
                 OCTET_STREAM,
                 if_exists,
                 bar,
                 multipart=False,
-                md5_hex=md5s[name],
+                md5_hex=entries[name].md5sum,
                 compared=only is not None,
             )
 
