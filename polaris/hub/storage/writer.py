@@ -26,7 +26,10 @@ client CPU 2.75 s -> see the report of branch put13 (numbers filled in below).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -47,16 +50,51 @@ _ERROR_BODY_MAX = 64 * 1024
 """At most this much of an error answer is read (S3 error documents are tiny)."""
 
 
-def _unsigned_signer(credentials: Any) -> Any:
-    from botocore.auth import S3SigV4Auth
+class _Signer:
+    """AWS SigV4 for S3 PUTs with ``UNSIGNED-PAYLOAD`` (what botocore's ``S3SigV4Auth`` computes, checked against it
+    in the tests), with the day's signing key cached: ~0.01 ms per request instead of botocore's ~0.07 ms."""
 
-    class _UnsignedPayloadAuth(S3SigV4Auth):
-        """SigV4 that never hashes the body: ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` (Content-MD5 is signed)."""
+    def __init__(self, key: str, secret: str, session_token: str | None) -> None:
+        self._key = key
+        self._secret = secret
+        self._session_token = session_token
+        self._day_key: tuple[str, bytes] | None = None
 
-        def _should_sha256_sign_payload(self, request: Any) -> bool:
-            return False
+    def _signing_key(self, day: str) -> bytes:
+        cached = self._day_key
+        if cached is not None and cached[0] == day:
+            return cached[1]
+        key = hmac.digest(("AWS4" + self._secret).encode(), day.encode(), "sha256")
+        for part in (DEFAULT_REGION, "s3", "aws4_request"):
+            key = hmac.digest(key, part.encode(), "sha256")
+        self._day_key = (day, key)
+        return key
 
-    return _UnsignedPayloadAuth(credentials, "s3", DEFAULT_REGION)
+    def sign(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` plus ``X-Amz-Date``, ``X-Amz-Content-SHA256``, the session token and ``Authorization``.
+
+        ``path`` is the request path exactly as sent (already percent-encoded; S3 does not normalise it);
+        ``headers`` must hold ``Host`` as sent. Every header is signed.
+        """
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        day = amz_date[:8]
+        signed = dict(headers)
+        signed["X-Amz-Date"] = amz_date
+        signed["X-Amz-Content-SHA256"] = UNSIGNED_PAYLOAD
+        if self._session_token:
+            signed["X-Amz-Security-Token"] = self._session_token
+        canonical = sorted([(name.lower(), " ".join(value.split())) for name, value in signed.items()])
+        names = ";".join(name for name, _ in canonical)
+        request = "\n".join(
+            (method, path, "", "".join(f"{name}:{value}\n" for name, value in canonical), names, UNSIGNED_PAYLOAD)
+        )
+        scope = f"{day}/{DEFAULT_REGION}/s3/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
+        signature = hmac.new(self._signing_key(day), to_sign.encode(), "sha256").hexdigest()
+        signed["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self._key}/{scope}, SignedHeaders={names}, Signature={signature}"
+        )
+        return signed
 
 
 class ObjectWriter:
@@ -71,7 +109,6 @@ class ObjectWriter:
         max_connections: int,
     ) -> None:
         import urllib3
-        from botocore.credentials import Credentials
 
         from polaris.hub.redact import install_log_redaction
 
@@ -81,7 +118,13 @@ class ObjectWriter:
             raise StorageError(f"storage endpoint {token.endpoint!r} is not an http(s) URL")
         self._origin = f"{split.scheme}://{split.netloc}"
         self._prefix = split.path.rstrip("/")
-        self._auth = _unsigned_signer(Credentials(token.key, token.secret, token.session_token))
+        host = split.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal, as in the Host header
+        if split.port is not None and split.port != (443 if split.scheme == "https" else 80):
+            host = f"{host}:{split.port}"  # the Host header sent omits a default port
+        self._host = host
+        self._signer = _Signer(token.key, token.secret, token.session_token)
         tls: dict[str, Any] = {}
         if split.scheme == "https":
             if ca_bundle is False:
@@ -121,10 +164,9 @@ class ObjectWriter:
             urllib3.exceptions.HTTPError: the connection failed or timed out.
             OSError: the file could not be read.
         """
-        from botocore.awsrequest import AWSRequest
-
         path = f"{self._prefix}/{quote(loc.bucket, safe='')}/{quote(loc.key, safe='/~')}"
         headers = {
+            "Host": self._host,  # sent as signed (urllib3 then adds no Host of its own)
             "Content-Length": str(size),
             "Content-MD5": b64(md5_hex),
             "Content-Type": content_type,
@@ -132,9 +174,7 @@ class ObjectWriter:
         }
         if if_none_match:
             headers["If-None-Match"] = "*"
-        request = AWSRequest(method="PUT", url=self._origin + path, headers=headers)
-        self._auth.add_auth(request)
-        signed = dict(request.headers.items())
+        signed = self._signer.sign("PUT", path, headers)
         if isinstance(body, bytes):
             response = self._send(path, signed, body)
         else:
