@@ -1,8 +1,10 @@
-"""Single-object PUTs: botocore's SigV4 signer over one pooled urllib3 connection pool per storage token.
+"""Single-object PUTs: SigV4-signed (``UNSIGNED-PAYLOAD``) and sent over one pooled urllib3 pool per storage token.
 
 The write side of :mod:`.reader`, for every object that goes in one PUT (Zarr chunks, small standalone files);
 multipart uploads stay on boto3. ``s3.put_object`` spends ~1.35 ms of client CPU per PUT in botocore's event
-system, parameter and model handling, and over plain http it also SHA-256-hashes every body to sign it.
+system, parameter and model handling, and over plain http it also SHA-256-hashes every body to sign it. Here the
+signature is computed directly (:class:`_Signer`: the day's signing key cached, ~0.01 ms; the tests check it
+against botocore's ``S3SigV4Auth``) and urllib3 sends the request.
 
 Integrity without a signed body: every PUT is signed with ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` (S3 and R2
 accept it over http and https) and carries a **signed** ``Content-MD5`` — the md5 the upload computed once, never
@@ -11,17 +13,18 @@ storing anything, so a body altered on the wire, or a file that changed after it
 object; the signature covers ``Content-MD5``, so it cannot be swapped either. The local Hub's gateway checks it
 the same way.
 
-Signed headers: ``Content-MD5``, ``Content-Type``, ``Content-Length``, ``x-amz-meta-md5sum`` (hex md5, the
-protocol's object metadata), optional ``If-None-Match: *`` (a conditional PUT; ``412`` is the usual
-``PreconditionFailed``), ``x-amz-content-sha256``, ``x-amz-date``, ``x-amz-security-token``.
+Signed headers (all that are sent): ``Host``, ``Content-Length``, ``Content-MD5``, ``Content-Type``,
+``x-amz-meta-md5sum`` (hex md5, the protocol's object metadata), optional ``If-None-Match: *`` (a conditional PUT;
+``412`` is the usual ``PreconditionFailed``), ``x-amz-content-sha256``, ``x-amz-date``, ``x-amz-security-token``.
 
 The guarantees are the reader's: no redirects and no other host (``redirect=False``, ``assert_same_host``), no
 library retries (the session's one loop decides), connect + idle-read timeouts (never a deadline), and every answer
 >= 300 raised as a botocore ``ClientError`` so :mod:`.classify` sorts it exactly as it sorts boto3's.
 File bodies are streamed from the file in ``STREAM_CHUNK_SIZE`` blocks (memory bounded); each attempt reopens it.
 
-Measured (local Hub, 2 cores shared with the server; 2000 x 4 KiB V1 pointer dataset via ``upload_dataset``):
-client CPU 2.75 s -> see the report of branch put13 (numbers filled in below).
+Measured on the local Hub (2 cores shared with the server and other work, load 4-7), ``upload_dataset`` of a
+2000 x 4 KiB V1 pointer dataset: client CPU 3.05-4.93 s with boto3's ``put_object`` -> 1.25-2.32 s; one PUT after
+another: 1.9-2.2 ms -> 0.46-0.78 ms of client CPU each. 8 x 16 MiB: client CPU 0.34-0.37 s -> 0.24-0.26 s.
 """
 
 from __future__ import annotations
