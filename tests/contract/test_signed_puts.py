@@ -288,3 +288,30 @@ def test_a_small_file_changed_after_hashing_uploads_the_hashed_bytes(hub: LocalH
     stored = _stored(hub, f"{store_key}/x/1")
     assert stored == (before, {"md5sum": hashed["x/1"].md5sum})
     assert hashlib.md5(before).hexdigest() == hashed["x/1"].md5sum
+
+
+def test_multipart_parts_go_unsigned_payload_with_content_md5_through_the_gateway(
+    hub: LocalHub, tmp_path: Path
+) -> None:
+    from polaris.hub.storage import MULTIPART_THRESHOLD
+
+    big = tmp_path / "table.parquet"
+    big.write_bytes(os.urandom(MULTIPART_THRESHOLD + 4096))
+    key = _key() + ".parquet"
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        seen.append((request.method, headers))
+
+    with StorageSession(Provider(hub), progress=False) as session:
+        _, s3 = session._boto()
+        s3.meta.events.register("before-send.s3", capture)
+        session.upload_file(f"s3://{BUCKET}/{key}", big)
+    parts = [headers for method, headers in seen if method == "PUT"]
+    assert len(parts) == 2
+    for headers in parts:
+        assert headers["x-amz-content-sha256"] == UNSIGNED_PAYLOAD  # no SHA-256 of the part, even over http
+        assert "content-md5" in headers and "content-md5" in headers["authorization"]
+    stored = _stored(hub, key)
+    assert stored == (big.read_bytes(), {"md5sum": hashlib.md5(big.read_bytes()).hexdigest()})
