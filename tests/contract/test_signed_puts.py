@@ -315,3 +315,27 @@ def test_multipart_parts_go_unsigned_payload_with_content_md5_through_the_gatewa
         assert "content-md5" in headers and "content-md5" in headers["authorization"]
     stored = _stored(hub, key)
     assert stored == (big.read_bytes(), {"md5sum": hashlib.md5(big.read_bytes()).hexdigest()})
+
+
+def test_a_streamed_file_sends_exactly_its_declared_length(hub: LocalHub, tmp_path: Path) -> None:
+    """A file that shrank fails at once (no stall); one that grew sends only the length its md5 covers."""
+    from polaris.hub.storage import parse_url
+
+    path = tmp_path / "f.bin"
+    data = os.urandom(READ_WHOLE_MAX * 2)
+    md5 = hashlib.md5(data).hexdigest()
+    shrunk, grown = _key(), _key()
+    with StorageSession(Provider(hub), progress=False) as session:
+        _, writer = session._get_writer()
+        path.write_bytes(data[:READ_WHOLE_MAX])
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="shrank"):
+            writer.put(parse_url(f"s3://{BUCKET}/{shrunk}"), path, size=len(data), md5_hex=md5, content_type="x/y")
+        assert time.monotonic() - started < 5
+        path.write_bytes(data + b"appended later")
+        writer.put(parse_url(f"s3://{BUCKET}/{grown}"), path, size=len(data), md5_hex=md5, content_type="x/y")
+        writer.put(parse_url(f"s3://{BUCKET}/{grown}.2"), b"next", size=4, md5_hex=hashlib.md5(b"next").hexdigest(),
+                   content_type="x/y")  # fmt: skip
+    assert _stored(hub, shrunk) is None
+    assert _stored(hub, grown) == (data, {"md5sum": md5})
+    assert _stored(hub, grown + ".2") == (b"next", {"md5sum": hashlib.md5(b"next").hexdigest()})

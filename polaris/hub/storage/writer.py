@@ -20,7 +20,9 @@ Signed headers (all that are sent): ``Host``, ``Content-Length``, ``Content-MD5`
 The guarantees are the reader's: no redirects and no other host (``redirect=False``, ``assert_same_host``), no
 library retries (the session's one loop decides), connect + idle-read timeouts (never a deadline), and every answer
 >= 300 raised as a botocore ``ClientError`` so :mod:`.classify` sorts it exactly as it sorts boto3's.
-File bodies are streamed from the file in ``STREAM_CHUNK_SIZE`` blocks (memory bounded); each attempt reopens it.
+File bodies are streamed from the file in ``STREAM_CHUNK_SIZE`` blocks (memory bounded), exactly ``Content-Length``
+bytes (a file that grew sends its measured length and meets ``BadDigest``; one that shrank is an error at once);
+each attempt reopens it.
 
 Measured on the local Hub (2 cores shared with the server and other work, load 4-7), ``upload_dataset`` of a
 2000 x 4 KiB V1 pointer dataset: client CPU 3.05-4.93 s with boto3's ``put_object`` -> 1.25-2.32 s; one PUT after
@@ -34,7 +36,7 @@ import hmac
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 from polaris.errors import StorageError
@@ -42,6 +44,8 @@ from polaris.hub.storage._util import b64
 from polaris.hub.storage.constants import DEFAULT_REGION, MD5_METADATA_KEY, STREAM_CHUNK_SIZE
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from polaris.hub.storage.tokens import ObjectLocation, StorageToken
 
 __all__ = ["UNSIGNED_PAYLOAD", "ObjectWriter"]
@@ -140,7 +144,6 @@ class ObjectWriter:
             block=False,
             retries=False,
             timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            blocksize=STREAM_CHUNK_SIZE,  # file bodies go out in blocks of this size
             **tls,
         )
 
@@ -182,7 +185,7 @@ class ObjectWriter:
             response = self._send(path, signed, body)
         else:
             with body.open("rb") as fh:
-                response = self._send(path, signed, fh)
+                response = self._send(path, signed, _blocks(fh, size, body))
         try:
             if response.status >= 300:
                 data = response.read(_ERROR_BODY_MAX, decode_content=False)
@@ -205,6 +208,24 @@ class ObjectWriter:
             preload_content=False,
             decode_content=False,
         )
+
+
+def _blocks(fh: BinaryIO, size: int, path: Path) -> Iterator[bytes]:
+    """Exactly ``size`` bytes of ``fh`` in ``STREAM_CHUNK_SIZE`` blocks (never more than the declared length).
+
+    Raises:
+        StorageError: the file ended early (it shrank after it was measured); the request is abandoned.
+    """
+    remaining = size
+    while remaining > 0:
+        block = fh.read(min(STREAM_CHUNK_SIZE, remaining))
+        if not block:
+            raise StorageError(
+                f"{path} shrank while it was uploaded ({size - remaining} of {size} bytes)",
+                hint="Upload again once the files are final.",
+            )
+        remaining -= len(block)
+        yield block
 
 
 def _client_error(status: int, body: bytes, headers: dict[str, str]) -> Exception:
