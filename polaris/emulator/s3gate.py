@@ -12,8 +12,9 @@ This gateway sits in front of moto on its own loopback port and, for each reques
   aborting a multipart upload (``DELETE ?uploadId=``); anything else -> ``403 AccessDenied``;
 * answers ``501 NotImplemented`` for an S3 operation outside the protocol the Hub's clients use (e.g. ``POST ?delete``,
   ``?acl``, ``?tagging``, bucket-level operations other than listings), without reaching moto;
-* checks a request body against its ``Content-MD5`` as S3 does (moto does not): ``400 InvalidDigest`` for a malformed
-  header, ``400 BadDigest`` for a body that does not match (with the in-process link moto never sees such a body);
+* checks a request body against its ``Content-MD5`` header, as S3 and R2 do (moto does not): malformed ->
+  ``400 InvalidDigest``; a body that differs -> ``400 BadDigest``, and moto never receives the body's last bytes,
+  so nothing is stored;
 * forwards the request to moto unchanged (except hop-by-hop headers and ``Host``), streaming both bodies in chunks
   (when moto runs in the same process, by calling its WSGI app directly: :mod:`polaris.emulator.wsgi_link`);
 * with a durable store (``sink``), a write that creates an object (PutObject, CopyObject, CompleteMultipartUpload)
@@ -238,23 +239,6 @@ class WriteSink(Protocol):
     ) -> Any: ...
 
 
-def _content_md5(value: str | None) -> bytes | None:
-    """The 16 bytes of a ``Content-MD5`` header (None without one).
-
-    Raises:
-        S3Refusal: ``400 InvalidDigest`` when it is not the base64 of 16 bytes.
-    """
-    if value is None:
-        return None
-    try:
-        digest = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        digest = b""
-    if len(digest) != 16:
-        raise S3Refusal(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
-    return digest
-
-
 def error_body(code: str, message: str, resource: str, request_id: str) -> bytes:
     """An S3 XML ``<Error>`` document."""
     return (
@@ -262,6 +246,27 @@ def error_body(code: str, message: str, resource: str, request_id: str) -> bytes
         f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
         f"<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId></Error>"
     ).encode()
+
+
+def _content_md5(value: str | None) -> bytes | None:
+    """The 16 bytes a ``Content-MD5`` header names (None without the header).
+
+    Raises:
+        S3Refusal: ``400 InvalidDigest`` when the header is not the base64 of 16 bytes.
+    """
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16:
+        raise S3Refusal(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+    return raw
+
+
+def _bad_digest() -> S3Refusal:
+    return S3Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
 
 
 class _UpstreamFailed(Exception):
@@ -277,8 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._upstream: http.client.HTTPConnection | InProcessConnection | None = None
-        self._expected_md5: bytes | None = None
         self._response_started = False
+        self._content_md5: bytes | None = None
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -328,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
                       self.server.bucket)  # fmt: skip
             if key:
                 check_operation(self.command, key, query)
-            self._expected_md5 = _content_md5(self.headers.get("Content-MD5"))
+            self._content_md5 = _content_md5(self.headers.get("Content-MD5"))
         except S3Refusal as refusal:
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
@@ -345,7 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._forward_durable(target, length, key, sink, raw_path, request_id)
             else:
                 self._forward(target, length)
-        except S3Refusal as refusal:  # found while reading the body (a Content-MD5 that does not match it)
+        except S3Refusal as refusal:  # the body did not match its Content-MD5
             log.info("S3 %s %s refused: %s", self.command, raw_path, refusal)
             self._send_error(refusal, raw_path, request_id)
         except _UpstreamFailed as exc:
@@ -406,9 +411,11 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> http.client.HTTPResponse | InProcessResponse:
         host, port = self.server.upstream
         for _ in range(2):
+            digest = None if self._content_md5 is None else hashlib.md5()
+            if digest is not None and length == 0 and digest.digest() != self._content_md5:
+                raise _bad_digest()
             conn, reused = self._connection()
             sent_body = False
-            digest = hashlib.md5() if self._expected_md5 is not None else None
             try:
                 conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
                 conn.putheader("Host", f"{host}:{port}")
@@ -424,16 +431,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         raise ConnectionError("client closed the connection mid-body")
                     sent_body = True
-                    if tee is not None:
-                        tee(chunk)
                     if digest is not None:
                         digest.update(chunk)
+                        if len(chunk) == remaining and digest.digest() != self._content_md5:
+                            self._close_upstream()  # moto never gets the last bytes: the object is not stored
+                            raise _bad_digest()
+                    if tee is not None:
+                        tee(chunk)
                     conn.send(chunk)
                     remaining -= len(chunk)
-                if digest is not None and digest.digest() != self._expected_md5:
-                    # S3 refuses such a body (moto does not check): the in-process link drops the request unseen
-                    self._close_upstream()
-                    raise S3Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
                 return conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 self._close_upstream()

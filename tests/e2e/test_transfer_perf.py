@@ -96,10 +96,11 @@ def test_one_boto3_session_per_process(client: PolarisHubClient) -> None:
 
     first.client = spy
     try:
-        for i in range(2):  # two uploads, two storage sessions: two clients, one session
+        for i in range(2):  # two uploads, two storage sessions: two clients (for the HEADs of "skip"), one session
             table = pd.DataFrame({"x": [float(i)]})
             client.upload_dataset(
-                DatasetV1(name=f"s-{uuid.uuid4().hex[:8]}", owner="demo-user", table=table, license="MIT")
+                DatasetV1(name=f"s-{uuid.uuid4().hex[:8]}", owner="demo-user", table=table, license="MIT"),
+                if_exists="skip",
             )
     finally:
         del first.client

@@ -276,7 +276,7 @@ def hostile() -> Iterator[tuple[str, list[dict[str, str]]]]:
         server.server_close()
 
 
-@pytest.mark.parametrize("operation", ["download", "read", "head", "list", "upload", "multipart"])
+@pytest.mark.parametrize("operation", ["download", "read", "head", "list", "upload", "upload-file", "multipart"])
 def test_storage_never_follows_a_redirect_to_another_host(
     hostile: tuple[str, list[dict[str, str]]], tmp_path: Path, operation: str
 ) -> None:
@@ -292,6 +292,10 @@ def test_storage_never_follows_a_redirect_to_another_host(
             session.list_objects("s3://b/prefix")
         elif operation == "upload":
             session.upload_file("s3://b/obj", b"payload")
+        elif operation == "upload-file":  # a single PUT streamed from a file (above READ_WHOLE_MAX)
+            big = tmp_path / "big.bin"
+            big.write_bytes(b"y" * (2 * 1024 * 1024))
+            session.upload_file("s3://b/obj", big)
         else:
             session.upload_file("s3://b/big", b"x" * (10 * 1024 * 1024 + 1))
     assert "redirect" in str(err.value)

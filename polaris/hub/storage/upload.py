@@ -1,9 +1,9 @@
-"""Uploads: single objects (one PUT, or multipart above the threshold) and whole Zarr archives, with boto3.
+"""Uploads: single objects (one PUT, or multipart above the threshold) and whole Zarr archives.
 
 Every request carries ``Content-MD5`` (facts §4.4, §7.6) and every object gets metadata ``md5sum``. Zarr chunks go
-as one PUT each, streamed from the file (botocore reads a file body block by block), as the reference client does;
-standalone files (the Parquet table, the V2 manifest) above ``MULTIPART_THRESHOLD`` go as multipart uploads of
-``PART_SIZE`` parts, one part in memory at a time.
+as one PUT each (:mod:`.writer`: SigV4-signed, sent with urllib3, a file body streamed block by block), as the
+reference client does; multipart uploads use boto3. Standalone files (the Parquet table, the V2 manifest) above
+``MULTIPART_THRESHOLD`` go as multipart uploads of ``PART_SIZE`` parts, one part in memory at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from polaris.errors import (
     ArtifactExistsError,
@@ -196,20 +196,8 @@ def _put(
     bar: Progress,
 ) -> None:
     def attempt() -> tuple[int, None]:
-        generation, s3 = session._boto()
-        extra: dict[str, Any] = {"IfNoneMatch": "*"} if conditional else {}
-        with contextlib.ExitStack() as stack:
-            body: bytes | BinaryIO = data if isinstance(data, bytes) else stack.enter_context(data.open("rb"))
-            s3.put_object(
-                Bucket=loc.bucket,
-                Key=loc.key,
-                Body=body,
-                ContentLength=size,
-                ContentType=content_type,
-                ContentMD5=b64(md5_hex),
-                Metadata={MD5_METADATA_KEY: md5_hex},
-                **extra,
-            )
+        generation, writer = session._get_writer()
+        writer.put(loc, data, size=size, md5_hex=md5_hex, content_type=content_type, if_none_match=conditional)
         return generation, None
 
     session._call(f"PUT {loc.bucket}/{loc.key}", attempt)
@@ -324,11 +312,11 @@ def upload_zarr(
             staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="polaris-zarr-")))
             staged = stage_zarr(root, staging)
         wanted = set(staged.files) if only is None else set(only) & set(staged.files)
-        md5s = {e.path: e.md5sum for e in staged.entries()}
+        entries = {e.path: e for e in staged.entries()}
         names = sorted(wanted)
         first = [n for n in staged.first if n in wanted]
         rest = [n for n in names if n not in first]
-        total = sum(staged.files[n].stat().st_size for n in names)
+        total = sum(entries[n].size for n in names)
         report = UploadReport(skipped=len(staged.files) - len(wanted))
         done: set[str] = set()
         failures: list[tuple[str, BaseException]] = []
@@ -337,12 +325,12 @@ def upload_zarr(
             return _upload_one(
                 session,
                 store.child(name),
-                staged.files[name],
+                staged.body(name),  # the bytes hashed when they were kept, else the file (read again)
                 OCTET_STREAM,
                 if_exists,
                 bar,
                 multipart=False,
-                md5_hex=md5s[name],
+                md5_hex=entries[name].md5sum,
                 compared=only is not None,
             )
 
