@@ -22,8 +22,8 @@ updated block by block while each block is still in the CPU cache, so verifying 
 object. The buffer is a plain ``bytearray``, not a NumPy array: NumPy asks for transparent huge pages on large
 allocations, and where the kernel compacts memory synchronously for those (``defrag=madvise``, as on the
 Firecracker VMs measured) that cost more system time than the zero-filling it saves: over fresh processes reading
-8 x 16 MiB lazily and then every array, median client CPU 0.55-0.68 s with NumPy buffers against 0.40 s with
-``bytearray`` (three series of five runs).
+8 x 16 MiB lazily and then every array, median client CPU 0.55-0.68 s with NumPy buffers against 0.40-0.53 s with
+``bytearray`` (four series of five or six runs, the NumPy one higher every time).
 """
 
 from __future__ import annotations
