@@ -20,10 +20,10 @@ Reading into memory (:meth:`ObjectReader.read_hashed`, lazy chunk reads and ``lo
 straight from the socket into one buffer per object (``recv_into``, no intermediate ``bytes``), and its md5 is
 updated block by block while each block is still in the CPU cache, so verifying it needs no second pass over the
 object. The buffer is a plain ``bytearray``, not a NumPy array: NumPy asks for transparent huge pages on large
-allocations, and where the kernel compacts memory synchronously for those (``defrag=madvise``, as on the
-Firecracker VMs measured) that cost more system time than the zero-filling it saves: over fresh processes reading
-8 x 16 MiB lazily and then every array, median client CPU 0.55-0.68 s with NumPy buffers against 0.40 s with
-``bytearray`` (three series of five runs).
+allocations, which measured slower overall on the Firecracker VMs this was tuned on (probably the kernel's
+synchronous compaction for such regions, ``defrag=madvise``; not proven), although it skips the zero-filling: over
+fresh processes reading 8 x 16 MiB lazily and then every array, median client CPU 0.55-0.68 s with NumPy buffers
+against 0.40-0.53 s with ``bytearray`` (four series of five or six runs, the NumPy one higher every time).
 """
 
 from __future__ import annotations
