@@ -586,9 +586,7 @@ def reference_main(*, quick: bool, repeat: int | None) -> bool:
             raw = Raw(ours)
             try:
                 small = measure_archive(hub, ours, ref, raw, work, f"{small_n}x4KiB", small_n, 4096, rounds)
-                large = measure_archive(
-                    hub, ours, ref, raw, work, f"{large_n}x16MiB", large_n, 16 * MiB, large_rounds
-                )
+                large = measure_archive(hub, ours, ref, raw, work, f"{large_n}x16MiB", large_n, 16 * MiB, large_rounds)
                 table = measure_table(ours, ref, work, table_rows, rounds)
             finally:
                 ref.close()

@@ -83,6 +83,42 @@ def test_debug_logs_of_a_real_storage_transfer_hold_no_secret(
     assert not re.search(r"(?i)authorization['\"]?\s*[:,]\s*b?['\"]?(Bearer|AWS4)", text)
 
 
+def test_a_worker_that_never_imports_the_client_logs_no_storage_secret(hub_client: Any) -> None:
+    """A Dask worker reads chunks through ``HubZarrStore`` with a storage token only, in a process that never imports
+    ``polaris.hub.client`` (which installs the log filter): its DEBUG logs must hold no secret either."""
+    from polaris.hub.storage.lazy import token_to_dict
+    from polaris.hub.storage.tokens import StorageToken
+
+    answer = hub_client._authenticator.storage_token(resource="urn:polaris:dataset:polaris-demo:freesolv", scope="read")
+    token = StorageToken.from_response(answer)
+    code = (
+        "import json, logging, sys\n"
+        "records = []\n"
+        "class Keep(logging.Handler):\n"
+        "    def emit(self, record): records.append(self.format(record))\n"
+        "logging.getLogger().addHandler(Keep()); logging.getLogger().setLevel(logging.DEBUG)\n"
+        "from polaris.hub.storage.lazy import HubZarrStore, token_from_dict\n"
+        "data = json.loads(sys.stdin.read())\n"
+        "token = token_from_dict(data['token'])\n"
+        "store = HubZarrStore(lambda: token, data['url'], manifest=None)\n"
+        "body = store.fetch('table.parquet')\n"
+        "store.close()\n"
+        "assert 'polaris.hub.client' not in sys.modules\n"
+        "print(json.dumps({'size': len(body), 'log': records}))\n"
+    )
+    bucket, _, prefix = str(token.paths["root"]).split("://", 1)[1].rpartition("/")[0].partition("/")
+    payload = json.dumps({"token": token_to_dict(token), "url": f"polarisfs://{bucket}/{prefix}"})
+    out = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    text = "\n".join(result["log"])
+    assert result["size"] > 0
+    assert "x-amz-security-token" in text.lower()  # botocore's signer did log the request at DEBUG...
+    for secret in (token.secret, token.session_token or "", str(answer["access_token"])):
+        assert secret and secret not in text  # ...without the secrets
+    assert not AWS_SIGNATURE.search(text), AWS_SIGNATURE.search(text)
+
+
 def test_filter_covers_loggers_created_after_install_without_importing_botocore() -> None:
     code = (
         "import logging, sys\n"

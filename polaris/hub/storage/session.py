@@ -124,6 +124,11 @@ class StorageSession:
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        from polaris.hub.redact import install_log_redaction
+
+        # a Dask worker makes sessions without ever importing the client, which installs the filter: botocore's
+        # signer logs the canonical request (session token included) at DEBUG
+        install_log_redaction()
         self._provider = token_provider
         self.max_workers = max_workers
         self.progress = progress
