@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import mmap
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -171,6 +172,10 @@ class ObjectReader:
             release(response, complete=complete)
 
 
+MAP_MIN = 1024 * 1024
+"""Buffers from this size on are anonymous memory maps (see :func:`_allocate`)."""
+
+
 def _announced_length(response: BaseHTTPResponse) -> int | None:
     """The body length the answer announced (``None``: chunked or unannounced, read to the end)."""
     from urllib3.exceptions import ProtocolError
@@ -187,7 +192,14 @@ def _announced_length(response: BaseHTTPResponse) -> int | None:
 
 
 def _allocate(size: int) -> memoryview:
-    """A writable buffer of ``size`` bytes (see the module notes for why not a NumPy array)."""
+    """A writable buffer of ``size`` bytes (see the module notes for why not a NumPy array).
+
+    From :data:`MAP_MIN` bytes on, an anonymous memory map: the kernel hands out zeroed pages as ``recv_into``
+    first writes them, with the GIL released, where ``bytearray(size)`` zero-fills every page first while holding
+    it (measured: half of the GIL time of a 128 MiB read into memory). Freed when the last view goes.
+    """
+    if size >= MAP_MIN:
+        return memoryview(mmap.mmap(-1, size))
     return memoryview(bytearray(size))
 
 
