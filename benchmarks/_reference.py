@@ -242,7 +242,8 @@ class Raw:
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             list(pool.map(one, keys))
 
-    def download(self, name: str) -> int:
+    def download(self, name: str, *, verify: bool = False) -> int:
+        """Every object of the dataset's archive into memory; ``verify``: md5 of each body against its ETag."""
         import obstore
         from obstore.store import S3Store
 
@@ -261,7 +262,11 @@ class Raw:
         keys = [str(m["path"]) for batch in obstore.list(store, prefix=prefix + "/") for m in batch]
 
         def one(key: str) -> int:
-            return len(bytes(obstore.get(store, key).bytes()))
+            answer = obstore.get(store, key)
+            body = answer.bytes()
+            if verify and hashlib.md5(memoryview(body)).hexdigest() != str(answer.meta["e_tag"]).strip('"'):
+                raise SystemExit(f"raw download: {key} does not match its ETag")
+            return len(body)
 
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             return sum(pool.map(one, keys))
@@ -318,8 +323,20 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def measure_archive(
-    hub: Any, ours: Any, ref: RefClient, raw: Raw, work: Path, label: str, n_chunks: int, chunk_bytes: int, repeat: int
+    hub: Any,
+    ours: Any,
+    ref: RefClient,
+    raw: Raw,
+    work: Path,
+    label: str,
+    n_chunks: int,
+    chunk_bytes: int,
+    repeat: int,
+    *,
+    like_for_like: bool = False,
 ) -> dict[tuple[str, str], float]:
+    """Best of ``repeat`` rounds per (direction, client). ``like_for_like``: also time the reference and the raw
+    client downloading with an md5 check of every chunk (``ref-verify``, ``raw-md5``), the work ours always does."""
     root = work / f"{label}.zarr"
     make_rows_archive(root, n_chunks, chunk_bytes)
     ref.run(op="consolidate", zarr=str(root))  # zarr 2's .zmetadata, which 0.10 would write anyway
@@ -343,9 +360,13 @@ def measure_archive(
             elif who == "ref":
                 keep("upload", who, ref.run(op="upload", name=name, zarr=str(root), rows=n_chunks))
                 keep("download", who, ref.run(op="download", name=name, verify="verify_unless_zarr"))
+                if like_for_like:
+                    keep("download", "ref-verify", ref.run(op="download_verified", name=name))
             else:
                 keep("upload", who, timed(lambda: raw.upload(raw_name, root)))
                 keep("download", who, timed(lambda: raw.download(raw_name)))
+                if like_for_like:
+                    keep("download", "raw-md5", timed(lambda: raw.download(raw_name, verify=True)))
     best[("bytes", "")] = float(tree_bytes(root))
     best[("objects", "")] = float(sum(1 for p in root.rglob("*") if p.is_file()))
     shutil.rmtree(root)
@@ -579,6 +600,7 @@ def reference_main(*, quick: bool, repeat: int | None) -> bool:
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="polaris-bench-ref-"))
     ok = True
+    like_for_like_ok: list[bool] = []
     try:
         with LocalHub(seed="demo") as hub:
             ours = ours_client(hub)
@@ -586,7 +608,9 @@ def reference_main(*, quick: bool, repeat: int | None) -> bool:
             raw = Raw(ours)
             try:
                 small = measure_archive(hub, ours, ref, raw, work, f"{small_n}x4KiB", small_n, 4096, rounds)
-                large = measure_archive(hub, ours, ref, raw, work, f"{large_n}x16MiB", large_n, 16 * MiB, large_rounds)
+                large = measure_archive(
+                    hub, ours, ref, raw, work, f"{large_n}x16MiB", large_n, 16 * MiB, large_rounds, like_for_like=True
+                )
                 table = measure_table(ours, ref, work, table_rows, rounds)
             finally:
                 ref.close()
@@ -621,6 +645,29 @@ def reference_main(*, quick: bool, repeat: int | None) -> bool:
                     f"{label + ' ' + direction:<26}{who:<12}{seconds:>9.2f}{size / MiB / seconds:>9.1f}"
                     f"{count / seconds:>9.1f}{ratios}"
                 )
+            if direction == "download" and ("download", "ref-verify") in best:
+                # the same work on every side: each chunk's md5 checked (ours always does; ref and raw above do not)
+                same_ref = best[("download", "ref-verify")] / ours_s
+                same_raw = best[("download", "raw-md5")] / ours_s
+                same_met = same_ref >= GOALS["ref"] and same_raw >= GOALS["raw"]
+                like_for_like_ok.append(same_met)
+                for who in ("ref-verify", "raw-md5"):
+                    seconds = best[("download", who)]
+                    ratios = (
+                        f"{same_ref:>9.2f}x{same_raw:>9.2f}x{'met' if same_met else 'MISS':>7}"
+                        if who == "ref-verify"
+                        else ""
+                    )
+                    print(
+                        f"{label + ' download':<26}{who:<12}{seconds:>9.2f}{size / MiB / seconds:>9.1f}"
+                        f"{count / seconds:>9.1f}{ratios}"
+                    )
+    print(
+        "  (ours checks every chunk's md5 against the Hub's manifest; ref (verify_unless_zarr) and raw check none. "
+        "ref-verify: 0.10's verified path (cache(), which checks the md5, then load_to_memory()); "
+        "raw-md5: raw + md5 of each body against its ETag; "
+        "their row holds ours/ref-verify and ours/raw-md5)"
+    )
     to_ref = table["ref"] / table["ours"]
     met = to_ref >= GOALS["ref"]
     ok &= met
@@ -658,5 +705,10 @@ def reference_main(*, quick: bool, repeat: int | None) -> bool:
         f"  (for comparison: the same Dask read in this one process, threaded scheduler: {big['dask_threads_s']:.2f}s;"
         f" 2 workers vs that: {big['dask_threads_s'] / big['dask_2w_s']:.2f}x)"
     )
+    if like_for_like_ok:
+        print(
+            "  downloads with the same integrity work on every side (ours vs ref-verify, raw-md5): "
+            + ("met" if all(like_for_like_ok) else "MISS")
+        )
     print(f"\nall goals met: {'yes' if ok else 'no'}; total {time.perf_counter() - started:.1f}s")
     return ok

@@ -8,7 +8,9 @@ Started by ``bench_transfer.py``; reads one JSON command per line on stdin and a
 * ``{"op": "upload_table", "name": ..., "parquet": <file>}``: a DatasetV1 of that table;
 * ``{"op": "consolidate", "zarr": <folder>}``: zarr 2's consolidated metadata for the archive (before any upload);
 * ``{"op": "download", "name": ..., "verify": "verify_unless_zarr"}``: ``get_dataset`` + ``load_to_memory()``
-  and every array read once (``[:]``).
+  and every array read once (``[:]``);
+* ``{"op": "download_verified", "name": ...}``: the same with the archive's checksum verified, 0.10's way
+  (``cache()`` to disk, which verifies, then ``load_to_memory()``).
 
 Configured entirely by the environment (``POLARIS_*`` of the local Hub, ``XDG_CACHE_HOME``, ``COLUMNS``).
 """
@@ -78,6 +80,16 @@ def main() -> None:
                 # zarr 2's own .zmetadata so the stored bytes match the manifest (the local Hub checks that)
                 start = time.perf_counter()
                 zarr.consolidate_metadata(command["zarr"])
+                elapsed = time.perf_counter() - start
+            elif op == "download_verified":
+                # 0.10 cannot verify a remote Zarr archive (get_dataset(verify_checksum="verify") raises "You can
+                # only compute the checksum for a local Zarr archive"); its way: cache() copies the archive to disk
+                # and verifies the dataset's md5 there, then load_to_memory() reads the local copy
+                start = time.perf_counter()
+                dataset = client.get_dataset(OWNER, command["name"], verify_checksum="verify_unless_zarr")
+                dataset.cache(verify_checksum=True)
+                dataset.load_to_memory()
+                assert all(isinstance(v, np.ndarray) for v in dataset.zarr_data.values())
                 elapsed = time.perf_counter() - start
             elif op == "download":
                 start = time.perf_counter()

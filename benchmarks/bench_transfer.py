@@ -6,6 +6,7 @@ see ``benchmarks/_reference.py``), and the library comparison on raw moto (``--m
 Reference mode sizes: ``POLARIS_BENCH_BIG_MIB`` (the "1 GiB" archive of the big-archive goals, default 1024),
 ``POLARIS_BENCH_REF_VENV`` (where the reference virtualenv lives, default ``benchmarks/.ref-venv``),
 ``POLARIS_BENCH_WARM_GIB`` (memory touched once before measuring, default 6; see ``_reference.warm_memory``).
+NumPy's huge-page advice is turned off for every process of the run (``NUMPY_MADVISE_HUGEPAGE=0``, see below).
 
 Moto mode:
 
@@ -39,6 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# NumPy asks for transparent huge pages on large arrays; with this VM's ``defrag=madvise`` the kernel then compacts
+# memory synchronously, which stalled reads of freshly allocated arrays by 0.15-0.4 s at random (measured: reading
+# 8 x 16 MiB into arrays 0.016-0.40 s with the advice, a steady 0.07 s without). Every client (ours, the reference
+# child, the raw one, the local Hub) inherits this, so it is the same for all of them.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 BUCKET = "bench"
 CONCURRENCY = 8

@@ -150,6 +150,7 @@ def _redact_record(record: logging.LogRecord) -> None:
 _FILTER = RedactingFilter()
 _install_lock = threading.Lock()
 _factory_installed = False
+_loggers_seen = 0
 
 
 def _covered(name: str) -> bool:
@@ -163,9 +164,13 @@ def install_log_redaction() -> None:
     on each existing logger of these trees, and a wrapper around the log-record factory (chaining to the previous
     one) covers loggers created later, e.g. by importing botocore after the client.
     """
-    global _factory_installed
+    global _factory_installed, _loggers_seen
+    known = logging.Logger.manager.loggerDict
+    if _factory_installed and len(known) == _loggers_seen:
+        return  # no logger was created since the last call (storage sessions call this each time)
     with _install_lock:
-        for name in (*REDACTED_LOGGERS, *list(logging.Logger.manager.loggerDict)):
+        _loggers_seen = len(known)
+        for name in (*REDACTED_LOGGERS, *list(known)):
             if not _covered(name):
                 continue
             logger = logging.getLogger(name)
