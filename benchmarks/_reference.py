@@ -16,9 +16,9 @@ order; the best round of each is kept. Ours checks every chunk against the Hub's
 every side: ``ref-verify`` (0.10's verified path: ``cache()``, which checks the md5, then ``load_to_memory()``) and
 ``raw-md5`` (raw, plus the md5 of each body against its ETag). Before measuring, memory is touched once
 (:func:`warm_memory`) and NumPy's huge-page advice is off in every process (``bench_transfer.py``): both are VM
-effects that otherwise land on whichever client allocates first. Then the big-archive goals on an archive of ``POLARIS_BENCH_BIG_MIB`` MiB
-(default 1024): bytes moved by a lazy read of 10 rows, Dask LocalCluster (2 worker processes) vs one process, and
-the peak RSS growth of a cached download (fresh process).
+effects that otherwise land on whichever client allocates first. Then the big-archive goals on an archive of
+``POLARIS_BENCH_BIG_MIB`` MiB (default 1024): bytes moved by a lazy read of 10 rows, Dask LocalCluster (2 worker
+processes) vs one process, and the peak RSS growth of a cached download (fresh process).
 """
 
 from __future__ import annotations
