@@ -40,7 +40,9 @@ from polaris.hub.storage.constants import DEFAULT_REGION, PREALLOCATE_MAX, STREA
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from urllib.parse import SplitResult
 
+    from urllib3.connectionpool import HTTPConnectionPool
     from urllib3.response import BaseHTTPResponse
 
     from polaris.hub.storage.tokens import ObjectLocation, StorageToken
@@ -55,6 +57,37 @@ GROW_MIN = 1024 * 1024
 """Smallest buffer a read into memory starts with when the answer announces no length."""
 
 
+def endpoint_pool(
+    endpoint: str, *, timeout: tuple[float, float], ca_bundle: str | Path | bool | None, max_connections: int
+) -> tuple[SplitResult, HTTPConnectionPool]:
+    """The parsed storage endpoint and one urllib3 pool for it (no retries of its own, connect/idle-read timeouts,
+    TLS verified against ``ca_bundle`` unless it is ``False``); shared by the reader and the writer.
+
+    Raises:
+        StorageError: the endpoint is not an http(s) URL.
+    """
+    import urllib3
+
+    split = urlsplit(endpoint)
+    if split.scheme not in ("http", "https") or not split.netloc:
+        raise StorageError(f"storage endpoint {endpoint!r} is not an http(s) URL")
+    tls: dict[str, Any] = {}
+    if split.scheme == "https":
+        if ca_bundle is False:
+            tls["cert_reqs"] = "CERT_NONE"
+        elif ca_bundle not in (None, True):
+            tls["ca_certs"] = str(ca_bundle)
+    pool = urllib3.connection_from_url(
+        f"{split.scheme}://{split.netloc}",
+        maxsize=max_connections,
+        block=False,
+        retries=False,
+        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+        **tls,
+    )
+    return split, pool
+
+
 class ObjectReader:
     """Signed GETs against one storage endpoint with one token's credentials (thread-safe, pooled keep-alive)."""
 
@@ -66,30 +99,15 @@ class ObjectReader:
         ca_bundle: str | Path | bool | None,
         max_connections: int,
     ) -> None:
-        import urllib3
         from botocore.auth import S3SigV4Auth
         from botocore.credentials import Credentials
 
-        split = urlsplit(token.endpoint)
-        if split.scheme not in ("http", "https") or not split.netloc:
-            raise StorageError(f"storage endpoint {token.endpoint!r} is not an http(s) URL")
+        split, self._pool = endpoint_pool(
+            token.endpoint, timeout=timeout, ca_bundle=ca_bundle, max_connections=max_connections
+        )
         self._origin = f"{split.scheme}://{split.netloc}"
         self._prefix = split.path.rstrip("/")
         self._auth = S3SigV4Auth(Credentials(token.key, token.secret, token.session_token), "s3", DEFAULT_REGION)
-        tls: dict[str, Any] = {}
-        if split.scheme == "https":
-            if ca_bundle is False:
-                tls["cert_reqs"] = "CERT_NONE"
-            elif ca_bundle not in (None, True):
-                tls["ca_certs"] = str(ca_bundle)
-        self._pool = urllib3.connection_from_url(
-            self._origin,
-            maxsize=max_connections,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            **tls,
-        )
 
     def close(self) -> None:
         self._pool.close()

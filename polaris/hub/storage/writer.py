@@ -37,7 +37,7 @@ import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from polaris.errors import StorageError
 from polaris.hub.storage._util import b64
@@ -115,14 +115,14 @@ class ObjectWriter:
         ca_bundle: str | Path | bool | None,
         max_connections: int,
     ) -> None:
-        import urllib3
-
         from polaris.hub.redact import install_log_redaction
 
         install_log_redaction()  # botocore logs the canonical request (with the session token) at DEBUG
-        split = urlsplit(token.endpoint)
-        if split.scheme not in ("http", "https") or not split.netloc:
-            raise StorageError(f"storage endpoint {token.endpoint!r} is not an http(s) URL")
+        from polaris.hub.storage.reader import endpoint_pool
+
+        split, self._pool = endpoint_pool(
+            token.endpoint, timeout=timeout, ca_bundle=ca_bundle, max_connections=max_connections
+        )
         self._origin = f"{split.scheme}://{split.netloc}"
         self._prefix = split.path.rstrip("/")
         host = split.hostname or ""
@@ -132,20 +132,6 @@ class ObjectWriter:
             host = f"{host}:{split.port}"  # the Host header sent omits a default port
         self._host = host
         self._signer = _Signer(token.key, token.secret, token.session_token)
-        tls: dict[str, Any] = {}
-        if split.scheme == "https":
-            if ca_bundle is False:
-                tls["cert_reqs"] = "CERT_NONE"
-            elif ca_bundle not in (None, True):
-                tls["ca_certs"] = str(ca_bundle)
-        self._pool = urllib3.connection_from_url(
-            self._origin,
-            maxsize=max_connections,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            **tls,
-        )
 
     def close(self) -> None:
         self._pool.close()
