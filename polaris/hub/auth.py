@@ -4,23 +4,20 @@ Three token layers (see the Hub protocol): the identity provider's token (author
 the Hub token (RFC 8693 exchange of the former, or the password grant), and storage tokens (not here).
 
 The token endpoints are driven with a plain httpx client (not the authenticated one): an OAuth2 client
-would try to sign its own token request.
+would try to sign its own token request. They live in :mod:`polaris.hub._oauth_grants`, the browser side of a login
+(URL shown, code read, loopback callback) in :mod:`polaris.hub._login_ui`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import socket
 import threading
 import time
 import warnings
-import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -31,7 +28,19 @@ from polaris.errors import (
     PolarisUnauthorizedError,
     TokenExchangeError,
 )
-from polaris.hub._wire import connection_error, error_for_status, fetch_user_info
+from polaris.hub._login_ui import CALLBACK_WAIT_SECONDS as CALLBACK_WAIT_SECONDS
+from polaris.hub._login_ui import ConsoleLoginUI as ConsoleLoginUI
+from polaris.hub._login_ui import LoginUI as LoginUI
+from polaris.hub._login_ui import LoopbackCallbackServer as LoopbackCallbackServer
+from polaris.hub._oauth_grants import ACCESS_TOKEN_TYPE as ACCESS_TOKEN_TYPE
+from polaris.hub._oauth_grants import HUB_CLIENT_ID as HUB_CLIENT_ID
+from polaris.hub._oauth_grants import JWT_TOKEN_TYPE as JWT_TOKEN_TYPE
+from polaris.hub._oauth_grants import TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE_GRANT
+from polaris.hub._oauth_grants import exchange_for_hub_token as exchange_for_hub_token
+from polaris.hub._oauth_grants import exchange_for_storage_token as exchange_for_storage_token
+from polaris.hub._oauth_grants import password_grant as password_grant
+from polaris.hub._oauth_grants import revoke_token as revoke_token
+from polaris.hub._wire import connection_error, fetch_user_info
 from polaris.hub.redact import redact_url
 from polaris.hub.token_cache import CachedTokens, TokenCache, with_expires_at
 
@@ -53,28 +62,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Longest wait for the browser to come back to the loopback callback.
-CALLBACK_WAIT_SECONDS = 300.0
 #: Length of the PKCE code verifier (RFC 7636 allows 43-128).
 PKCE_VERIFIER_LENGTH = 48
 #: A token is treated as expired this many seconds before its ``expires_at``.
 TOKEN_EXPIRY_LEEWAY_SECONDS = 30
 #: For tokens living shorter than the leeway, this fraction of their lifetime is used instead.
 SHORT_TOKEN_LEEWAY_FRACTION = 0.25
-#: How often the loopback server checks whether it should stop.
-_SERVER_POLL_SECONDS = 0.05
 
-TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
-#: The Hub's client has no id; the reference client sends Python's ``None`` as text, and so do we.
-HUB_CLIENT_ID = "None"
 #: Path of the generated user-info operation (relative to the identity provider's base URL).
 USER_INFO_PATH = "/oauth/userinfo"
-_FORM_HEADERS = {
-    "Accept": "application/json",
-    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-}
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -118,256 +114,6 @@ def is_expired(token: dict[str, Any] | None, *, leeway: float = TOKEN_EXPIRY_LEE
         return float(expires_at) - leeway < time.time()
     except (TypeError, ValueError):
         return True
-
-
-# ---------------------------------------------------------------------------------------------- user interaction
-class LoginUI(Protocol):
-    """How ``login`` talks to the person logging in (the only user-facing output of the library)."""
-
-    def open_url(self, url: str) -> None:
-        """Show the authorization URL (and open a browser if wanted)."""
-
-    def ask_code(self) -> str:
-        """Read the authorization code the user copied from the Hub's callback page."""
-
-
-class ConsoleLoginUI:
-    """The terminal: prints the URL on stderr, opens a browser if asked, reads a pasted code."""
-
-    def __init__(self, *, auto_open_browser: bool = True) -> None:
-        self.auto_open_browser = auto_open_browser
-
-    def _console(self) -> Any:
-        from rich.console import Console
-
-        return Console(stderr=True)
-
-    def open_url(self, url: str) -> None:
-        console = self._console()
-        console.print("Open this link in a browser to log in to the Polaris Hub:", style="bold")
-        console.print(url, soft_wrap=True, markup=False, highlight=False)
-        if self.auto_open_browser:
-            try:
-                webbrowser.open(url, new=2)
-            except webbrowser.Error:
-                logger.debug("No browser could be opened")
-
-    def ask_code(self) -> str:
-        from rich.prompt import Prompt
-
-        return str(Prompt.ask("Paste the authorization code shown after logging in", console=self._console()))
-
-
-# ---------------------------------------------------------------------------------------------- loopback catcher
-class _CallbackHandler(BaseHTTPRequestHandler):
-    server: _CallbackHTTPServer
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path != self.server.expected_path:
-            self.send_error(404)
-            return
-        params = {k: v[0] for k, v in parse_qs(parts.query).items() if v}
-        if "error" in params:
-            body = "<h1>Login failed</h1><p>{}</p><p>You can close this tab.</p>".format(
-                html.escape(params.get("error_description") or params["error"])
-            )
-        elif "code" in params:
-            body = "<h1>Logged in to the Polaris Hub</h1><p>You can close this tab and return to the terminal.</p>"
-        else:
-            self.send_error(400, "missing code")
-            return
-        data = f"<!doctype html><html><head><title>Polaris login</title></head><body>{body}</body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-        if self.server.result is None:
-            self.server.result = params
-            self.server.done.set()
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep codes out of stderr
-        logger.debug("login callback: %s", self.command)
-
-
-class _CallbackHTTPServer(HTTPServer):
-    def __init__(self, address: tuple[str, int], family: socket.AddressFamily, expected_path: str) -> None:
-        self.address_family = family
-        self.expected_path = expected_path
-        self.result: dict[str, str] | None = None
-        self.done = threading.Event()
-        super().__init__(address, _CallbackHandler)
-
-
-class LoopbackCallbackServer:
-    """A one-shot local HTTP server that catches ``?code&state`` (RFC 8252, loopback redirect).
-
-    ``callback_url`` gives host, port and path; port 0 (or none) picks a free port, and
-    :attr:`redirect_uri` then names the real one.
-    """
-
-    def __init__(self, callback_url: str) -> None:
-        parts = urlsplit(callback_url)
-        host = parts.hostname or "127.0.0.1"
-        bind_host = "127.0.0.1" if host == "localhost" else host
-        family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
-        self._server = _CallbackHTTPServer((bind_host, parts.port or 0), family, parts.path or "/")
-        port = self._server.server_address[1]
-        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.redirect_uri = urlunsplit(("http", netloc, parts.path or "/", "", ""))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": _SERVER_POLL_SECONDS}, daemon=True
-        )
-        self._thread.start()
-
-    def wait(self, timeout: float = CALLBACK_WAIT_SECONDS) -> dict[str, str]:
-        """The query parameters of the first callback.
-
-        Raises:
-            PolarisUnauthorizedError: nothing arrived within ``timeout`` seconds.
-        """
-        if not self._server.done.wait(timeout):
-            raise PolarisUnauthorizedError(
-                f"No login callback arrived within {timeout:.0f} seconds",
-                hint="Run `polaris login` again and finish logging in in the browser.",
-            )
-        assert self._server.result is not None
-        return dict(self._server.result)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> LoopbackCallbackServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# ---------------------------------------------------------------------------------------------- token endpoints
-def _post_token_form(
-    http: httpx.Client, url: str, form: dict[str, str], *, step: str, token_type: str = "bearer"
-) -> dict[str, Any]:
-    """POST a token request; return the token with ``expires_at``.
-
-    ``token_type`` is the type the answer must have when it names one (``bearer``; ``storage`` for storage tokens).
-
-    Raises:
-        HubConnectionError: no answer. HubServerError: 5xx. TokenExchangeError: an RFC 6749 error.
-        PolarisHubError: anything else that is not a token.
-    """
-    try:
-        response = http.post(url, data=form, headers=_FORM_HEADERS)
-    except httpx.TransportError as exc:
-        raise connection_error(exc, method="POST", url=url) from exc
-    if response.status_code >= 500:
-        raise HubServerError(
-            f"{step}: the token endpoint failed", status_code=response.status_code, method="POST", url=url
-        )
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and data.get("error"):
-        raise TokenExchangeError(
-            f"{step} failed",
-            error=str(data["error"]),
-            error_description=str(data["error_description"]) if data.get("error_description") else None,
-            status_code=response.status_code,
-            method="POST",
-            url=url,
-        )
-    if not 200 <= response.status_code < 300:
-        raise error_for_status(response.status_code, response.content, response.headers, method="POST", url=url)
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-        raise PolarisHubError(f"{step}: the token endpoint answered without an access token", method="POST", url=url)
-    answered_type = data.get("token_type")
-    if answered_type is not None and str(answered_type).lower() != token_type:
-        raise PolarisHubError(f"{step}: unexpected token type {answered_type!r}", method="POST", url=url)
-    return with_expires_at(data)
-
-
-def exchange_for_hub_token(
-    http: httpx.Client, settings: PolarisHubSettings, external_access_token: str
-) -> dict[str, Any]:
-    """RFC 8693: trade the identity provider's access token for a Hub token (fields as the Hub expects).
-
-    Raises: see :func:`_post_token_form`.
-    """
-    form = {
-        "grant_type": TOKEN_EXCHANGE_GRANT,
-        "subject_token": external_access_token,
-        "subject_token_type": ACCESS_TOKEN_TYPE,
-        "requested_token_type": JWT_TOKEN_TYPE,
-        "client_id": HUB_CLIENT_ID,
-    }
-    token = _post_token_form(http, settings.resolved_hub_token_url, form, step="Exchanging the login for a Hub token")
-    token.pop("refresh_token", None)  # Hub tokens are renewed by a new exchange, never refreshed
-    return token
-
-
-def exchange_for_storage_token(
-    http: httpx.Client, settings: PolarisHubSettings, hub_access_token: str, *, resource: str, scope: str
-) -> dict[str, Any]:
-    """RFC 8693: trade the Hub token for a storage token on one artifact (``resource`` URN, ``read``/``write``).
-
-    Returns the raw answer (with ``expires_at``): ``access_token`` plus ``extra_data`` (S3 key, secret, endpoint and
-    the artifact's paths).
-
-    Raises: see :func:`_post_token_form` (``TokenExchangeError`` when the Hub refuses this artifact or scope).
-    """
-    form = {
-        "grant_type": TOKEN_EXCHANGE_GRANT,
-        "subject_token": hub_access_token,
-        "subject_token_type": JWT_TOKEN_TYPE,
-        "requested_token_type": JWT_TOKEN_TYPE,
-        "resource": resource,
-        "scope": scope,
-        "client_id": HUB_CLIENT_ID,
-    }
-    step = f"Getting {scope} access to the storage of {resource}"
-    return _post_token_form(http, settings.resolved_hub_token_url, form, step=step, token_type="storage")
-
-
-def password_grant(http: httpx.Client, settings: PolarisHubSettings) -> dict[str, Any]:
-    """The Hub's password grant (``username`` + ``password`` from the settings).
-
-    Raises: see :func:`_post_token_form`.
-    """
-    form = {
-        "grant_type": "password",
-        "username": settings.username or "",
-        "password": settings.password_value() or "",
-        "client_id": HUB_CLIENT_ID,
-    }
-    token = _post_token_form(http, settings.resolved_hub_token_url, form, step="Logging in with username and password")
-    token.pop("refresh_token", None)
-    return token
-
-
-def revoke_token(http: httpx.Client, url: str, token: str, *, hint: str, client_id: str | None = None) -> bool:
-    """RFC 7009: ask ``url`` to revoke ``token`` (``token_type_hint`` = ``hint``). Best effort: never raises.
-
-    Returns whether the endpoint answered 2xx. A missing endpoint (404/405), another refusal or a network error is
-    logged at DEBUG: a logout must work offline and against a Hub without revocation.
-    """
-    form = {"token": token, "token_type_hint": hint}
-    if client_id:
-        form["client_id"] = client_id
-    try:
-        response = http.post(url, data=form, headers=_FORM_HEADERS)
-    except httpx.HTTPError as exc:
-        logger.debug("Token revocation at %s failed: %s", url, type(exc).__name__)
-        return False
-    if 200 <= response.status_code < 300:
-        logger.debug("Revoked the %s at %s", hint.replace("_", " "), url)
-        return True
-    logger.debug("Token revocation at %s answered HTTP %d; nothing revoked", url, response.status_code)
-    return False
 
 
 # ---------------------------------------------------------------------------------------------- authenticator

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,9 @@ from polaris.errors import (
     PolarisUnauthorizedError,
     SettingsError,
 )
+from polaris.hub._client_listings import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+from polaris.hub._client_listings import MAX_PAGES as MAX_PAGES
+from polaris.hub._client_listings import HubListingsMixin
 from polaris.hub._client_v2 import HubGenerationsMixin
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
@@ -41,7 +44,6 @@ from polaris.types import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
     from polaris_hub_api import AuthenticatedClient
 
     from polaris.artifacts import (
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
         Model,
     )
     from polaris.artifacts.competition import CompetitionPredictions
-    from polaris.hub._wire import Page, Wire
+    from polaris.hub._wire import Wire
     from polaris.hub.artifact_io_v2 import ArtifactIOV2
 
     _OAuth2ClientBase = httpx.Client
@@ -69,11 +71,6 @@ __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
 logger = logging.getLogger(__name__)
 # Secrets never reach a log line: the client's loggers and those of the HTTP stacks get a redacting filter.
 install_log_redaction()
-
-#: Items per request when walking a whole listing.
-DEFAULT_PAGE_SIZE = 100
-#: Upper bound of pages one iteration walks (a guard against a Hub that never stops paging).
-MAX_PAGES = 10_000
 
 
 _SECRET_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
@@ -96,7 +93,7 @@ def _masked(token: Any) -> Any:
     return token
 
 
-class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
+class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase):
     """A client of one Polaris Hub.
 
     Args:
@@ -435,90 +432,6 @@ class PolarisHubClient(HubGenerationsMixin, _OAuth2ClientBase):
         """The custom metadata header ``<custom_metadata_prefix><key>`` of a response, or ``None``."""
         value: str | None = response.headers.get(f"{self.settings.custom_metadata_prefix}{key}")
         return value
-
-    # ------------------------------------------------------------------ listings
-    @overload
-    def list_datasets(
-        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
-    ) -> list[str]: ...
-
-    @overload
-    def list_datasets(
-        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
-    ) -> pd.DataFrame: ...
-
-    def list_datasets(
-        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
-    ) -> list[str] | pd.DataFrame:
-        """``owner/name`` of the datasets you can see, one page: V2 first, then V1 (as the Hub pages them).
-
-        Without a login only public datasets are listed (no token is sent). Details: ``list_artifacts("dataset")``.
-        ``as_frame=True`` returns the page as a pandas DataFrame instead (owner, name, kind, version, access,
-        size_bytes; see :mod:`polaris.hub.listing`).
-
-        Raises:
-            PolarisUnauthorizedError: not logged in. HubConnectionError: no answer.
-            PolarisHubError (subclass per status): the Hub refused or failed.
-        """
-        self._check_open()
-        page = self._wire.list_datasets(limit=limit, offset=offset)
-        if as_frame:
-            from polaris.hub.listing import datasets_page_frame
-
-            return datasets_page_frame(self, page)
-        return page.items
-
-    def list_benchmarks(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
-        """``owner/name`` of the benchmarks you can see, one page: V2 first, then V1.
-
-        Raises: as :meth:`list_datasets`.
-        """
-        self._check_open()
-        return self._wire.list_benchmarks(limit=limit, offset=offset).items
-
-    def list_competitions(self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> list[str]:
-        """``owner/name`` of the competitions you can see, one page.
-
-        Raises: as :meth:`list_datasets`.
-        """
-        self._check_open()
-        return self._wire.list_competitions(limit=limit, offset=offset).items
-
-    def _walk(self, fetch: Callable[..., Page], page_size: int) -> Iterator[str]:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        offset = 0
-        for _ in range(MAX_PAGES):
-            self._check_open()
-            page = fetch(limit=page_size, offset=offset)
-            yield from page.items
-            offset += len(page.items)
-            if not page.items or (page.total is not None and offset >= page.total):
-                return
-            if page.total is None and len(page.items) < page_size:
-                return
-        logger.warning("Stopped listing after %d pages", MAX_PAGES)
-
-    def iter_datasets(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """Every dataset you can see (``owner/name``; V2, then V1), page after page.
-
-        Raises: as :meth:`list_datasets`.
-        """
-        return self._walk(self._wire.list_datasets, page_size)
-
-    def iter_benchmarks(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """Every benchmark you can see (``owner/name``), page after page.
-
-        Raises: as :meth:`list_datasets`.
-        """
-        return self._walk(self._wire.list_benchmarks, page_size)
-
-    def iter_competitions(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
-        """Every competition you can see (``owner/name``), page after page.
-
-        Raises: as :meth:`list_datasets`.
-        """
-        return self._walk(self._wire.list_competitions, page_size)
 
     # ------------------------------------------------------------------ artifacts
     @property
