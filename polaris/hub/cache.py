@@ -28,7 +28,9 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
+import stat as stat_mod
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +39,16 @@ from typing import Any
 from urllib.parse import quote
 
 from polaris._paths import data_dir
-from polaris.hub._fs_safety import check_private_dir, ensure_private_subdirs, make_private_tree
+from polaris.errors import UnsafeCacheError
+from polaris.hub._fs_safety import (
+    check_inside,
+    check_private_dir,
+    ensure_private_subdirs,
+    file_lock,
+    make_private_tree,
+    open_regular,
+    read_regular,
+)
 
 __all__ = ["LOCK_TIMEOUT", "CacheEntryInfo", "CacheKey", "CacheVerifyReport", "DownloadCache"]
 
@@ -48,11 +59,14 @@ LOCK_TIMEOUT = 3600.0
 INCOMPLETE_SUFFIX = ".incomplete"
 LOCK_SUFFIX = ".lock"
 MANIFEST_SUFFIX = ".manifest.json"
+CHUNKS_DIR = "chunks"
+"""Folder (under the root) of the lazy Zarr chunk cache (:mod:`polaris.hub.storage.chunk_cache`)."""
 UNVERIFIED_DIR = ".unverified"
 """Folder (under the root) of entries whose bytes were not checked against the Hub's checksums."""
 MANIFEST_VERSION = 1
 DIR_MODE = 0o700
 _HASH_BLOCK = 1024 * 1024
+_NO_FOLLOW: dict[str, bool] = {"follow_symlinks": False} if os.utime in os.supports_follow_symlinks else {}
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RESERVED_SUFFIXES = (INCOMPLETE_SUFFIX, LOCK_SUFFIX, MANIFEST_SUFFIX)
 
@@ -111,24 +125,35 @@ class _FileRecord:
     md5: str
 
 
+_FILE_WHAT = "download cache file"
+
+
 def _md5_file(path: Path) -> str:
+    """md5 hex of a regular file (never through a link, never blocking on a FIFO: UnsafeCacheError instead)."""
     import hashlib
 
     digest = hashlib.md5()
-    with path.open("rb") as fh:
+    with os.fdopen(open_regular(path, what=_FILE_WHAT), "rb") as fh:
         while block := fh.read(_HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()
 
 
 def _files_of(entry: Path) -> dict[str, Path]:
-    """Relative POSIX path -> path of every regular file of an entry ('' for a file entry)."""
-    if entry.is_file() and not entry.is_symlink():
+    """Relative POSIX path -> path of everything but folders in an entry ('' for a file entry); links are listed,
+    never followed (the check then reports them)."""
+    try:
+        st = os.lstat(entry)
+    except OSError:
+        return {}
+    if stat_mod.S_ISREG(st.st_mode):
         return {"": entry}
     found: dict[str, Path] = {}
-    if entry.is_dir() and not entry.is_symlink():
-        for path in entry.rglob("*"):
-            if path.is_file() or path.is_symlink():
+    if stat_mod.S_ISDIR(st.st_mode):
+        for folder, dirs, files in os.walk(entry, followlinks=False):
+            names = files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+            for name in names:
+                path = Path(folder, name)
                 found[path.relative_to(entry).as_posix()] = path
     return found
 
@@ -163,14 +188,15 @@ class DownloadCache:
     def lock(self, key: CacheKey, *, timeout: float = LOCK_TIMEOUT, verified: bool = True) -> Iterator[None]:
         """Hold the entry's file lock (between threads and processes).
 
-        Raises:
-            filelock.Timeout: another writer held it longer than ``timeout`` seconds.
-        """
-        from filelock import FileLock
+        The lock file is never followed through a link, truncated or chmod-ed unless this call created it.
 
+        Raises:
+            CacheLockTimeout: another writer held it longer than ``timeout`` seconds.
+            UnsafeCacheError: a folder on the way is a link or not private, or the lock path is not a regular file.
+        """
         entry = self.entry(key, verified=verified)
         ensure_private_subdirs(entry.parent, root=self.root, what="download cache folder")  # 0700, never a link
-        with FileLock(str(entry.with_name(entry.name + LOCK_SUFFIX)), timeout=timeout, thread_local=False, mode=0o600):
+        with file_lock(entry.with_name(entry.name + LOCK_SUFFIX), timeout=timeout, what="download cache lock file"):
             yield
 
     def fetch(
@@ -193,7 +219,7 @@ class DownloadCache:
         failed fill keeps it too, unless it failed on a checksum (corrupt bytes are never kept).
 
         Raises:
-            Whatever ``fill`` raises (then nothing is cached), or ``filelock.Timeout``.
+            Whatever ``fill`` raises (then nothing is cached), ``CacheLockTimeout`` or ``UnsafeCacheError``.
         """
         if not verified:
             hit = self._usable(key, verified=True)
@@ -209,10 +235,12 @@ class DownloadCache:
             entry = self.entry(key, verified=verified)
             tmp = self.incomplete(key, verified=verified)
             manifest = self.manifest_path(key, verified=verified)
-            _remove(manifest)
-            _remove(entry)  # a damaged or manifest-less entry
+            self._remove(manifest)
+            self._remove(entry)  # a damaged or manifest-less entry
             if not resume:
-                _remove(tmp)  # leftovers of an interrupted run
+                self._remove(tmp)  # leftovers of an interrupted run
+            elif os.path.islink(tmp):
+                self._remove(tmp)  # never continue a download through a link
             elif tmp.exists():
                 logger.info("continuing the interrupted download of %s", entry)
             try:
@@ -227,7 +255,7 @@ class DownloadCache:
                 from polaris.errors import PolarisChecksumError
 
                 if not resume or isinstance(exc, PolarisChecksumError | FileNotFoundError):
-                    _remove(tmp)
+                    self._remove(tmp)
                 raise
             self._write_manifest(key, verified, records)
         logger.debug("cached %s (%s)", entry, "verified" if verified else "unverified")
@@ -242,18 +270,22 @@ class DownloadCache:
         if problems:
             logger.warning("discarding damaged cache entry %s: %s", entry, "; ".join(problems[:3]))
             return None
-        with contextlib.suppress(OSError):
-            os.utime(self.manifest_path(key, verified=verified))
+        with contextlib.suppress(OSError, NotImplementedError):
+            os.utime(self.manifest_path(key, verified=verified), **_NO_FOLLOW)
         logger.debug("cache hit %s", entry)
         return entry
 
     @staticmethod
     def _record(path: Path, streamed: tuple[str, int] | None = None) -> _FileRecord:
         """Size, mtime and md5 of a file; the md5 computed while it was written when given (and the size agrees)."""
-        stat = path.stat()
-        if streamed is not None and streamed[1] == stat.st_size and not path.is_symlink():
-            return _FileRecord(size=stat.st_size, mtime_ns=stat.st_mtime_ns, md5=str(streamed[0]).lower())
-        return _FileRecord(size=stat.st_size, mtime_ns=stat.st_mtime_ns, md5=_md5_file(path))
+        st = os.lstat(path)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise UnsafeCacheError(
+                f"Refusing to cache {path}: it is not a regular file", path=str(path), reason="is not a regular file"
+            )
+        if streamed is not None and streamed[1] == st.st_size:
+            return _FileRecord(size=st.st_size, mtime_ns=st.st_mtime_ns, md5=str(streamed[0]).lower())
+        return _FileRecord(size=st.st_size, mtime_ns=st.st_mtime_ns, md5=_md5_file(path))
 
     def _write_manifest(self, key: CacheKey, verified: bool, records: dict[str, _FileRecord]) -> None:
         # After the rename the files keep their mtimes, so the records stay valid.
@@ -267,16 +299,29 @@ class DownloadCache:
             "files": {rel: [r.size, r.mtime_ns, r.md5] for rel, r in sorted(records.items())},
         }
         target = self.manifest_path(key, verified=verified)
-        tmp = target.with_name(target.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:  # owner-only, like every file of the cache
-            fh.write(json.dumps(doc))
-        os.replace(tmp, target)
+        # a fresh name, created exclusively: nothing planted there is ever followed, truncated or blocked on
+        tmp = target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # owner-only, like every file of the cache
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+                fh.write(json.dumps(doc))
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any] | None:
+        """The manifest's content; ``None`` when missing, unreadable, not a regular file (a FIFO is never opened
+        in a blocking way) or of another version."""
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(read_regular(path, what="download cache manifest").decode("utf-8"))
+        except UnsafeCacheError as exc:
+            logger.warning("ignoring the cache manifest %s: %s", path, exc.reason)
+            return None
         except (OSError, ValueError):
             return None
         if (
@@ -303,14 +348,19 @@ class DownloadCache:
             name = rel or entry.name
             try:
                 size, mtime_ns, md5 = recorded[rel]
-                if path.is_symlink():
+                st = os.lstat(path)
+                if stat_mod.S_ISLNK(st.st_mode):
                     problems.append(f"{name} is a symbolic link")
                     continue
-                stat = path.stat()
-                if stat.st_size != size:
-                    problems.append(f"{name} has {stat.st_size} bytes, {size} expected")
-                elif (full or stat.st_mtime_ns != mtime_ns) and _md5_file(path) != md5:
+                if not stat_mod.S_ISREG(st.st_mode):
+                    problems.append(f"{name} is not a regular file")
+                    continue
+                if st.st_size != size:
+                    problems.append(f"{name} has {st.st_size} bytes, {size} expected")
+                elif (full or st.st_mtime_ns != mtime_ns) and _md5_file(path) != md5:
                     problems.append(f"{name} changed since it was cached (md5 differs)")
+            except UnsafeCacheError as exc:
+                problems.append(f"{name} {exc.reason}")
             except (OSError, ValueError, TypeError) as exc:
                 problems.append(f"{name} cannot be checked: {exc}")
         return problems
@@ -321,7 +371,7 @@ class DownloadCache:
         found: list[CacheEntryInfo] = []
         if not self.root.is_dir():
             return found
-        for manifest in self.root.rglob("*" + MANIFEST_SUFFIX):
+        for manifest in self._manifests():
             doc = self._read_manifest(manifest)
             if doc is None:
                 continue
@@ -332,7 +382,7 @@ class DownloadCache:
                 if entry.with_name(entry.name + MANIFEST_SUFFIX) != manifest or not entry.exists():
                     continue
                 size = sum(int(rec[0]) for rec in doc["files"].values())
-                last_used = manifest.stat().st_mtime
+                last_used = os.lstat(manifest).st_mtime
             except (KeyError, ValueError, TypeError, OSError):
                 continue
             found.append(
@@ -348,6 +398,15 @@ class DownloadCache:
             )
         found.sort(key=lambda info: info.last_used, reverse=True)
         return found
+
+    def _manifests(self) -> Iterator[Path]:
+        """Every ``*.manifest.json`` under the root, found without following a link to a folder."""
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
+            if folder == str(self.root):
+                dirs[:] = [d for d in dirs if d != CHUNKS_DIR]  # the lazy chunk cache holds no entries
+            for name in files:
+                if name.endswith(MANIFEST_SUFFIX):
+                    yield Path(folder, name)
 
     def verify(self, key: CacheKey, *, full: bool = True, verified: bool | None = None) -> CacheVerifyReport:
         """Check an entry against its manifest: every file present, same size, same md5 (``full``: re-hash every
@@ -366,14 +425,32 @@ class DownloadCache:
             if not self.entry(key, verified=verified).parent.exists():
                 continue
             with self.lock(key, verified=verified):
-                _remove(self.manifest_path(key, verified=verified))
-                _remove(self.entry(key, verified=verified))
-                _remove(self.incomplete(key, verified=verified))
+                self._remove(self.manifest_path(key, verified=verified))
+                self._remove(self.entry(key, verified=verified))
+                self._remove(self.incomplete(key, verified=verified))
 
     def _remove_info(self, info: CacheEntryInfo) -> None:
         with self.lock(info.key, verified=info.verified):
-            _remove(self.manifest_path(info.key, verified=info.verified))
-            _remove(info.path)
+            self._remove(self.manifest_path(info.key, verified=info.verified))
+            self._remove(info.path)
+
+    def _remove(self, path: Path) -> None:
+        """Delete a file, a link (never what it points to) or a folder of the cache, only after checking that every
+        folder on the way is a real folder inside the root.
+
+        Raises:
+            UnsafeCacheError: the path would lead outside the cache (nothing is deleted).
+        """
+        check_inside(path, root=self.root, what="download cache folder")
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat_mod.S_ISDIR(st.st_mode):
+            shutil.rmtree(path, ignore_errors=True)  # removes links inside, never follows them
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def prune(
         self, *, older_than: float | None = None, max_bytes: int | None = None, dry_run: bool = False
@@ -400,11 +477,3 @@ class DownloadCache:
             for info in doomed:
                 self._remove_info(info)
         return doomed
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris import _paths
-from polaris.hub._fs_safety import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PrivateDir
+from polaris.hub._fs_safety import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PrivateDir, file_lock
 
 __all__ = ["CACHE_FILE_MODE", "CACHE_FOLDER_MODE", "LOCK_TIMEOUT", "CachedTokens", "TokenCache", "with_expires_at"]
 
@@ -96,7 +96,7 @@ class TokenCache:
         self.lock_folder = self.folder.parent / "locks"
         self._memory = CachedTokens()
         self._thread_lock = threading.RLock()
-        self._file_lock: Any = None
+        self._lock_depth = 0  # re-entrant: only the outermost holder takes the file lock
 
     def __repr__(self) -> str:
         from polaris.hub.redact import redact_url
@@ -113,24 +113,30 @@ class TokenCache:
     def locked(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold this Hub's cache lock (threads and processes; re-entrant). Memory-only caches lock threads only.
 
+        The lock file is opened without following a link and never truncated or chmod-ed unless this call created it
+        (a planted link or FIFO is refused, nothing outside the folder is touched).
+
         Raises:
-            UnsafeCacheError: the folder is not private. filelock.Timeout: another process held it too long.
+            UnsafeCacheError: the folder or the lock file is not private (or not a regular file).
+            CacheLockTimeout: another process held it too long.
         """
         with self._thread_lock:
-            if not self.persist:
-                yield
+            if not self.persist or self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
                 return
-            if self._file_lock is None:
-                from filelock import FileLock
-
-                with PrivateDir.open(self.lock_folder, what="token lock folder", create=True):
-                    pass  # checked (and created 0700) before a lock file is made in it
-                self._file_lock = FileLock(
-                    str(self.lock_folder / f"{self.path.stem}.lock"), timeout=timeout, mode=CACHE_FILE_MODE,
-                    thread_local=False,
-                )  # fmt: skip
-            with self._file_lock.acquire(timeout=timeout):
-                yield
+            with PrivateDir.open(self.lock_folder, what="token lock folder", create=True):
+                pass  # checked (and created 0700) before a lock file is made in it
+            lock_path = self.lock_folder / f"{self.path.stem}.lock"
+            with file_lock(lock_path, timeout=timeout, what="token lock file"):
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
 
     # ------------------------------------------------------------------ reading
     def load(self) -> CachedTokens:

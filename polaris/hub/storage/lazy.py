@@ -4,7 +4,9 @@
 for one key at a time and gets it straight from storage, so reading ten rows of a huge archive moves only the
 chunks that hold them. Every object is checked against the Hub's manifest (md5 per key) when it arrives; a
 mismatch raises :class:`~polaris.errors.PolarisChecksumError` and nothing is kept. Verified objects may be kept in
-a content-addressed folder (named by their md5) so that reading them again is local.
+a content-addressed folder (:mod:`polaris.hub.storage.chunk_cache`: named by their verified md5, re-hashed on every
+read) so that reading them again is local. A manifest md5 that is not 32 hex digits raises
+:class:`~polaris.errors.InvalidArtifactError` before anything is read.
 
 How the bytes move: zarr 3 calls the store's *async* methods, but async clients (obstore's async path inside
 ``zarr.storage.ObjectStore``) are the slow ones for large objects on this kind of machine (see STACK-NOTES). The
@@ -29,7 +31,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -44,6 +45,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageError
+from polaris.hub.storage.chunk_cache import ChunkCache, checked_md5
 from polaris.hub.storage.classify import ObjectMissing
 from polaris.hub.storage.constants import DEFAULT_CONCURRENCY
 from polaris.hub.storage.session import StorageSession
@@ -325,6 +327,10 @@ class HubZarrStore(Store):
         self._token_source = token_source
         self._init_runtime(session)
 
+    @property
+    def _chunks(self) -> ChunkCache | None:
+        return None if self.cache_dir is None else ChunkCache(self.cache_dir)
+
     def _init_runtime(self, session: StorageSession | None = None) -> None:
         self._lock = threading.Lock()
         self._session = session  # an open session on the token source (saves a token exchange), else made lazily
@@ -436,9 +442,6 @@ class HubZarrStore(Store):
     def _shared(self) -> bool:
         return isinstance(self._token_source, DaskTokenSource)
 
-    def _cache_path(self, md5: str) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / md5[:2] / md5
-
     def fetch(self, key: str, *, keep: bool = True) -> Data | None:
         """The verified bytes of ``key`` (cache first, then storage); ``None`` when there is no such object.
 
@@ -446,16 +449,18 @@ class HubZarrStore(Store):
 
         Raises:
             PolarisChecksumError: the object differs from the manifest (nothing is cached).
+            InvalidArtifactError: the manifest's md5 for ``key`` is not 32 hex digits (nothing is read).
             StorageError: storage could not be read.
         """
         expected = None
+        chunks = self._chunks
         if self.manifest is not None:
-            expected = self.manifest.get(key)
-            if expected is None:
+            listed = self.manifest.get(key)
+            if listed is None:
                 return None
-            cached = self._cache_path(expected)
-            if cached is not None and cached.is_file():
-                local = cached.read_bytes()
+            expected = checked_md5(listed, key=key, artifact=self.artifact or None)
+            local = chunks.get(expected) if chunks is not None else None  # re-hashed: a damaged file is a miss
+            if local is not None:
                 with self._lock:
                     self.stats.cache_hits += 1
                 return local
@@ -468,16 +473,16 @@ class HubZarrStore(Store):
             return None
         data, actual = found  # md5 computed while the bytes streamed in: no second pass over the object
         if expected is not None:
-            if actual != expected.lower():
+            if actual != expected:
                 raise PolarisChecksumError(
                     "downloaded data does not match its checksum",
                     artifact=self.artifact or None,
                     chunk=key,
-                    expected=expected.lower(),
+                    expected=expected,
                     actual=actual,
                 )
-            if keep:
-                self._keep(expected.lower(), data)
+            if keep and chunks is not None:
+                chunks.put(expected, data)  # only now, after the md5 matched
         return data
 
     def _get_remote(self, key: str) -> tuple[Data, str] | None:
@@ -499,18 +504,6 @@ class HubZarrStore(Store):
             self.stats.bytes += data.nbytes if isinstance(data, memoryview) else len(data)
             self.stats.keys.append(key)
         return data, md5
-
-    def _keep(self, md5: str, data: Data) -> None:
-        target = self._cache_path(md5)
-        if target is None or target.exists():
-            return
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.incomplete")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        except OSError as exc:  # a full disk must not break the read
-            logger.warning("could not keep a verified chunk in the cache: %s", exc)
 
     def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, Data]:
         """Fetch (and verify) many keys concurrently, into memory only unless ``keep``; missing ones are left out."""
