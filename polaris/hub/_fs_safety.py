@@ -68,26 +68,27 @@ def _refuse(path: Path | str, reason: str, what: str, hint: str | None = None) -
     )
 
 
-def _owner_hint(path: Path | str) -> str:
+def _owner_hint(path: Path | str, what: str = "token") -> str:
+    again = "; then log in again" if "token" in what else ""
     return (
         f"Remove {path} if you did not create it (it may be someone else's), or set POLARIS_CACHE_DIR to a folder "
-        "only you can write to; then log in again."
+        f"only you can write to{again}."
     )
 
 
 def _check(st: os.stat_result, path: Path | str, *, what: str, is_dir: bool) -> bool:
     """Raise when ``st`` is unsafe; return True when it is ours but readable by others (to be tightened)."""
     if stat.S_ISLNK(st.st_mode):
-        raise _refuse(path, "is a symbolic link", what, _owner_hint(path))
+        raise _refuse(path, "is a symbolic link", what, _owner_hint(path, what))
     if is_dir and not stat.S_ISDIR(st.st_mode):
-        raise _refuse(path, "is not a folder", what, _owner_hint(path))
+        raise _refuse(path, "is not a folder", what, _owner_hint(path, what))
     if not is_dir and not stat.S_ISREG(st.st_mode):
-        raise _refuse(path, "is not a regular file", what, _owner_hint(path))
+        raise _refuse(path, "is not a regular file", what, _owner_hint(path, what))
     uid = current_uid()
     if uid is None:
         return False
     if st.st_uid != uid:
-        raise _refuse(path, f"belongs to another user (uid {st.st_uid}, you are uid {uid})", what, _owner_hint(path))
+        raise _refuse(path, f"belongs to another user (uid {st.st_uid}, you are uid {uid})", what, _owner_hint(path, what))
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o022:
         kind = "folder" if is_dir else "file"
@@ -380,7 +381,7 @@ def _open_lock_file(path: Path, what: str) -> int:
             try:
                 st = os.fstat(fd)
                 if uid is not None and st.st_uid != uid:
-                    raise _refuse(path, f"belongs to another user (uid {st.st_uid})", what, _owner_hint(path))
+                    raise _refuse(path, f"belongs to another user (uid {st.st_uid})", what, _owner_hint(path, what))
             except BaseException:
                 os.close(fd)
                 raise
@@ -561,7 +562,7 @@ class PrivateDir:
             return None
         except OSError as exc:
             if os.path.islink(path):
-                raise _refuse(path, "is a symbolic link", what, _owner_hint(path)) from None
+                raise _refuse(path, "is a symbolic link", what, _owner_hint(path, what)) from None
             raise exc
         try:
             st = os.fstat(fd)

@@ -66,7 +66,7 @@ UNVERIFIED_DIR = ".unverified"
 MANIFEST_VERSION = 1
 DIR_MODE = 0o700
 _HASH_BLOCK = 1024 * 1024
-_NO_FOLLOW: dict[str, bool] = {"follow_symlinks": False} if os.utime in os.supports_follow_symlinks else {}
+_UTIME_FOLLOWS = os.utime not in os.supports_follow_symlinks  # touch a manifest, never what a link points to
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RESERVED_SUFFIXES = (INCOMPLETE_SUFFIX, LOCK_SUFFIX, MANIFEST_SUFFIX)
 
@@ -271,7 +271,7 @@ class DownloadCache:
             logger.warning("discarding damaged cache entry %s: %s", entry, "; ".join(problems[:3]))
             return None
         with contextlib.suppress(OSError, NotImplementedError):
-            os.utime(self.manifest_path(key, verified=verified), **_NO_FOLLOW)
+            os.utime(self.manifest_path(key, verified=verified), follow_symlinks=_UTIME_FOLLOWS)
         logger.debug("cache hit %s", entry)
         return entry
 

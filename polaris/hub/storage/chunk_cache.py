@@ -104,7 +104,11 @@ class ChunkCache:
         md5 = checked_md5(md5)
         if not _O_DIRECTORY:  # pragma: no cover - no folder descriptors (Windows)
             return self._get_by_path(md5)
-        dir_fd = self._open_folder(md5, create=False)
+        try:
+            dir_fd = self._open_folder(md5, create=False)
+        except UnsafeCacheError as exc:
+            logger.warning("not reading the chunk cache: %s", exc.message)
+            return None
         if dir_fd is None:
             return None
         try:
