@@ -88,7 +88,8 @@ def _check(st: os.stat_result, path: Path | str, *, what: str, is_dir: bool) -> 
     if uid is None:
         return False
     if st.st_uid != uid:
-        raise _refuse(path, f"belongs to another user (uid {st.st_uid}, you are uid {uid})", what, _owner_hint(path, what))
+        reason = f"belongs to another user (uid {st.st_uid}, you are uid {uid})"
+        raise _refuse(path, reason, what, _owner_hint(path, what))
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o022:
         kind = "folder" if is_dir else "file"

@@ -365,9 +365,7 @@ def test_symlinked_kind_folder_is_neither_listed_nor_pruned(cache: DownloadCache
     assert (outside / KEY.relative_path()).read_bytes() == SECRET
 
 
-def test_cli_cache_rm_through_a_symlinked_unverified_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_cache_rm_through_a_symlinked_unverified_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from polaris.cli import app
 
     monkeypatch.setenv("POLARIS_CACHE_DIR", str(tmp_path / "polaris"))
