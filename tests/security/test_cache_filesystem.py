@@ -149,10 +149,43 @@ def test_a_verified_chunk_is_served_from_the_cache_and_rechecked(cache: Download
     assert store.fetch("x/0") == real
     assert store.stats.cache_hits == 1
     path = chunks.path_for(md5)
-    path.write_bytes(real[:-1] + b"!")  # damaged on disk, same size
+    before = os.stat(path)
+    path.write_bytes(real[:-1] + b"!")  # damaged in place later on, same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10_000_000))
     with pytest.raises(ConnectionAbortedError):
         store.fetch("x/0")
     assert not path.exists()
+
+
+def test_a_chunk_damaged_with_its_times_kept_is_caught_by_a_new_process(cache: DownloadCache) -> None:
+    from polaris.hub.storage import chunk_cache
+
+    real = b"the real chunk" * 100
+    md5 = hashlib.md5(real).hexdigest()
+    chunk_cache.ChunkCache(cache.root / "chunks").put(md5, real)
+    path = chunk_cache.ChunkCache(cache.root / "chunks").path_for(md5)
+    before = os.stat(path)
+    with open(path, "r+b") as handle:  # same inode, same size, times put back
+        handle.write(b"!")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    chunk_cache._verified.clear()  # what a new process knows
+    assert chunk_cache.ChunkCache(cache.root / "chunks").get(md5) is None
+    assert not path.exists()
+
+
+def test_a_good_chunk_linked_under_another_md5_is_not_served(cache: DownloadCache) -> None:
+    from polaris.hub.storage.chunk_cache import ChunkCache
+
+    chunks = ChunkCache(cache.root / "chunks")
+    good = b"good chunk"
+    good_md5 = hashlib.md5(good).hexdigest()
+    other_md5 = hashlib.md5(b"other chunk").hexdigest()
+    chunks.put(good_md5, good)
+    assert chunks.get(good_md5) == good
+    chunks.path_for(other_md5).parent.mkdir(mode=0o700, exist_ok=True)
+    os.link(chunks.path_for(good_md5), chunks.path_for(other_md5))
+    assert chunks.get(other_md5) is None
+    assert chunks.get(good_md5) == good
 
 
 def test_links_and_fifos_in_the_chunk_cache_are_misses_not_reads(cache: DownloadCache, victim: Path) -> None:

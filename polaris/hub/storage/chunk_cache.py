@@ -4,8 +4,10 @@ Layout: ``<root>/<md5[:2]>/<md5>``, every folder ``0700`` and every file ``0600`
 ever made from an md5 value that is exactly 32 hex digits (:func:`checked_md5`): a manifest value such as
 ``/etc/passwd`` or ``../../x`` raises :class:`~polaris.errors.InvalidArtifactError` before any file is named after
 it. A chunk enters the cache only after the bytes fetched from storage matched that md5 (the store calls
-:meth:`ChunkCache.put` after its check), and every read hashes the cached bytes again: a damaged or planted file is
-deleted and reported as a miss (the store then fetches and verifies the chunk again), never served.
+:meth:`ChunkCache.put` after its check), and reads re-check the file as the download cache does: a file this process
+wrote or verified, unchanged since (same inode, size, modification and change times), is served as is; any other is
+hashed again first. A damaged or planted file is deleted and reported as a miss (the store then fetches and
+verifies the chunk again), never served.
 
 Files are opened without following links (``O_NOFOLLOW``) and without blocking on FIFOs or devices
 (``O_NONBLOCK``, then ``fstat``), relative to folder descriptors that were checked, so nothing outside the root is
@@ -20,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 from pathlib import Path
 
 from polaris.errors import InvalidArtifactError, UnsafeCacheError
@@ -34,6 +37,34 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _WHAT = "lazy chunk cache file"
+_MEMO_LIMIT = 200_000
+"""At most this many verified files remembered per process (then the memo starts again: only a re-hash is lost)."""
+_verified: dict[tuple[int, int, str], tuple[int, int, int]] = {}
+_verified_lock = threading.Lock()
+
+
+def _identity(st: os.stat_result, md5: str) -> tuple[tuple[int, int, str], tuple[int, int, int]]:
+    """(which file, under which name) and its state: a link of a good file under another md5's name is not good."""
+    return (st.st_dev, st.st_ino, md5), (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _remember(st: os.stat_result, md5: str) -> None:
+    where, state = _identity(st, md5)
+    with _verified_lock:
+        if len(_verified) >= _MEMO_LIMIT:
+            _verified.clear()
+        _verified[where] = state
+
+
+def _known_good(st: os.stat_result, md5: str) -> bool:
+    where, state = _identity(st, md5)
+    with _verified_lock:
+        return _verified.get(where) == state
+
+
+def _forget(st: os.stat_result, md5: str) -> None:
+    with _verified_lock:
+        _verified.pop(_identity(st, md5)[0], None)
 
 
 def checked_md5(value: object, *, key: str = "", artifact: str | None = None) -> str:
@@ -94,9 +125,10 @@ class ChunkCache:
             ) from None
 
     def get(self, md5: str) -> bytes | None:
-        """The cached bytes of the chunk whose md5 is ``md5``, re-hashed now; ``None`` when missing or damaged.
+        """The cached bytes of the chunk whose md5 is ``md5``; ``None`` when missing or damaged.
 
-        A damaged file (other md5), or anything that is not a regular file, is removed and counts as a miss.
+        Hashed again unless this process wrote or verified this very file and it has not changed since. A damaged
+        file (other md5), or anything that is not a regular file, is removed and counts as a miss.
 
         Raises:
             InvalidArtifactError: ``md5`` is not 32 hex digits.
@@ -122,8 +154,14 @@ class ChunkCache:
                     os.unlink(md5, dir_fd=dir_fd)
                 return None
             with os.fdopen(fd, "rb") as handle:
+                st = os.fstat(handle.fileno())
                 data = handle.read()
-            if hashlib.md5(data).hexdigest() != md5:
+            if _known_good(st, md5) and len(data) == st.st_size:
+                return data
+            if hashlib.md5(data).hexdigest() == md5:
+                _remember(st, md5)
+            else:
+                _forget(st, md5)
                 logger.warning(
                     "removing a damaged chunk from the cache (its md5 changed): %s; fetching it again",
                     self.root / md5[:2] / md5,
@@ -173,7 +211,10 @@ class ChunkCache:
                     if hasattr(os, "fchmod"):
                         os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)  # whatever the umask
                     handle.write(data)
+                    handle.flush()
+                    written = os.fstat(handle.fileno())
                 os.replace(tmp, md5, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                _remember(written, md5)  # the bytes whose md5 the caller verified
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp, dir_fd=dir_fd)
