@@ -254,7 +254,7 @@ class DownloadCache:
             except BaseException as exc:
                 from polaris.errors import PolarisChecksumError
 
-                if not resume or isinstance(exc, PolarisChecksumError | FileNotFoundError):
+                if not resume or isinstance(exc, PolarisChecksumError | FileNotFoundError | UnsafeCacheError):
                     self._remove(tmp)
                 raise
             self._write_manifest(key, verified, records)
@@ -404,6 +404,13 @@ class DownloadCache:
         for folder, dirs, files in os.walk(self.root, followlinks=False):
             if folder == str(self.root):
                 dirs[:] = [d for d in dirs if d != CHUNKS_DIR]  # the lazy chunk cache holds no entries
+            for name in dirs:
+                if os.path.islink(os.path.join(folder, name)):
+                    logger.warning(
+                        "ignoring %s: a symbolic link in the cache is never followed (remove it if you did not "
+                        "create it)",
+                        os.path.join(folder, name),
+                    )
             for name in files:
                 if name.endswith(MANIFEST_SUFFIX):
                     yield Path(folder, name)

@@ -320,6 +320,29 @@ def test_token_lock_is_reentrant_and_shared_between_processes(tmp_path: Path) ->
     assert free.stdout.split() == ["acquired", "False"], free.stderr
 
 
+def test_fifo_as_token_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    tokens = TokenCache(HUB_URL, folder=tmp_path / "polaris" / "tokens")
+    tokens.folder.mkdir(parents=True, mode=0o700)
+    os.chmod(tokens.folder.parent, 0o700)
+    os.mkfifo(tokens.path, 0o600)
+    with pytest.raises(UnsafeCacheError) as err:
+        _in_time(tokens.load, fifos=[tokens.path])
+    assert "not a regular file" in err.value.reason
+
+
+def test_a_resumed_download_never_continues_through_a_link(cache: DownloadCache, victim: Path) -> None:
+    tmp = cache.incomplete(KEY)
+    tmp.parent.mkdir(parents=True, mode=0o700)
+    tmp.symlink_to(victim)
+
+    def fill(path: Path) -> None:
+        assert not path.is_symlink(), "the fill was handed a link"
+        path.write_bytes(PAYLOAD)
+
+    assert cache.fetch(KEY, fill, resume=True).read_bytes() == PAYLOAD
+    _intact(victim)
+
+
 # ------------------------------------------------------------------ FIFOs where the cache reads its manifests
 @pytest.fixture
 def fifo_manifest(cache: DownloadCache) -> Path:
