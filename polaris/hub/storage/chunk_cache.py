@@ -32,7 +32,7 @@ __all__ = ["ChunkCache", "checked_md5"]
 
 logger = logging.getLogger(__name__)
 
-_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
+_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -74,7 +74,7 @@ def checked_md5(value: object, *, key: str = "", artifact: str | None = None) ->
         InvalidArtifactError: anything else (a path, ``..``, an empty or over-long value...): the manifest is not
             a list of checksums, so nothing is read or cached.
     """
-    if not isinstance(value, str) or not _MD5.match(value):
+    if not isinstance(value, str) or not _MD5.fullmatch(value):
         shown = repr(value)[:80]
         where = f" for {key!r}" if key else ""
         of = f" of {artifact}" if artifact else ""
