@@ -387,6 +387,16 @@ def test_cli_cache_ls_with_a_fifo_manifest_returns(fifo_manifest: Path, monkeypa
     assert result.stdout.strip() == "[]"
 
 
+def test_cli_offline_get_with_a_fifo_manifest_returns(fifo_manifest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from polaris.cli import app
+
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(fifo_manifest.parents[4]))
+    args = ["--offline", "datasets", "get", KEY.artifact_id]
+    result = _in_time(lambda: CliRunner().invoke(app, args, env={"COLUMNS": "1000"}), fifos=[fifo_manifest])
+    assert result.exit_code not in (0, None), result.output
+    assert "cache" in result.output.lower(), result.output  # "not in the local cache" (offline), never a hang
+
+
 # ------------------------------------------------------------------ deleting only inside the cache
 def _outside_entry(tmp_path: Path, key: CacheKey) -> Path:
     """An outside folder laid out like a cache tree that holds ``key`` (what a link would lead ``rm`` to)."""
