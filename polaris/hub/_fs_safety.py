@@ -436,7 +436,7 @@ def file_lock(path: Path, *, timeout: float, what: str = "cache lock file") -> I
                 if left <= 0:
                     raise CacheLockTimeout(f"Timed out after {timeout:g} s waiting for the lock {path}") from None
                 time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.2)
+                pause = min(pause * 2, 0.05)  # as often as filelock polls
         try:
             yield
         finally:
