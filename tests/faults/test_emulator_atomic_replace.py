@@ -9,6 +9,7 @@ an upload cut short must stay unpublished (409, not listed) instead of being ser
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import signal
@@ -26,7 +27,7 @@ import pytest
 import zarr
 from botocore.config import Config
 
-from polaris.artifacts import DatasetV1
+from polaris.artifacts import DatasetV1, DatasetV2
 from polaris.artifacts.dataset import ColumnAnnotation
 from polaris.hub.client import PolarisHubClient
 from polaris.testing import LocalHub
@@ -309,3 +310,74 @@ def test_kill_9_during_first_upload_leaves_it_unpublished_until_finished(data_di
         finally:
             hub.stop()
     assert cut >= 1, "no kill landed during an upload: the test tested nothing"
+
+
+def _dataset_v2(tmp: Path, name: str, rng: random.Random, rows: int) -> DatasetV2:
+    root = tmp / f"{name}-{rng.randrange(10**9)}.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    values = np.random.default_rng(rng.randrange(2**32)).random((2, rows))
+    group.create_array("x", shape=(rows,), chunks=(4,), dtype="float64")[:] = values[0]
+    group.create_array("y", shape=(rows,), chunks=(4,), dtype="float64")[:] = values[1]
+    zarr.consolidate_metadata(str(root), zarr_format=2)
+    return DatasetV2(name=name, owner=USER, zarr_root_path=str(root), license="CC0-1.0")
+
+
+def _served_v2(hub: LocalHub, name: str) -> tuple[int, str | None, bool]:
+    """(status of the V2 dataset's GET, its manifest md5 when 200, whether every object the manifest lists matches)."""
+    import pyarrow.parquet as pq
+
+    with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+        token = _hub_token(http)
+        got = http.get(f"api/v2/dataset/{USER}/{name}", headers={"Authorization": f"Bearer {token}"})
+        if got.status_code != 200:
+            return got.status_code, None, False
+        declared = got.json()["zarrManifestMd5Sum"]
+        s3 = _s3(http, token, name, "read")
+        prefix = f"dataset/{USER}/{name}"
+        manifest = s3.get_object(Bucket=BUCKET, Key=f"{prefix}/zarr_manifest.parquet")["Body"].read()
+        if hashlib.md5(manifest).hexdigest() != declared:
+            return 200, declared, False
+        entries = pq.read_table(io.BytesIO(manifest)).to_pydict()
+        for path, md5 in zip(entries["path"], entries["md5_checksum"], strict=True):
+            body = s3.get_object(Bucket=BUCKET, Key=f"{prefix}/data.zarr/{path}")["Body"].read()
+            if hashlib.md5(body).hexdigest() != md5:
+                return 200, declared, False
+        return 200, declared, len(entries["path"]) > 0
+
+
+def test_kill_9_during_v2_replacement_leaves_a_complete_version(data_dir: Path, tmp_path: Path) -> None:
+    """The V2 rules go through the manifest: the old one must be restored with the chunks it lists."""
+    rng = random.Random(SEED + 3)
+    hub = _start(data_dir)
+    try:
+        first = _dataset_v2(tmp_path, "replaced-v2", rng, rows=120)
+        with _client(hub) as client:
+            client.upload_dataset(first, access="private")
+        versions = {first.zarr_manifest_md5sum}
+    finally:
+        hub.stop()
+    cut = 0
+    for _ in range(ROUNDS - 1):
+        hub = _start(data_dir)
+        try:
+            new = _dataset_v2(tmp_path, "replaced-v2", rng, rows=120)
+            upload = _Upload(hub, new)
+            before = _object_files(data_dir)
+            upload.start()
+            _kill_after_writes(hub, data_dir, before, rng.randint(3, 40), upload)
+            upload.join(timeout=STOP_WAIT_SECONDS)
+            versions.add(new.zarr_manifest_md5sum)
+        finally:
+            hub.stop()
+        hub = _start(data_dir)
+        try:
+            status, manifest_md5, whole = _served_v2(hub, "replaced-v2")
+            assert status == 200, f"the V2 dataset was lost (answer {status}) after a kill during its replacement"
+            assert manifest_md5 in versions and whole, "the V2 dataset is not one complete version"
+            if upload.acknowledged is not None:
+                assert manifest_md5 == new.zarr_manifest_md5sum
+            else:
+                cut += 1
+        finally:
+            hub.stop()
+    assert cut >= 1, "no kill landed during a replacement: the test tested nothing"
