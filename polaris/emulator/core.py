@@ -403,6 +403,8 @@ class HubCore:
         body.pop("_parentAccess", None)
         stored = {k: v for k, v in body.items() if k not in COMPUTED_KEYS}
         stored.setdefault("name", slug)
+        if previous is not None and self.state.store.durable:
+            kw["keep_previous"] = not self._complete_now(previous)
         art = self.db.put_artifact(kind, owner, slug, access or default_access, stored, created_by=who.user, **kw)
         headers = {"Content-Location": f"/{WEB_PREFIX[kind]}/{owner}/{slug}"} if kind in WEB_PREFIX else None
         if kind == BENCHMARK_V2:
@@ -416,6 +418,12 @@ class HubCore:
         if kind == COMPETITION_DATASET:
             out.setdefault("maskedMd5Sum", out.get("md5Sum"))
         return JSONResponse(out, status_code=200 if existed else 201, headers=headers)
+
+    def _complete_now(self, art: Artifact) -> bool:
+        """Is the row a replacement overwrites a complete version (one the start-up repair may roll back to)?"""
+        from polaris.emulator import publish
+
+        return publish.is_published(self.state, art)[0]
 
     def _version(
         self, kind: str, owner: str, slug: str, body: dict[str, Any], who: HubIdentity

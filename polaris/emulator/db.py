@@ -255,16 +255,22 @@ class Database:
         created_by: str,
         hidden: Any = None,
         keep_hidden: bool = True,
+        keep_previous: bool = False,
     ) -> Artifact:
-        """Insert or replace an artifact in one statement (UPSERT); returns the stored row."""
+        """Insert or replace an artifact in one statement (UPSERT); returns the stored row.
+
+        A replaced row of a :data:`STORAGE_KINDS` kind keeps the body it replaced (``previous``), so the start-up
+        repair can roll back to it; ``keep_previous`` keeps the older one instead (the replaced body never became
+        complete, so it is no version to go back to).
+        """
         now = time.time()
         with self.tx() as c:
             c.execute(
                 "INSERT INTO artifacts(kind, owner, slug, access, body, hidden, created_by, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(kind, owner, slug) DO UPDATE SET access = excluded.access, body = excluded.body, "
-                f"previous = CASE WHEN artifacts.kind IN ({','.join(repr(k) for k in STORAGE_KINDS)}) "
-                "THEN artifacts.body ELSE NULL END, "
+                f"previous = CASE WHEN artifacts.kind NOT IN ({','.join(repr(k) for k in STORAGE_KINDS)}) THEN NULL "
+                "WHEN ? AND artifacts.previous IS NOT NULL THEN artifacts.previous ELSE artifacts.body END, "
                 "hidden = CASE WHEN ? AND excluded.hidden IS NULL THEN artifacts.hidden ELSE excluded.hidden END, "
                 "updated_at = excluded.updated_at",
                 (
@@ -277,6 +283,7 @@ class Database:
                     created_by,
                     now,
                     now,
+                    1 if keep_previous else 0,
                     1 if keep_hidden else 0,
                 ),
             )

@@ -12,6 +12,12 @@ to a temporary file, fsyncs it, renames it into place and fsyncs the directory, 
 (see :meth:`ObjectStore.persist`). At start the files are verified (md5) and loaded back into moto; leftover temporary
 files are removed and damaged files moved aside (:meth:`DiskStore.open`). Nothing is written at shutdown, so a kill at
 any moment leaves a data dir that starts.
+
+An object that is overwritten with other content keeps its previous version in ``<data-dir>/store/retained/`` (a hard
+link of the old file, made durable before the new file is renamed into place), so that the start-up repair
+(:mod:`polaris.emulator.repair`) can put a published artifact back together when a replacement of its objects was cut
+short. Retained versions are dropped once the artifact they belong to is complete again
+(:meth:`DiskStore.prune_retained`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ SERVICE_SECRET = "polaris-emulator-secret"
 LIST_PAGE_SIZE = 1000
 
 STORE_DIR = "store"
-"""Durable objects live in ``<data-dir>/store/{objects,tmp,damaged}``."""
+"""Durable objects live in ``<data-dir>/store/{objects,tmp,damaged,retained,displaced}``."""
 LEGACY_SNAPSHOT_DIR = "objects"
 """Where emulators before the durable store wrote their shutdown snapshot (``index.json`` + blobs); migrated once."""
 LEGACY_SNAPSHOT_INDEX = "index.json"
@@ -95,6 +101,17 @@ class ScanReport:
     objects: int = 0
     temp_removed: int = 0
     damaged: list[str] = field(default_factory=list)
+    retained: int = 0
+
+
+@dataclass(frozen=True)
+class RetainedVersion:
+    """A previous version of an object, kept in ``retained/`` after the object was overwritten."""
+
+    obj: StoredObject
+    path: Path
+    generation: int
+    """Bumped whenever the version is retained again, so a prune started earlier leaves it alone."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -107,6 +124,11 @@ def _fsync_dir(path: Path) -> None:
 
 def _file_name(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest() + OBJECT_SUFFIX
+
+
+def _retained_name(key: str, md5: str) -> str:
+    """``<sha256(key)>.<md5>.obj``: one file per (key, content)."""
+    return f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.{md5}{OBJECT_SUFFIX}"
 
 
 class StagedObject:
@@ -146,7 +168,9 @@ class DiskStore:
     """Objects as files, each written completely (fsync), renamed into place and its directory fsync'd.
 
     One file per key: ``<sha256(key)>.obj`` holding the body followed by a JSON trailer (key, md5, size, headers), so
-    body and metadata become visible together with one rename. Thread-safe.
+    body and metadata become visible together with one rename. A version an overwrite replaces stays, hard-linked, as
+    ``retained/<sha256(key)>.<md5>.obj`` until :meth:`prune_retained`; :meth:`restore` makes it current again (the
+    version it displaces moves to ``displaced/``: nothing acknowledged is deleted). Thread-safe.
     """
 
     def __init__(self, root: Path) -> None:
@@ -154,13 +178,17 @@ class DiskStore:
         self.objects_dir = root / "objects"
         self.tmp_dir = root / "tmp"
         self.damaged_dir = root / "damaged"
+        self.retained_dir = root / "retained"
+        self.displaced_dir = root / "displaced"
         self._index: dict[str, StoredObject] = {}
+        self._retained: dict[str, dict[str, RetainedVersion]] = {}
+        self._generation = 0
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ start
     def _make_dirs(self) -> None:
         created = False
-        for path in (self.root, self.objects_dir, self.tmp_dir):
+        for path in (self.root, self.objects_dir, self.tmp_dir, self.retained_dir):
             if not path.is_dir():
                 path.mkdir(parents=True, exist_ok=True)
                 created = True
@@ -208,6 +236,17 @@ class DiskStore:
                 with self._lock:
                     self._index[obj.key] = obj
                 report.objects += 1
+        for path in sorted(self.retained_dir.iterdir()):
+            try:
+                obj, _ = self._read_file(path, retained=True)
+            except DamagedObjectError as exc:
+                self._quarantine(path)
+                log.warning("retained version %s is damaged (%s); moved to %s", path.name, exc, self.damaged_dir)
+                continue
+            with self._lock:
+                self._generation += 1
+                self._retained.setdefault(obj.key, {})[obj.md5] = RetainedVersion(obj, path, self._generation)
+            report.retained += 1
         return report
 
     def _quarantine(self, path: Path) -> None:
@@ -220,7 +259,7 @@ class DiskStore:
         path.replace(target)
         _fsync_dir(self.objects_dir)
 
-    def _read_file(self, path: Path) -> tuple[StoredObject, bytes]:
+    def _read_file(self, path: Path, *, retained: bool = False) -> tuple[StoredObject, bytes]:
         if path.suffix != OBJECT_SUFFIX or not path.is_file():
             raise DamagedObjectError("not an object file")
         try:
@@ -239,7 +278,9 @@ class DiskStore:
             key, md5, size, headers = trailer["key"], trailer["md5"], trailer["size"], trailer["headers"]
         except (ValueError, KeyError, TypeError):
             raise DamagedObjectError("unreadable trailer") from None
-        if not isinstance(key, str) or _file_name(key) != path.name:
+        if not isinstance(key, str) or not isinstance(md5, str):
+            raise DamagedObjectError("unreadable trailer")
+        if (_retained_name(key, md5) if retained else _file_name(key)) != path.name:
             raise DamagedObjectError("file name does not match its key")
         body = data[:body_end]
         if size != len(body) or hashlib.md5(body).hexdigest() != md5:
@@ -271,6 +312,7 @@ class DiskStore:
             staged.file.flush()
             os.fsync(staged.file.fileno())
             staged.file.close()
+            self._retain(key, obj.md5)
             os.replace(staged.path, self.objects_dir / _file_name(key))
         except BaseException:
             staged.abort()
@@ -279,6 +321,82 @@ class DiskStore:
         with self._lock:
             self._index[key] = obj
         return obj
+
+    def _retain(self, key: str, new_md5: str) -> None:
+        """Keep the current version of ``key`` (when ``new_md5`` differs) as a hard link in ``retained/``, durably."""
+        with self._lock:
+            current = self._index.get(key)
+            if current is None or current.md5 == new_md5:
+                return
+            versions = self._retained.setdefault(key, {})
+            path = self.retained_dir / _retained_name(key, current.md5)
+            linked = current.md5 not in versions
+            if linked:
+                with contextlib.suppress(FileExistsError):  # left by a kill between link and bookkeeping
+                    os.link(self.objects_dir / _file_name(key), path)
+            self._generation += 1
+            versions[current.md5] = RetainedVersion(current, path, self._generation)
+        if linked:
+            _fsync_dir(self.retained_dir)
+
+    def retained(self, keys: Callable[[str], bool]) -> dict[str, dict[str, RetainedVersion]]:
+        """``{key: {md5: version}}`` of the retained versions of every key ``keys(key)`` accepts."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._retained.items() if v and keys(k)}
+
+    def prune_retained(self, versions: dict[str, dict[str, RetainedVersion]]) -> int:
+        """Drop retained versions (as :meth:`retained` listed them) not retained again since; returns how many."""
+        removed = 0
+        with self._lock:
+            for key, by_md5 in versions.items():
+                known = self._retained.get(key, {})
+                for md5, version in by_md5.items():
+                    if known.get(md5) != version:
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        version.path.unlink()
+                    del known[md5]
+                    removed += 1
+                if not known:
+                    self._retained.pop(key, None)
+        if removed:
+            _fsync_dir(self.retained_dir)
+        return removed
+
+    def read_retained(self, version: RetainedVersion) -> bytes | None:
+        """The body of a retained version (None when it is gone or damaged)."""
+        try:
+            _, body = self._read_file(version.path, retained=True)
+        except DamagedObjectError:
+            return None
+        return body
+
+    def restore(self, version: RetainedVersion) -> tuple[StoredObject, bytes]:
+        """Make a retained version current again; the version it displaces moves to ``displaced/`` (kept, not served).
+
+        Raises:
+            OSError: the files could not be moved.
+            DamagedObjectError: the retained file is damaged.
+        """
+        obj, body = self._read_file(version.path, retained=True)
+        key = obj.key
+        target = self.objects_dir / _file_name(key)
+        current = self.get(key)
+        if current is not None and current.md5 != obj.md5:
+            self.displaced_dir.mkdir(exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.link(target, self.displaced_dir / _retained_name(key, current.md5))
+            _fsync_dir(self.displaced_dir)
+        os.replace(version.path, target)
+        _fsync_dir(self.objects_dir)
+        _fsync_dir(self.retained_dir)
+        with self._lock:
+            self._index[key] = obj
+            versions = self._retained.get(key, {})
+            versions.pop(obj.md5, None)
+            if not versions:
+                self._retained.pop(key, None)
+        return obj, body
 
     def write(self, key: str, chunks: Iterable[bytes], headers: dict[str, str]) -> StoredObject:
         """Write an object durably (temporary file, fsync, rename, directory fsync); returns what was stored.
@@ -581,11 +699,25 @@ class ObjectStore:
         return count
 
     def delete(self, key: str) -> None:
-        """Remove an object from moto and disk (used by the start-up repair for orphans)."""
+        """Remove an object from moto and disk."""
         with self.key_lock(key):
             self.client.delete_object(Bucket=BUCKET, Key=key)
             if self.disk is not None:
                 self.disk.delete(key)
+
+    def restore(self, version: RetainedVersion) -> StoredObject:
+        """Make a retained version of an object current again, on disk and in moto (see :meth:`DiskStore.restore`).
+
+        Raises:
+            OSError: the files could not be moved or moto refused the object.
+            DamagedObjectError: the retained file is damaged.
+        """
+        if self.disk is None:
+            raise RuntimeError("the object store is not durable")
+        with self.key_lock(version.obj.key):
+            obj, body = self.disk.restore(version)
+            self._load_one(obj, body)
+        return obj
 
     def get(self, key: str) -> bytes | None:
         try:

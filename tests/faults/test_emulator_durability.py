@@ -267,7 +267,7 @@ def test_kill_9_at_random_points_loses_nothing_acknowledged(
             f"\nkill -9 survival over {ROUNDS} rounds: {survived}/{len(objects)} acknowledged objects, "
             f"{len(rows)}/{len(rows)} raw rows, {len(client_datasets)}/{len(client_datasets)} acknowledged client "
             f"datasets; {len(interrupted)} client uploads cut short: {completed} complete, "
-            f"{len(interrupted) - completed} removed at restart, 0 rows pointing at missing objects"
+            f"{len(interrupted) - completed} left unpublished at restart, 0 served rows pointing at missing objects"
         )
         assert survived == len(objects)
         assert len(objects) > ROUNDS * 2, "the background uploads acknowledged almost nothing: the test tested nothing"
@@ -308,7 +308,7 @@ def test_interrupted_replace_rolls_back_to_the_complete_version(data_dir: Path) 
         hub.stop()
 
 
-def test_upload_that_never_completed_leaves_no_row_and_no_orphans(data_dir: Path) -> None:
+def test_upload_that_never_completed_stays_unpublished_and_keeps_its_objects(data_dir: Path) -> None:
     hub = _start(data_dir)
     try:
         with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
@@ -327,10 +327,13 @@ def test_upload_that_never_completed_leaves_no_row_and_no_orphans(data_dir: Path
         with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
             token = _hub_token(http)
             got = http.get(f"api/v1/dataset/{USER}/unfinished", headers={"Authorization": f"Bearer {token}"})
-            assert got.status_code == 404, "a row points at objects that never arrived"
-        assert any("removed dataset durable-user/unfinished" in line for line in hub.output), hub.output
-        assert any("removed 1 orphan objects" in line for line in hub.output), hub.output
-        assert list((data_dir / "store" / "objects").glob("*.obj")) == []
+            assert got.status_code == 409, "a row over objects that never arrived is served (or was deleted)"
+            assert got.json()["detail"]["missing"] == ["table.parquet"]
+            listed = http.get("api/v1/dataset", headers={"Authorization": f"Bearer {token}"}).json()["data"]
+            assert "unfinished" not in {d["name"] for d in listed}
+        assert any("dataset durable-user/unfinished stays unpublished" in line for line in hub.output), hub.output
+        # the acknowledged object is kept: the owner can finish the upload
+        assert len(list((data_dir / "store" / "objects").glob("*.obj"))) == 1
     finally:
         hub.stop()
 
@@ -393,7 +396,7 @@ def test_second_emulator_on_the_same_data_dir_refuses_to_start(data_dir: Path) -
 
 
 def test_v2_dataset_missing_a_zarr_file_is_not_served(data_dir: Path) -> None:
-    """The check reads the V2 manifest: one chunk gone behind the emulator's back removes the dataset's row."""
+    """The check reads the V2 manifest: one chunk gone behind the emulator's back leaves the dataset unpublished."""
     seeded = LocalHub(seed="demo", data_dir=data_dir).start()
     seeded.stop()
     chunk = next(
@@ -405,9 +408,9 @@ def test_v2_dataset_missing_a_zarr_file_is_not_served(data_dir: Path) -> None:
     chunk.unlink()
     hub = LocalHub(data_dir=data_dir).start()  # no seed: nothing re-creates the demo content
     try:
-        assert httpx.get(hub.url + "api/v2/dataset/polaris-demo/freesolv-zarr", timeout=HTTP_TIMEOUT).status_code == 404
+        assert httpx.get(hub.url + "api/v2/dataset/polaris-demo/freesolv-zarr", timeout=HTTP_TIMEOUT).status_code == 409
         assert httpx.get(hub.url + "api/v1/dataset/polaris-demo/freesolv", timeout=HTTP_TIMEOUT).status_code == 200
-        assert any("removed dataset_v2 polaris-demo/freesolv-zarr" in line for line in hub.output), hub.output
+        assert any("dataset_v2 polaris-demo/freesolv-zarr stays unpublished" in line for line in hub.output), hub.output
     finally:
         hub.stop()
 
