@@ -113,6 +113,25 @@ class HubGenerationsMixin:
         own, nm = split_artifact_id(slug) if name is None else (slug, name)
         return self._artifacts.get_model(own, nm)
 
+    def get_artifact_metadata(
+        self, kind: Literal["dataset", "benchmark"], owner: str | HubOwner, name: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The Hub's metadata of a dataset or benchmark without downloading any of its data: ``(generation, JSON)``,
+        generation 1 (V1) or 2 (V2; tried when the Hub has no V1 artifact of that name).
+
+        Raises:
+            ValueError: another kind. ArtifactNotFoundError: no such artifact, or you may not see it.
+            HubConnectionError: no answer.
+        """
+        self._check_open()
+        slug = owner.slug if isinstance(owner, HubOwner) else str(owner)
+        own, nm = split_artifact_id(slug) if name is None else (slug, name)
+        if kind == "dataset":
+            return self._wire.get_dataset(own, nm)
+        if kind == "benchmark":
+            return self._wire.get_any_benchmark(own, nm)
+        raise ValueError(f"kind must be 'dataset' or 'benchmark'; got {kind!r}")
+
     def upload_model(
         self,
         model: Model,
