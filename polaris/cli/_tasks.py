@@ -108,8 +108,10 @@ def is_predictions_file(path: Path) -> bool:
     from polaris.tables import TABLE_SUFFIXES, read_document, read_table
 
     if path.suffix.lower() in TABLE_SUFFIXES:
+        from polaris.evaluate.predictions import RESULTS_COLUMNS
+
         columns = {str(c).strip().lower() for c in read_table(path).columns}
-        return "score" not in columns
+        return not columns & {c.lower() for c in RESULTS_COLUMNS}
     data = read_document(path)
     return isinstance(data, dict) and "predictions" in data and "results" not in data
 
