@@ -106,7 +106,7 @@ def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
     lines: list[int] = []
     try:
         for row in reader:
-            if not row or all(not cell.strip() for cell in row) and len(row) <= 1:
+            if not row or (all(not cell.strip() for cell in row) and len(row) <= 1):
                 continue  # a blank line
             if header is None:
                 header, header_line = row, reader.line_num
@@ -123,7 +123,8 @@ def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
                 )
             lines.append(reader.line_num)
     except csv.Error as exc:
-        raise InputFileError(path, f"is not valid {'TSV' if sep == chr(9) else 'CSV'} ({exc})", line=reader.line_num)
+        what = "TSV" if sep == "\t" else "CSV"
+        raise InputFileError(path, f"is not valid {what} ({exc})", line=reader.line_num) from None
     if not lines:
         raise InputFileError(path, "has a header but no rows", line=header_line)
     frame = pd.read_csv(io.StringIO(text), sep=sep, skip_blank_lines=True, index_col=False)

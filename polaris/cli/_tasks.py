@@ -83,7 +83,10 @@ def export_task(task: Any, kind: str, artifact: str, to: Path, *, overwrite: boo
         n = len(inputs)
         head = pd.DataFrame({TEST_SET_COLUMN: [label] * n, ROW_COLUMN: list(range(n))})
         test_frames.append(pd.concat([head, inputs.reset_index(drop=True)], axis=1))
-        template_rows.append(head.assign(**{t: [None] * n for t in targets}))
+        blank = head.copy()
+        for target in targets:
+            blank[target] = pd.Series([None] * n, dtype=object)
+        template_rows.append(blank)
     to.mkdir(parents=True, exist_ok=True)
     files = TaskFiles()
     files["train"] = str(_write_table(train.as_dataframe(), to, "train"))
@@ -243,7 +246,8 @@ def _from_document(path: Path, task: Any) -> dict[str, dict[str, npt.NDArray[np.
     if isinstance(data, list):
         if len(targets) != 1 or len(labels) != 1:
             raise InputFileError(
-                path, f"a plain list fits one target and one test set; give {{test set: {{target: [...]}}}} for {labels}"
+                path,
+                f"a plain list fits one target and one test set; give {{test set: {{target: [...]}}}} for {labels}",
             )
         data = {labels[0]: {targets[0]: data}}
     if not isinstance(data, dict):

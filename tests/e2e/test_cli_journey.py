@@ -149,7 +149,9 @@ def test_benchmark_journey_scores_a_template_and_uploads_it(env: dict[str, str],
     assert len(quiet.stdout.split()) == 1
 
 
-def test_v2_benchmark_and_v1_competition_templates_are_accepted_as_they_are(env: dict[str, str], tmp_path: Path) -> None:
+def test_v2_benchmark_and_v1_competition_templates_are_accepted_as_they_are(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     v2 = tmp_path / "v2"
     _ok(["benchmarks", "get", BENCHMARK_V2, "--to", str(v2)], env)
     _linear_fill(v2, "calc", "expt")
@@ -161,7 +163,9 @@ def test_v2_benchmark_and_v1_competition_templates_are_accepted_as_they_are(env:
     template = pd.read_csv(v1 / "predictions.csv")
     template["expt"] = -3.0
     template.to_csv(v1 / "predictions.csv", index=False)
-    scored = parse("evaluation", _ok(["competitions", "evaluate", COMPETITION, str(v1 / "predictions.csv"), "--json"], env).stdout)
+    scored = parse(
+        "evaluation", _ok(["competitions", "evaluate", COMPETITION, str(v1 / "predictions.csv"), "--json"], env).stdout
+    )
     assert {r["test_set"] for r in scored["results"]} == {"test"}
 
     again = runner.invoke(app, ["competitions", "get", COMPETITION, "--to", str(v1)], env=env)
@@ -175,6 +179,14 @@ def test_progress_stays_on_stderr_under_json(env: dict[str, str], monkeypatch: p
     result = _ok(["datasets", "get", "polaris-demo/freesolv", "--json"], {**env, "POLARIS_PROGRESS": "log"})
     assert parse("dataset", result.stdout)["artifact"] == "polaris-demo/freesolv"
     assert "polaris.progress: download table.parquet: done" in result.stderr
+
+
+def test_competitions_list_shows_every_generation(env: dict[str, str]) -> None:
+    listed = {r["artifact"]: r for r in parse("listing", _ok(["competitions", "list", "--json"], env).stdout)}
+    assert listed[COMPETITION]["format"] == "V1"  # 0.10: a competition dataset with masked targets
+    assert listed[ZARR_COMPETITION]["format"] == "V2"  # 0.11-style: a Zarr archive, what `get` and `evaluate` take
+    quiet = _ok(["competitions", "list", "-q"], env).stdout.split()
+    assert COMPETITION in quiet and ZARR_COMPETITION in quiet
 
 
 def test_info_shows_metadata_without_downloading(env: dict[str, str]) -> None:
