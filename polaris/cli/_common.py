@@ -217,17 +217,25 @@ def current_owner(client: PolarisHubClient) -> str:
     """The user name of the login (what ``--owner`` defaults to, and what ``--owner me`` means).
 
     Raises:
-        PolarisUnauthorizedError: not logged in (the message names the Hub and the option to give instead).
+        PolarisUnauthorizedError: not logged in, or the login does not say its user name (the message names the
+            Hub and the option to give instead).
     """
     from polaris.errors import PolarisUnauthorizedError
 
+    hub = client.settings.hub_url
     if not client.is_logged_in:
         raise PolarisUnauthorizedError(
-            f"--owner defaults to the logged-in user, and you are not logged in to {client.settings.hub_url}",
+            f"--owner defaults to the logged-in user, and you are not logged in to {hub}",
             hint="Run `polaris login`, or give --owner OWNER (a user or an organization).",
         )
-    identity = client.whoami()
-    return identity.split("@", 1)[0] if "@" in identity and "/" not in identity else identity
+    username = client.login_username
+    if username is None:
+        raise PolarisUnauthorizedError(
+            f"--owner defaults to the logged-in user, and the login to {hub} ({client.whoami()}) does not say its "
+            "user name",
+            hint="Give --owner OWNER (your user name or an organization).",
+        )
+    return username
 
 
 def resolve_owner(client: PolarisHubClient, owner: str | None) -> str:

@@ -260,3 +260,17 @@ def test_a_rejected_cached_login_is_reported_by_whoami_and_listings(local_hub: A
 def test_owner_defaults_to_the_login_and_needs_one(tmp_path: Path, nowhere: dict[str, str]) -> None:
     model = ["models", "upload", "--name", "no-owner-model"]
     _refused(model, nowhere, "--owner defaults to the logged-in user", "not logged in to", nowhere["POLARIS_HUB_URL"])
+
+
+def test_an_expired_login_that_cannot_be_renewed_is_reported(local_hub_factory: Any) -> None:
+    import time
+
+    hub = local_hub_factory(seed="demo", token_ttl=2)
+    assert runner.invoke(app, ["login"], env=_password_env(hub)).exit_code == 0
+    time.sleep(3)  # the Hub token has expired; without the password in the environment it cannot be renewed
+    _refused(
+        ["datasets", "list", "--owner", "demo-user"],
+        hub.env(),
+        f"The cached login for {hub.url} has expired and cannot be renewed; no request was sent",
+        "login --overwrite",
+    )
