@@ -137,8 +137,8 @@ def metadata_summary(kind: str, generation: int, data: dict[str, Any]) -> dict[s
     if kind == "dataset":
         annotations = data.get("annotations") or {}
         summary["columns"] = list(annotations) if isinstance(annotations, dict) else []
-        content = data.get("tableContent") or {}
-        summary["rows"] = content.get("rows") if isinstance(content, dict) else None
+        rows = data.get("nRows")
+        summary["rows"] = rows if isinstance(rows, int) else None
         summary["md5sum"] = data.get("md5Sum")
         if generation == 2:
             summary["zarr_manifest_md5sum"] = data.get("zarrManifestMd5Sum")

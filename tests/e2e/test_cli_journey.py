@@ -192,6 +192,7 @@ def test_competitions_list_shows_every_generation(env: dict[str, str]) -> None:
 def test_info_shows_metadata_without_downloading(env: dict[str, str]) -> None:
     dataset = parse("dataset_info", _ok(["datasets", "info", "polaris-demo/freesolv", "--json"], env).stdout)
     assert dataset["format"] == "V1" and dataset["version"] == 1 and "expt" in dataset["columns"]
+    assert dataset["rows"] == 642 and dataset["license"] == "CC-BY-4.0" and len(dataset["md5sum"]) == 32
     zarr = parse("dataset_info", _ok(["datasets", "info", "polaris-demo/freesolv-zarr", "--json"], env).stdout)
     assert zarr["format"] == "V2"
     bench = parse("benchmark_info", _ok(["benchmarks", "info", BENCHMARK_V2, "--json"], env).stdout)
