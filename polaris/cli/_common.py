@@ -428,10 +428,26 @@ def warn_unknown_keys(path: str | None, fields: dict[str, Any], known: set[str],
         where = f" in {path}" if path else ""
         err_console().print(
             f"[yellow]Warning:[/] ignoring unknown {escape(what)} field(s){escape(where)}: "
-            f"{escape(', '.join(unknown))} (known: {escape(', '.join(sorted(known)))})",
+            f"{escape(', '.join(unknown))} (known: {escape(', '.join(sorted(k for k in known if k == k.lower())))})",
             highlight=False,
         )
     return unknown
+
+
+def fields_error(path: str | None, fields: dict[str, Any], exc: Exception) -> Exception:
+    """A pydantic error about fields read from a file, as an error naming the file and each key (else ``exc``)."""
+    from pydantic import ValidationError
+
+    from polaris.tables import InputFileError
+
+    if path is None or not isinstance(exc, ValidationError):
+        return exc
+    problems = [(str(e["loc"][0]) if e["loc"] else "", str(e["msg"])) for e in exc.errors()]
+    if not problems or any(key not in fields for key, _ in problems):
+        return exc
+    return InputFileError(
+        path, "; ".join(f"{key}: {msg}" for key, msg in problems), hint="Fix the key(s) named above; nothing was sent."
+    )
 
 
 def model_keys(*models: Any) -> set[str]:

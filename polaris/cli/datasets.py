@@ -19,6 +19,7 @@ from polaris.cli._common import (
     emit_json,
     err_console,
     escape,
+    fields_error,
     friendly_errors,
     make_client,
     model_keys,
@@ -429,8 +430,10 @@ def upload_dataset(
     from polaris.types import slugify
 
     fields: dict[str, Any] = read_document(str(metadata)) if metadata is not None else {}
-    known = model_keys(DatasetV1, DatasetV2) - {"table", "zarr_root_path", "artifact_version"}
+    internal = {"table", "zarr_root_path", "zarrRootPath", "artifact_version", "artifactVersion"}
+    known = model_keys(DatasetV1, DatasetV2) - internal
     warn_unknown_keys(str(metadata) if metadata else None, fields, known | {"owner", "access"}, "dataset")
+    from_file = dict(fields)  # what a field error can be blamed on the metadata file for
     for key, value in (("name", name), ("owner", owner), ("license", license_), ("description", description)):
         if value is not None:
             fields[key] = value
@@ -440,7 +443,10 @@ def upload_dataset(
     target_owner = fields.pop("owner", None)
     if target_owner is not None and not isinstance(target_owner, str):
         raise typer.BadParameter(f"owner must be text; got {target_owner!r}", param_hint="--metadata")
-    dataset = build_dataset(path, fields, zarr_root=zarr_root, pointer_columns=pointer_columns)
+    try:
+        dataset = build_dataset(path, fields, zarr_root=zarr_root, pointer_columns=pointer_columns)
+    except ValueError as exc:
+        raise fields_error(str(metadata) if metadata else None, from_file, exc) from None
     on_interrupt(ctx, UPLOAD_INTERRUPTED)
     with make_client(ctx) as client:
         target_owner = resolve_owner(client, target_owner)

@@ -133,11 +133,12 @@ def test_metadata_that_is_not_a_mapping_or_not_json(tmp_path: Path, nowhere: dic
 
 
 def test_metadata_of_the_wrong_type_names_the_key(tmp_path: Path, nowhere: dict[str, str]) -> None:
-    table = tmp_path / "t.csv"
+    table = tmp_path / "table.csv"
     table.write_text("smiles,y\nC,1\nCC,2\n")
     meta = tmp_path / "meta.yaml"
     meta.write_text("license: MIT\ntags: 7\n")
-    _refused(["datasets", "upload", str(table), "--metadata", str(meta), "--owner", "x"], nowhere, "tags")
+    args = ["datasets", "upload", str(table), "--metadata", str(meta), "--owner", "x"]
+    _refused(args, nowhere, "meta.yaml: tags: Input should be a valid list")
 
 
 def test_unknown_metadata_keys_are_named_in_a_warning(local_hub: Any, tmp_path: Path) -> None:
