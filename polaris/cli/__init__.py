@@ -6,6 +6,7 @@ so ``polaris --help`` stays fast. Exit codes: 0 ok, 1 error, 2 usage error, 130 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -37,7 +38,14 @@ def _version(value: bool) -> None:
 def _global_options(
     ctx: typer.Context,
     hub_url: str | None = typer.Option(None, "--hub-url", help="Hub to talk to (overrides POLARIS_HUB_URL)."),
-    env_file: str | None = typer.Option(None, "--env-file", help="Read settings from this env file instead of .env."),
+    env_file: Path | None = typer.Option(
+        None,
+        "--env-file",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Read settings from this env file instead of .env (it must exist).",
+    ),
     offline: bool = typer.Option(
         False, "--offline", help="Send no request at all; serve verified cached artifacts (POLARIS_OFFLINE=1)."
     ),
@@ -46,7 +54,7 @@ def _global_options(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    ctx.obj = CliState(hub_url=hub_url, env_file=env_file, debug=debug, offline=offline)
+    ctx.obj = CliState(hub_url=hub_url, env_file=str(env_file) if env_file else None, debug=debug, offline=offline)
     configure_logging(debug)
 
 

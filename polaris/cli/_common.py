@@ -164,13 +164,85 @@ def make_settings(ctx: typer.Context) -> PolarisHubSettings:
     return PolarisHubSettings(**overrides)
 
 
-def make_client(ctx: typer.Context, *, progress: bool = True) -> PolarisHubClient:
-    """A client of the configured Hub; ``progress=False`` (``--json``) keeps transfers quiet."""
+def make_client(ctx: typer.Context, *, progress: bool = True, check_login: bool = True) -> PolarisHubClient:
+    """A client of the configured Hub; ``progress=False`` keeps transfers quiet (progress is on stderr, so
+    ``--json`` keeps it: stdout holds the JSON alone).
+
+    ``check_login``: a cached login that cannot be used (unreadable file, expired without a way to renew it) is
+    an error, never a silent switch to anonymous requests (``login``/``logout`` pass ``False``: they repair it).
+
+    Raises:
+        PolarisUnauthorizedError: the cached login of this Hub is unusable (the message names the Hub).
+    """
     from polaris.hub.client import PolarisHubClient
 
     client = PolarisHubClient(make_settings(ctx))
     client.show_progress = client.show_progress and progress
+    if check_login and not client.offline:
+        try:
+            check_cached_login(client)
+        except BaseException:
+            client.close()
+            raise
     return client
+
+
+def check_cached_login(client: PolarisHubClient) -> None:
+    """Refuse a cached login of this Hub that would silently turn into anonymous requests.
+
+    Raises:
+        PolarisUnauthorizedError: a token file exists but holds no usable login, or the login expired and cannot
+            be renewed.
+    """
+    from polaris.errors import PolarisUnauthorizedError
+    from polaris.hub.token_cache import TokenCache
+
+    hub = client.settings.hub_url
+    relogin = f"Run `polaris --hub-url {hub} login --overwrite` (or `polaris logout` to go on anonymously)."
+    if not client.is_logged_in:
+        if TokenCache(hub).path.exists():
+            raise PolarisUnauthorizedError(
+                f"The cached login for {hub} cannot be read (the token file is corrupt or of another format); "
+                "no request was sent",
+                hint=relogin,
+            )
+        return
+    if not client.ensure_active_token():
+        raise PolarisUnauthorizedError(
+            f"The cached login for {hub} has expired and cannot be renewed; no request was sent", hint=relogin
+        )
+
+
+def current_owner(client: PolarisHubClient) -> str:
+    """The user name of the login (what ``--owner`` defaults to, and what ``--owner me`` means).
+
+    Raises:
+        PolarisUnauthorizedError: not logged in, or the login does not say its user name (the message names the
+            Hub and the option to give instead).
+    """
+    from polaris.errors import PolarisUnauthorizedError
+
+    hub = client.settings.hub_url
+    if not client.is_logged_in:
+        raise PolarisUnauthorizedError(
+            f"--owner defaults to the logged-in user, and you are not logged in to {hub}",
+            hint="Run `polaris login`, or give --owner OWNER (a user or an organization).",
+        )
+    username = client.login_username
+    if username is None:
+        raise PolarisUnauthorizedError(
+            f"--owner defaults to the logged-in user, and the login to {hub} ({client.whoami()}) does not say its "
+            "user name",
+            hint="Give --owner OWNER (your user name or an organization).",
+        )
+    return username
+
+
+def resolve_owner(client: PolarisHubClient, owner: str | None) -> str:
+    """``--owner``: as given; ``me`` or nothing means the logged-in user."""
+    if owner is None or owner.strip().lower() == "me":
+        return current_owner(client)
+    return owner
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -326,23 +398,67 @@ def friendly_errors(func: Callable[_P, _T]) -> Callable[_P, _T]:
 
 
 def read_document(path: str) -> dict[str, Any]:
-    """A YAML or JSON mapping from a file (YAML is a superset of JSON).
+    """A mapping of fields from a file: ``.json`` parsed as JSON only, other suffixes as YAML.
 
     Raises:
-        typer.BadParameter: unreadable, not YAML/JSON, or not a mapping (a usage error).
+        InputFileError: unreadable, not UTF-8, not valid JSON/YAML (with line and column), or not a mapping.
     """
-    import yaml
+    from polaris.tables import InputFileError
+    from polaris.tables import read_document as read_any
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise typer.BadParameter(f"{path} is not valid YAML or JSON ({type(exc).__name__})") from None
+    data = read_any(path)
     if not isinstance(data, dict):
-        raise typer.BadParameter(f"{path} must hold a mapping of fields (name: ..., owner: ...)")
+        raise InputFileError(
+            path,
+            f"holds {type(data).__name__ if data is not None else 'nothing'}, not a mapping of fields",
+            hint="Write one field per line (name: ..., owner: ...) or a JSON object.",
+        )
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise InputFileError(path, f"field names must be text; got {bad_keys!r}")
     return data
+
+
+def warn_unknown_keys(path: str | None, fields: dict[str, Any], known: set[str], what: str) -> list[str]:
+    """Drop the keys of ``fields`` that ``what`` does not have, with one warning on stderr naming each."""
+    unknown = [k for k in fields if k not in known]
+    for key in unknown:
+        fields.pop(key)
+    if unknown:
+        where = f" in {path}" if path else ""
+        err_console().print(
+            f"[yellow]Warning:[/] ignoring unknown {escape(what)} field(s){escape(where)}: "
+            f"{escape(', '.join(unknown))} (known: {escape(', '.join(sorted(k for k in known if k == k.lower())))})",
+            highlight=False,
+        )
+    return unknown
+
+
+def fields_error(path: str | None, fields: dict[str, Any], exc: Exception) -> Exception:
+    """A pydantic error about fields read from a file, as an error naming the file and each key (else ``exc``)."""
+    from pydantic import ValidationError
+
+    from polaris.tables import InputFileError
+
+    if path is None or not isinstance(exc, ValidationError):
+        return exc
+    problems = [(str(e["loc"][0]) if e["loc"] else "", str(e["msg"])) for e in exc.errors()]
+    if not problems or any(key not in fields for key, _ in problems):
+        return exc
+    return InputFileError(
+        path, "; ".join(f"{key}: {msg}" for key, msg in problems), hint="Fix the key(s) named above; nothing was sent."
+    )
+
+
+def model_keys(*models: Any) -> set[str]:
+    """Field names (and aliases) of pydantic models, without the computed ones."""
+    keys: set[str] = set()
+    for model in models:
+        for name, info in model.model_fields.items():
+            keys.add(name)
+            if info.alias:
+                keys.add(info.alias)
+    return keys
 
 
 def show_fields(title: str, summary: dict[str, Any]) -> None:

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from polaris.cli._common import emit_json, err_console, escape, friendly_errors, make_client, on_interrupt, out_console
+from polaris.cli._common import (
+    check_cached_login,
+    emit_json,
+    err_console,
+    escape,
+    friendly_errors,
+    make_client,
+    on_interrupt,
+    out_console,
+)
 
 if TYPE_CHECKING:
     from polaris.hub.auth import ConsoleLoginUI
@@ -43,7 +52,7 @@ def login(
 ) -> None:
     """Log in to the Polaris Hub (password grant when POLARIS_USERNAME/POLARIS_PASSWORD are set)."""
     on_interrupt(ctx, "Not logged in; your cached login, if any, is unchanged.")
-    with make_client(ctx) as client:
+    with make_client(ctx, check_login=False) as client:
         result = client.login(overwrite=overwrite, ui=_terminal_ui(browser))
         hub = client.settings.hub_url
     if result.already_logged_in:
@@ -58,7 +67,7 @@ def login(
 @friendly_errors
 def logout(ctx: typer.Context) -> None:
     """Forget the cached login of this Hub."""
-    with make_client(ctx) as client:
+    with make_client(ctx, check_login=False) as client:
         removed = client.logout()
         hub = client.settings.hub_url
     if removed:
@@ -69,13 +78,32 @@ def logout(ctx: typer.Context) -> None:
 
 @friendly_errors
 def whoami(
-    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print {identity, hub_url} as JSON.")
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {identity, hub_url, checked} as JSON."),
 ) -> None:
-    """Show who you are logged in as (renews an expired Hub token silently)."""
-    with make_client(ctx) as client:
-        identity = client.whoami()
+    """Show who you are logged in as, checked with the Hub (one request; an expired Hub token is renewed).
+
+    With ``--offline`` no request is sent: the cached identity is shown, labelled as not checked.
+    """
+    from polaris.errors import PolarisUnauthorizedError
+
+    with make_client(ctx, progress=False, check_login=False) as client:
         hub = client.settings.hub_url
+        if client.offline:  # the cached identity (without one, the library's OfflineError says offline is on)
+            identity, checked = client.whoami(), False
+        else:
+            check_cached_login(client)
+            identity = client.whoami()
+            try:
+                client.list_artifacts("dataset", limit=1)  # an authenticated request: does the Hub accept it?
+            except PolarisUnauthorizedError as exc:
+                raise PolarisUnauthorizedError(
+                    f"{hub} does not accept the cached login of {identity}: {exc.hub_message or exc.message}",
+                    hint=f"Run `polaris --hub-url {hub} login --overwrite`.",
+                ) from None
+            checked = True
     if as_json:
-        emit_json({"identity": identity, "hub_url": hub})
+        emit_json({"identity": identity, "hub_url": hub, "checked": checked})
         return
-    out_console().print(f"{escape(identity)} on {escape(hub)}", highlight=False)
+    label = "" if checked else " (cached login, not checked with the Hub: --offline)"
+    out_console().print(f"{escape(identity)} on {escape(hub)}{escape(label)}", highlight=False)

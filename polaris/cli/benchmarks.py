@@ -21,6 +21,7 @@ from polaris.cli._common import (
     on_interrupt,
     out_console,
     read_document,
+    resolve_owner,
     show_fields,
 )
 
@@ -47,6 +48,7 @@ def list_benchmarks(
     text: str | None = _listing.FILTER,
     owner: str | None = _listing.OWNER,
     as_json: bool = _listing.JSON,
+    quiet: bool = _listing.QUIET,
 ) -> None:
     """List the benchmarks you can see, with their kind and version."""
     _listing.run_listing(
@@ -59,30 +61,69 @@ def list_benchmarks(
         text=text,
         owner=owner,
         as_json=as_json,
+        quiet=quiet,
     )
 
 
-def benchmark_summary(benchmark: BenchmarkSpecification | BenchmarkV2Specification) -> dict[str, Any]:
-    summary = {
-        "artifact": benchmark.artifact_id,
-        "kind": "benchmark",
-        "version": int(getattr(benchmark, "version", 1)),
-        "dataset": benchmark.dataset_artifact_id,
-        "task": benchmark.task_type,
-        "inputs": list(benchmark.input_cols),
-        "targets": list(benchmark.target_cols),
-        "train size": benchmark.n_train_datapoints,
-        "test sets": [f"{name} ({size})" for name, size in benchmark.test_set_sizes.items()],
-        "metrics": [m.name for m in benchmark.metrics],
-        "main metric": benchmark.main_metric,
-        "md5Sum": getattr(benchmark, "md5sum", None),  # V2 benchmarks have none (their index sets carry md5s)
+def task_summary(task: Any, kind: str) -> dict[str, Any]:
+    """The fields a benchmark and a competition share (snake_case; sizes as ``{test set: rows}``)."""
+    from polaris.cli._listing import format_name
+
+    return {
+        "artifact": task.artifact_id,
+        "kind": kind,
+        "format": format_name(2 if type(task).__name__ in _V2_TYPES else 1),
+        "version": task.artifact_version,
+        "dataset": task.dataset_artifact_id,
+        "task": task.task_type,
+        "inputs": list(task.input_cols),
+        "targets": list(task.target_cols),
+        "target_types": {str(k): str(v) for k, v in (getattr(task, "target_types", None) or {}).items()},
+        "train_size": task.n_train_datapoints,
+        "test_sizes": {str(name): int(size) for name, size in task.test_set_sizes.items()},
+        "metrics": [m.name for m in task.metrics],
+        "main_metric": task.main_metric,
     }
+
+
+#: Types whose format is V2 (a Zarr dataset with Roaring index sets, or a 0.11+ Zarr competition).
+_V2_TYPES = {"BenchmarkV2Specification", "ZarrCompetitionSpecification"}
+
+
+def benchmark_summary(benchmark: BenchmarkSpecification | BenchmarkV2Specification) -> dict[str, Any]:
+    summary = task_summary(benchmark, "benchmark")
+    summary["md5sum"] = getattr(benchmark, "md5sum", None)  # V2 benchmarks have none (their index sets carry md5s)
     from polaris.artifacts import BenchmarkV2Specification
 
     if isinstance(benchmark, BenchmarkV2Specification):  # Roaring index sets, each verified by its md5
         split = benchmark.split
-        summary["index sets md5"] = {"training": split.training.md5_checksum, "test": split.test.md5_checksum}
+        summary["index_set_md5sums"] = {"training": split.training.md5_checksum, "test": split.test.md5_checksum}
     return summary
+
+
+def print_task_files(files: dict[str, str], artifact: str, kind: str) -> None:
+    """Where ``get --to`` wrote the task's files, and the next step."""
+    err_console().print(
+        f"Wrote the training table, the test inputs (in test order) and the predictions templates of "
+        f"{escape(artifact)}:",
+        highlight=False,
+    )
+    for path in files.values():
+        typer.echo(path)
+    if kind == "competition":
+        step = f"polaris competitions evaluate {artifact} {files['predictions_csv']}"
+    else:
+        step = f"polaris results upload {files['predictions_csv']} --benchmark {artifact}"
+    err_console().print(f"Fill in a predictions template, then: {escape(step)}", highlight=False)
+
+
+_TO = typer.Option(
+    None,
+    "--to",
+    file_okay=False,
+    help="Write train.csv, test.csv (inputs, test order), predictions.csv and predictions.json (templates) here.",
+)
+_OVERWRITE = typer.Option(False, "--overwrite", help="With --to: replace files that are already there.")
 
 
 @app.command("get")
@@ -91,13 +132,55 @@ def get_benchmark(
     ctx: typer.Context,
     artifact: str = typer.Argument(..., metavar="OWNER/NAME", help="The benchmark.", callback=artifact_id_arg),
     verify_checksum: VerifyChoice = _VERIFY,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    to: Path | None = _TO,
+    overwrite: bool = _OVERWRITE,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and the files written) as JSON."),
 ) -> None:
-    """Download a benchmark and its dataset (verified, cached) and summarise its split and metrics."""
+    """Download a benchmark and its dataset (verified, cached) and summarise its split and metrics.
+
+    With ``--to DIR``: also write the training table, the test inputs in test order and a predictions template
+    (CSV and JSON); fill one in and send it with ``polaris results upload``.
+    """
+    from polaris.cli._tasks import export_task
+
     on_interrupt(ctx, DOWNLOAD_INTERRUPTED)
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
         benchmark = client.get_benchmark(artifact, verify_checksum=verify_checksum.value)
     summary = benchmark_summary(benchmark)
+    if to is not None:
+        summary["files"] = dict(export_task(benchmark, "benchmark", artifact, to, overwrite=overwrite))
+    if as_json:
+        emit_json(summary)
+        return
+    if to is not None:
+        print_task_files(summary["files"], artifact, "benchmark")
+        return
+    show_fields(f"Benchmark {artifact}", summary)
+
+
+@app.command("info")
+@friendly_errors
+def benchmark_info(
+    ctx: typer.Context,
+    artifact: str = typer.Argument(..., metavar="OWNER/NAME", help="The benchmark.", callback=artifact_id_arg),
+    as_json: bool = typer.Option(False, "--json", help="Print the metadata as JSON."),
+) -> None:
+    """Show a benchmark's metadata (format, version, dataset, task, metrics) without downloading any data."""
+    from polaris.cli.datasets import metadata_summary
+
+    with make_client(ctx, progress=False) as client:
+        generation, data = client.get_artifact_metadata("benchmark", artifact)
+    summary = metadata_summary("benchmark", generation, data)
+    summary["artifact"] = summary["artifact"] or artifact
+    dataset = data.get("datasetArtifactId") or data.get("dataset") or {}
+    summary["dataset"] = dataset if isinstance(dataset, str) else dataset.get("artifactId")
+    summary["inputs"] = list(data.get("inputCols") or [])
+    summary["targets"] = list(data.get("targetCols") or [])
+    metrics = data.get("metrics") or []
+    summary["metrics"] = [m.get("name", m.get("label")) if isinstance(m, dict) else str(m) for m in metrics]
+    main = data.get("mainMetric")
+    summary["main_metric"] = main.get("name", main.get("label")) if isinstance(main, dict) else main
+    summary["md5sum"] = data.get("md5Sum")
     if as_json:
         emit_json(summary)
         return
@@ -149,12 +232,15 @@ def benchmark_from_spec(
 def upload_benchmark(
     ctx: typer.Context,
     spec_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="YAML/JSON benchmark specification."),
-    owner: str | None = typer.Option(None, "--owner", help="Owner (wins over the spec's owner)."),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Owner (wins over the spec's owner; default and `me`: the logged-in user)."
+    ),
     access: AccessChoice | None = typer.Option(None, "--access", help="Who can see it (default: spec, else private)."),
     parent: str | None = typer.Option(
         None, "--parent", help="OWNER/NAME of the benchmark this is a new version of.", callback=artifact_id_arg
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print {artifact, dataset, url} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print {artifact, format, version, dataset, url} as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the OWNER/NAME of the uploaded benchmark."),
 ) -> None:
     """Upload a benchmark described by a YAML/JSON spec; its dataset must already be on the Hub.
 
@@ -169,15 +255,16 @@ def upload_benchmark(
     spec = read_document(str(spec_file))
     if owner is not None:
         spec["owner"] = owner
-    if not spec.get("owner"):
-        raise typer.BadParameter("the spec (or --owner) must name the benchmark's owner", param_hint="SPEC")
+    if spec.get("owner") is not None and not isinstance(spec.get("owner"), str):
+        raise typer.BadParameter(f"owner must be text; got {spec['owner']!r}", param_hint="SPEC")
     dataset_id = spec.get("dataset")
     if not isinstance(dataset_id, str):
         raise typer.BadParameter("the spec must name its dataset as OWNER/NAME (dataset: ...)", param_hint="SPEC")
     dataset_id = artifact_id_arg(dataset_id)
     chosen_access = access.value if access is not None else str(spec.get("access", "private"))
     on_interrupt(ctx, "The benchmark was not uploaded (a benchmark is sent in one request at the end).")
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
+        spec["owner"] = resolve_owner(client, spec.get("owner"))
         dataset = client.get_dataset(dataset_id)
         benchmark = benchmark_from_spec(spec, dataset)
         client.upload_benchmark(
@@ -192,13 +279,17 @@ def upload_benchmark(
     result: dict[str, Any] = {
         "artifact": artifact_id,
         "kind": "benchmark",
-        "version": int(getattr(benchmark, "version", 1)),
+        "format": "V2" if type(benchmark).__name__ in _V2_TYPES else "V1",
+        "version": benchmark.artifact_version,
         "dataset": dataset_id,
         "access": chosen_access,
         "url": url,
     }
     if as_json:
         emit_json(result)
+        return
+    if quiet:
+        typer.echo(artifact_id)
         return
     err_console().print(f"Uploaded benchmark {escape(artifact_id)} on {escape(dataset_id)}.")
     out_console().print(url, highlight=False, soft_wrap=True)

@@ -44,6 +44,7 @@ def list_competitions(
     text: str | None = _listing.FILTER,
     owner: str | None = _listing.OWNER,
     as_json: bool = _listing.JSON,
+    quiet: bool = _listing.QUIET,
 ) -> None:
     """List the competitions you can see."""
     _listing.run_listing(
@@ -56,24 +57,17 @@ def list_competitions(
         text=text,
         owner=owner,
         as_json=as_json,
+        quiet=quiet,
     )
 
 
 def competition_summary(competition: CompetitionSpecification) -> dict[str, Any]:
-    return {
-        "artifact": competition.artifact_id,
-        "kind": "competition",
-        "version": int(getattr(competition, "version", 1)),
-        "dataset": competition.dataset_artifact_id,
-        "inputs": list(competition.input_cols),
-        "targets": list(competition.target_cols),
-        "train size": competition.n_train_datapoints,
-        "test sets": [f"{name} ({size})" for name, size in competition.test_set_sizes.items()],
-        "metrics": [m.name for m in competition.metrics],
-        "main metric": competition.main_metric,
-        "start": competition.start_time.isoformat() if competition.start_time else None,
-        "end": competition.end_time.isoformat() if competition.end_time else None,
-    }
+    from polaris.cli.benchmarks import task_summary
+
+    summary = task_summary(competition, "competition")
+    summary["start"] = competition.start_time.isoformat() if competition.start_time else None
+    summary["end"] = competition.end_time.isoformat() if competition.end_time else None
+    return summary
 
 
 @app.command("get")
@@ -82,51 +76,43 @@ def get_competition(
     ctx: typer.Context,
     artifact: str = typer.Argument(..., metavar="OWNER/NAME", help="The competition.", callback=artifact_id_arg),
     verify_checksum: VerifyChoice = _VERIFY,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    to: Path | None = typer.Option(
+        None,
+        "--to",
+        file_okay=False,
+        help="Write train.csv, test.csv (inputs, test order), predictions.csv and predictions.json (templates) here.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --to: replace files that are already there."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and the files written) as JSON."),
 ) -> None:
-    """Download a competition's dataset (verified, cached; test targets stay on the Hub) and summarise it."""
+    """Download a competition's dataset (verified, cached; test targets stay on the Hub) and summarise it.
+
+    With ``--to DIR``: also write the training table, the test inputs in test order and a predictions template
+    (CSV and JSON); fill one in and send it with ``polaris competitions evaluate``.
+    """
+    from polaris.cli._tasks import export_task
+    from polaris.cli.benchmarks import print_task_files
+
     on_interrupt(ctx, DOWNLOAD_INTERRUPTED)
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
         competition = client.get_competition(artifact, verify_checksum=verify_checksum.value)
     summary = competition_summary(competition)
+    if to is not None:
+        summary["files"] = dict(export_task(competition, "competition", artifact, to, overwrite=overwrite))
     if as_json:
         emit_json(summary)
+        return
+    if to is not None:
+        print_task_files(summary["files"], artifact, "competition")
         return
     show_fields(f"Competition {artifact}", summary)
 
 
 def read_predictions(path: Path, competition: CompetitionSpecification) -> Any:
-    """Predictions from a file, in a shape ``evaluate_competition`` accepts.
+    """Predictions from a file, checked value by value (see :func:`polaris.cli._tasks.read_predictions`)."""
+    from polaris.cli._tasks import read_predictions as read_checked
 
-    CSV/TSV: one column per target (and an optional ``test_set`` column when there are several test sets).
-    JSON/YAML: ``{test set: {target: [...]}}``, ``{target: [...]}`` or a plain list (one target, one test set).
-    """
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        import pandas as pd
-
-        table = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        targets = list(competition.target_cols)
-        missing = [t for t in targets if t not in table.columns]
-        if missing:
-            raise typer.BadParameter(
-                f"{path.name} lacks the target column(s) {missing} (columns: {list(table.columns)})",
-                param_hint="PREDICTIONS",
-            )
-        if "test_set" in table.columns:
-            return {str(test): {t: group[t].to_numpy() for t in targets} for test, group in table.groupby("test_set")}
-        return {competition.test_set_labels[0]: {t: table[t].to_numpy() for t in targets}}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="PREDICTIONS") from None
-    if isinstance(data, dict) and "predictions" in data:
-        data = data["predictions"]
-    if data is None:
-        raise typer.BadParameter(f"{path} holds no predictions", param_hint="PREDICTIONS")
-    return data
+    return read_checked(path, competition)
 
 
 @app.command("evaluate")
@@ -140,17 +126,33 @@ def evaluate_competition(
     name: str | None = typer.Option(None, "--name", help="Name of this submission (default: generated)."),
     report_url: str | None = typer.Option(None, "--report-url", help="A paper or report about the method."),
     description: str | None = typer.Option(None, "--description", help="One line about the submission."),
-    as_json: bool = typer.Option(False, "--json", help="Print {competition, results} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print {competition, name, results} as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the name of the scored submission."),
 ) -> None:
-    """Send predictions for a competition; the Hub scores them against the hidden test labels."""
+    """Send predictions for a competition; the Hub scores them against the hidden test labels.
+
+    The file (e.g. the predictions.csv or predictions.json of ``competitions get --to``, filled in) is checked
+    value by value against the competition's test sets before it is sent.
+    """
+    from polaris.cli._tasks import named_artifact
+
+    named = named_artifact(predictions_file, "competition")
+    if named is not None and artifact_id_arg(named) != artifact:
+        raise typer.BadParameter(
+            f"{predictions_file} holds predictions for {named}, not {artifact}", param_hint="PREDICTIONS"
+        )
     on_interrupt(ctx, "The predictions were not scored, or were scored already (they go in one request).")
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
         competition = client.get_competition(artifact)
         predictions = read_predictions(predictions_file, competition)
         scored = client.evaluate_competition(
             competition, predictions, name=name, report_url=report_url, description=description
         )
+    submission = getattr(scored, "name", None)
     if as_json:
-        emit_json({"competition": artifact, "results": results_records(scored.results)})
+        emit_json({"competition": artifact, "name": submission, "results": results_records(scored.results)})
+        return
+    if quiet:
+        typer.echo(str(submission))
         return
     print_results_table(f"Scores on {artifact}", scored.results)

@@ -19,12 +19,16 @@ from polaris.cli._common import (
     emit_json,
     err_console,
     escape,
+    fields_error,
     friendly_errors,
     make_client,
+    model_keys,
     on_interrupt,
     out_console,
     read_document,
+    resolve_owner,
     show_fields,
+    warn_unknown_keys,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +57,7 @@ def list_datasets(
     text: str | None = _listing.FILTER,
     owner: str | None = _listing.OWNER,
     as_json: bool = _listing.JSON,
+    quiet: bool = _listing.QUIET,
 ) -> None:
     """List the datasets you can see, with their kind and version."""
     _listing.run_listing(
@@ -65,6 +70,7 @@ def list_datasets(
         text=text,
         owner=owner,
         as_json=as_json,
+        quiet=quiet,
     )
 
 
@@ -84,23 +90,60 @@ def dataset_entry(dataset: DatasetV1 | DatasetV2) -> Path:
 
 
 def dataset_summary(dataset: DatasetV1 | DatasetV2) -> dict[str, Any]:
+    """The ``--json`` object of a dataset (snake_case keys; ``format`` V1/V2, ``version`` the Hub's number)."""
     from polaris.artifacts import DatasetV1
 
+    v1 = isinstance(dataset, DatasetV1)
     summary: dict[str, Any] = {
         "artifact": dataset.artifact_id,
         "kind": "dataset",
-        "version": 1 if isinstance(dataset, DatasetV1) else 2,
+        "format": "V1" if v1 else "V2",
+        "version": dataset.artifact_version,
         "access": dataset.access,
         "rows": dataset.n_rows,
         "columns": dataset.columns,
         "license": dataset.license,
     }
     if isinstance(dataset, DatasetV1):
-        summary["md5Sum"] = dataset.md5sum
-        summary["pointer columns"] = dataset.pointer_columns
+        summary["md5sum"] = dataset.md5sum
+        summary["pointer_columns"] = dataset.pointer_columns
     else:
-        summary["zarrManifestMd5Sum"] = dataset.zarr_manifest_md5sum
+        summary["zarr_manifest_md5sum"] = dataset.zarr_manifest_md5sum
     return summary
+
+
+def metadata_summary(kind: str, generation: int, data: dict[str, Any]) -> dict[str, Any]:
+    """What ``info`` shows of the Hub's metadata of an artifact (nothing downloaded)."""
+    from polaris.hub.wire import owner_slug
+
+    owner = owner_slug(data.get("owner")) if data.get("owner") is not None else None
+    name = data.get("slug") or data.get("name")
+    artifact = data.get("artifactId") or (f"{owner}/{name}" if owner and name else None)
+    raw_version = data.get("artifactVersion", data.get("artifact_version"))
+    summary: dict[str, Any] = {
+        "artifact": artifact,
+        "kind": kind,
+        "format": f"V{generation}",
+        "version": raw_version if isinstance(raw_version, int) else None,
+        "name": data.get("name"),
+        "description": data.get("description") or "",
+        "access": data.get("access"),
+        "tags": list(data.get("tags") or []),
+        "license": (data.get("license") or {}).get("type")
+        if isinstance(data.get("license"), dict)
+        else data.get("license"),
+        "created_at": data.get("createdAt"),
+        "updated_at": data.get("updatedAt"),
+    }
+    if kind == "dataset":
+        annotations = data.get("annotations") or {}
+        summary["columns"] = list(annotations) if isinstance(annotations, dict) else []
+        rows = data.get("nRows")
+        summary["rows"] = rows if isinstance(rows, int) else None
+        summary["md5sum"] = data.get("md5Sum")
+        if generation == 2:
+            summary["zarr_manifest_md5sum"] = data.get("zarrManifestMd5Sum")
+    return {k: v for k, v in summary.items() if not (kind == "benchmark" and k == "license")}
 
 
 def _export_plan(entry: Path, slug: str) -> list[tuple[Path, str]]:
@@ -210,10 +253,10 @@ def get_dataset(
 ) -> None:
     """Download a dataset (V1 or V2) into the local cache, every file verified; say where its files are."""
     on_interrupt(ctx, GET_INTERRUPTED)
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
         dataset = client.get_dataset(artifact, verify_checksum=verify_checksum.value)
     summary = dataset_summary(dataset)
-    summary["cached at"] = str(dataset_entry(dataset))
+    summary["cached_at"] = str(dataset_entry(dataset))
     files: list[Path] = []
     if to is not None:
         files = export_dataset(dataset, to, link=link, overwrite=overwrite)
@@ -230,25 +273,79 @@ def get_dataset(
         typer.echo(str(path))
 
 
+# ------------------------------------------------------------------ info
+@app.command("info")
+@friendly_errors
+def dataset_info(
+    ctx: typer.Context,
+    artifact: str = typer.Argument(..., metavar="OWNER/NAME", help="The dataset.", callback=artifact_id_arg),
+    as_json: bool = typer.Option(False, "--json", help="Print the metadata as JSON."),
+) -> None:
+    """Show a dataset's metadata (format, version, columns, licence, checksums) without downloading its data."""
+    with make_client(ctx, progress=False) as client:
+        generation, data = client.get_artifact_metadata("dataset", artifact)
+    summary = metadata_summary("dataset", generation, data)
+    summary["artifact"] = summary["artifact"] or artifact
+    if as_json:
+        emit_json(summary)
+        return
+    show_fields(f"Dataset {artifact}", summary)
+
+
 # ------------------------------------------------------------------ upload
-_TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
-
-
 def _is_zarr(path: Path) -> bool:
-    return path.is_dir() and any((path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zattrs"))
+    return path.is_dir() and any((path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zattrs", ".zarray"))
+
+
+def check_zarr_folder(path: Path) -> list[str]:
+    """The arrays of a Zarr folder, each opened and its shape read; refused before any request.
+
+    Raises:
+        InputFileError: no array at all (a bare group), or an array that cannot be read (no shape, bad metadata).
+    """
+    import json
+
+    from polaris.tables import InputFileError
+
+    arrays: list[str] = []
+    for marker in sorted([*path.rglob(".zarray"), *path.rglob("zarr.json")]):
+        folder = marker.parent
+        name = folder.relative_to(path).as_posix() or "."
+        if marker.name == "zarr.json":
+            try:
+                meta = json.loads(marker.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputFileError(marker, f"is not readable Zarr metadata ({exc})") from None
+            if not isinstance(meta, dict) or meta.get("node_type") != "array":
+                continue
+        try:
+            import zarr
+
+            array = zarr.open_array(store=str(folder), mode="r")
+            shape = tuple(array.shape)
+        except Exception as exc:  # zarr raises many types for broken metadata
+            raise InputFileError(
+                path,
+                f"the array {name!r} cannot be read ({type(exc).__name__}: {exc})",
+                hint="Fix or remove that array (each needs a shape, a dtype and chunks); nothing was sent.",
+            ) from None
+        if not shape:
+            raise InputFileError(path, f"the array {name!r} has no shape (a scalar cannot be a dataset column)")
+        arrays.append(name)
+    if not arrays:
+        raise InputFileError(
+            path,
+            "holds no Zarr array (a group without arrays cannot be a dataset)",
+            hint="Put one array per column in the group (e.g. with zarr.create_array) and run the command again; "
+            "nothing was sent.",
+        )
+    return arrays
 
 
 def _read_table(path: Path) -> Any:
-    import pandas as pd
+    from polaris.tables import read_table
 
-    kind = _TABLE_SUFFIXES.get(path.suffix.lower())
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    if kind == "csv":
-        return pd.read_csv(path)
-    if kind == "tsv":
-        return pd.read_csv(path, sep="\t")
-    raise typer.BadParameter(f"{path} is neither a table (.parquet, .csv, .tsv) nor a Zarr folder", param_hint="PATH")
+    return read_table(path)
 
 
 def build_dataset(
@@ -267,6 +364,7 @@ def build_dataset(
                 "--zarr-pointer-column/--zarr go with a table; a Zarr folder is uploaded as a V2 dataset",
                 param_hint="PATH",
             )
+        check_zarr_folder(path)
         return DatasetV2(zarr_root_path=str(path), **fields)
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a folder but not a Zarr archive", param_hint="PATH")
@@ -300,7 +398,9 @@ def upload_dataset(
         None, "--metadata", exists=True, dir_okay=False, help="YAML/JSON file of dataset fields (options win)."
     ),
     name: str | None = typer.Option(None, "--name", help="Dataset name (default: the file name)."),
-    owner: str | None = typer.Option(None, "--owner", help="User or organization that will own it."),
+    owner: str | None = typer.Option(
+        None, "--owner", help="User or organization that will own it (default and `me`: the logged-in user)."
+    ),
     license_: str | None = typer.Option(None, "--license", help="One of the Hub's licences, e.g. CC-BY-4.0."),
     description: str | None = typer.Option(None, "--description", help="One line about the dataset."),
     access: AccessChoice | None = typer.Option(None, "--access", help="Who can see it (default: private)."),
@@ -318,12 +418,22 @@ def upload_dataset(
     resume: bool = typer.Option(
         False, "--resume", help="Complete an interrupted upload (the same as --if-exists skip): sends what is missing."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print {artifact, version, url} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print {artifact, format, version, access, url} as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the OWNER/NAME of the uploaded dataset."),
 ) -> None:
-    """Upload a table or a Zarr folder as a dataset, with progress; prints its link."""
+    """Upload a table or a Zarr folder as a dataset, with progress; prints its link.
+
+    The file is checked before anything is sent: tables strictly (a ragged row, an empty file, text that is not
+    UTF-8, a blank or repeated header name is refused with its line), Zarr folders for readable arrays.
+    """
+    from polaris.artifacts import DatasetV1, DatasetV2
     from polaris.types import slugify
 
     fields: dict[str, Any] = read_document(str(metadata)) if metadata is not None else {}
+    internal = {"table", "zarr_root_path", "zarrRootPath", "artifact_version", "artifactVersion"}
+    known = model_keys(DatasetV1, DatasetV2) - internal
+    warn_unknown_keys(str(metadata) if metadata else None, fields, known | {"owner", "access"}, "dataset")
+    from_file = dict(fields)  # what a field error can be blamed on the metadata file for
     for key, value in (("name", name), ("owner", owner), ("license", license_), ("description", description)):
         if value is not None:
             fields[key] = value
@@ -331,11 +441,15 @@ def upload_dataset(
     chosen_access = access.value if access is not None else str(fields.pop("access", "private"))
     fields.pop("access", None)
     target_owner = fields.pop("owner", None)
-    if not target_owner:
-        raise typer.BadParameter("give the owner (a user or organization) with --owner or in --metadata")
-    dataset = build_dataset(path, fields, zarr_root=zarr_root, pointer_columns=pointer_columns)
+    if target_owner is not None and not isinstance(target_owner, str):
+        raise typer.BadParameter(f"owner must be text; got {target_owner!r}", param_hint="--metadata")
+    try:
+        dataset = build_dataset(path, fields, zarr_root=zarr_root, pointer_columns=pointer_columns)
+    except ValueError as exc:
+        raise fields_error(str(metadata) if metadata else None, from_file, exc) from None
     on_interrupt(ctx, UPLOAD_INTERRUPTED)
-    with make_client(ctx, progress=not as_json) as client:
+    with make_client(ctx) as client:
+        target_owner = resolve_owner(client, target_owner)
         client.upload_dataset(
             dataset,
             access=cast("AccessType", chosen_access),
@@ -344,18 +458,20 @@ def upload_dataset(
         )
         assert dataset.owner is not None and dataset.name
         url = client.settings.web_url("datasets", dataset.owner.slug, slugify(dataset.name))
-    from polaris.artifacts import DatasetV1
-
     artifact_id = f"{dataset.owner.slug}/{slugify(dataset.name)}"
     result: dict[str, Any] = {
         "artifact": artifact_id,
         "kind": "dataset",
-        "version": 1 if isinstance(dataset, DatasetV1) else 2,
+        "format": "V1" if isinstance(dataset, DatasetV1) else "V2",
+        "version": dataset.artifact_version,
         "access": chosen_access,
         "url": url,
     }
     if as_json:
         emit_json(result)
         return
-    err_console().print(f"Uploaded dataset {escape(artifact_id)} (v{result['version']}, {chosen_access}).")
+    if quiet:
+        typer.echo(artifact_id)
+        return
+    err_console().print(f"Uploaded dataset {escape(artifact_id)} ({result['format']}, {chosen_access}).")
     out_console().print(url, highlight=False, soft_wrap=True)

@@ -345,19 +345,20 @@ class HubCore:
             raise ApiError(409, result.message(), detail=result.detail())
         return art
 
-    async def list_kind(self, request: Request, kind: str) -> Response:
+    async def list_kind(self, request: Request, kind: str, *more_kinds: str) -> Response:
         from polaris.emulator import publish
 
         who = self.identity(request, required=False)
         limit, offset = self.page(request)
         owners = who.owners if who else []
+        kinds = (kind, *more_kinds)
         if kind in publish.CHECKED_KINDS:  # incomplete uploads are not listed: filter, then page
-            every, _ = self.db.list_artifacts((kind,), owners, LIST_SCAN_LIMIT, 0)
+            every, _ = self.db.list_artifacts(kinds, owners, LIST_SCAN_LIMIT, 0)
             flags = await asyncio.to_thread(lambda: [publish.is_published(self.state, a)[0] for a in every])
             complete = [a for a, ok in zip(every, flags, strict=True) if ok]
             arts, total = complete[offset : offset + limit], len(complete)
         else:
-            arts, total = self.db.list_artifacts((kind,), owners, limit, offset)
+            arts, total = self.db.list_artifacts(kinds, owners, limit, offset)
         present = (lambda a: self.present_benchmark(a, who)) if kind in (BENCHMARK, BENCHMARK_V2) else self.present
         data = [present(a) for a in arts]
         return JSONResponse({"data": data, "metadata": {"total": total, "limit": limit, "offset": offset}})

@@ -13,6 +13,7 @@ from polaris.types import AccessType, HubOwner, split_artifact_id
 if TYPE_CHECKING:
     from polaris.artifacts import Model
     from polaris.hub.artifact_io_v2 import ArtifactIOV2
+    from polaris.hub.auth import HubAuthenticator
     from polaris.hub.wire import ArtifactSummary, Page, Wire
 
 __all__ = ["ArtifactKindName", "HubGenerationsMixin"]
@@ -31,6 +32,9 @@ class HubGenerationsMixin:
         def _wire(self) -> Wire: ...
         @property
         def _artifacts(self) -> ArtifactIOV2: ...
+
+        _authenticator: HubAuthenticator
+
         def _check_open(self) -> None: ...
         def _walk(self, fetch: Callable[..., Page], page_size: int) -> Iterator[str]: ...
 
@@ -112,6 +116,41 @@ class HubGenerationsMixin:
         slug = owner.slug if isinstance(owner, HubOwner) else str(owner)
         own, nm = split_artifact_id(slug) if name is None else (slug, name)
         return self._artifacts.get_model(own, nm)
+
+    @property
+    def login_username(self) -> str | None:
+        """The user name (the owner slug of your artifacts) of the cached login: the identity provider's
+        ``preferred_username``/``username`` claim, else the password-grant user; ``None`` when not logged in or
+        the login names only an e-mail."""
+        if self._authenticator.tokens.hub_token is None:
+            return None
+        claims = self._authenticator.tokens.identity or {}
+        for key in ("preferred_username", "username"):
+            if claims.get(key):
+                return str(claims[key])
+        settings = self._authenticator.settings
+        if settings.uses_password_grant and settings.username:
+            return str(settings.username)
+        return None
+
+    def get_artifact_metadata(
+        self, kind: Literal["dataset", "benchmark"], owner: str | HubOwner, name: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The Hub's metadata of a dataset or benchmark without downloading any of its data: ``(generation, JSON)``,
+        generation 1 (V1) or 2 (V2; tried when the Hub has no V1 artifact of that name).
+
+        Raises:
+            ValueError: another kind. ArtifactNotFoundError: no such artifact, or you may not see it.
+            HubConnectionError: no answer.
+        """
+        self._check_open()
+        slug = owner.slug if isinstance(owner, HubOwner) else str(owner)
+        own, nm = split_artifact_id(slug) if name is None else (slug, name)
+        if kind == "dataset":
+            return self._wire.get_dataset(own, nm)
+        if kind == "benchmark":
+            return self._wire.get_any_benchmark(own, nm)
+        raise ValueError(f"kind must be 'dataset' or 'benchmark'; got {kind!r}")
 
     def upload_model(
         self,

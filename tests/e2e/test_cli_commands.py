@@ -69,8 +69,8 @@ def test_whoami_json(env: dict[str, str]) -> None:
 def test_listings_show_kind_and_version_with_filter_and_owner(env: dict[str, str]) -> None:
     rows = parse("listing", _ok(["datasets", "list", "--json"], env).stdout)
     by_id = {r["artifact"]: r for r in rows}
-    assert by_id[FREESOLV]["kind"] == "dataset" and by_id[FREESOLV]["version"] == 1
-    assert by_id[FREESOLV_V2]["kind"] == "dataset" and by_id[FREESOLV_V2]["version"] == 2
+    assert by_id[FREESOLV]["kind"] == "dataset" and by_id[FREESOLV]["format"] == "V1"
+    assert by_id[FREESOLV_V2]["kind"] == "dataset" and by_id[FREESOLV_V2]["format"] == "V2"
     assert by_id[FREESOLV]["access"] == "public"
     filtered = parse("listing", _ok(["datasets", "list", "--filter", "FREESOLV", "--json"], env).stdout)
     assert filtered and all("freesolv" in r["artifact"] for r in filtered)
@@ -81,7 +81,7 @@ def test_listings_show_kind_and_version_with_filter_and_owner(env: dict[str, str
     comps = parse("listing", _ok(["competitions", "list", "--json"], env).stdout)
     assert any(r["artifact"] == COMPETITION and r["kind"] == "competition" for r in comps)
     table = _ok(["datasets", "list"], env).stdout
-    assert "kind" in table and "version" in table and "v1" in table and "v2" in table
+    assert "kind" in table and "format" in table and "version" in table and "V1" in table and "V2" in table
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -115,10 +115,12 @@ def test_upload_table_then_get_it_back_with_to(env: dict[str, str], tmp_path: Pa
     assert uploaded == {
         "artifact": artifact,
         "kind": "dataset",
-        "version": 1,
+        "format": "V1",
+        "version": uploaded["version"],
         "access": "private",
         "url": env["POLARIS_HUB_URL"].rstrip("/") + f"/datasets/demo-user/{name}",
     }
+    assert uploaded["version"] in (None, 1)
     listed = parse("listing", _ok(["datasets", "list", "--owner", "demo-user", "--json"], env).stdout)
     assert artifact in [r["artifact"] for r in listed]
 
@@ -130,7 +132,7 @@ def test_upload_table_then_get_it_back_with_to(env: dict[str, str], tmp_path: Pa
     copied = pd.read_parquet(out / f"{name}.parquet")
     pd.testing.assert_frame_equal(copied, frame, check_dtype=False)
     # Copies, not the cache itself: removing them leaves the cache entry intact.
-    cache_entry = Path(got["cached at"])
+    cache_entry = Path(got["cached_at"])
     assert cache_entry.is_dir() and not (out / f"{name}.parquet").is_symlink()
     (out / f"{name}.parquet").unlink()
     assert (cache_entry / "table.parquet").is_file()
@@ -152,10 +154,10 @@ def test_get_to_prints_paths_refuses_to_overwrite_and_links(env: dict[str, str],
     linked = tmp_path / "linked"
     result = parse("dataset", _ok(["datasets", "get", FREESOLV, "--to", str(linked), "--link", "--json"], env).stdout)
     link = linked / "freesolv.parquet"
-    assert link.is_symlink() and link.resolve() == (Path(result["cached at"]) / "table.parquet").resolve()
+    assert link.is_symlink() and link.resolve() == (Path(result["cached_at"]) / "table.parquet").resolve()
 
     v2 = parse("dataset", _ok(["datasets", "get", FREESOLV_V2, "--to", str(tmp_path / "v2"), "--json"], env).stdout)
-    assert v2["version"] == 2
+    assert v2["format"] == "V2"
     assert (tmp_path / "v2" / "freesolv-zarr.zarr").is_dir()
 
 
@@ -202,9 +204,9 @@ def test_upload_zarr_folder_as_v2(env: dict[str, str], tmp_path: Path) -> None:
             ["datasets", "upload", str(root), "--name", name, "--owner", "demo-user", "--license", "MIT", "--json"], env
         ).stdout,
     )
-    assert uploaded["version"] == 2
+    assert uploaded["format"] == "V2"
     got = parse("dataset", _ok(["datasets", "get", f"demo-user/{name}", "--json"], env).stdout)
-    assert got["version"] == 2 and got["rows"] == 10
+    assert got["format"] == "V2" and got["rows"] == 10
 
 
 def test_upload_table_with_zarr_pointer_column(env: dict[str, str], tmp_path: Path) -> None:
@@ -237,7 +239,7 @@ def test_upload_table_with_zarr_pointer_column(env: dict[str, str], tmp_path: Pa
     got = parse(
         "dataset", _ok(["datasets", "get", f"demo-user/{name}", "--to", str(tmp_path / "o"), "--json"], env).stdout
     )
-    assert got["pointer columns"] == ["mol"]
+    assert got["pointer_columns"] == ["mol"]
     assert (tmp_path / "o" / f"{name}.zarr").is_dir()
 
 
@@ -268,7 +270,7 @@ def test_benchmark_upload_and_results_upload(env: dict[str, str], tmp_path: Path
     got = parse(
         "benchmark", _ok(["benchmarks", "get", up["artifact"], "--verify-checksum", "verify", "--json"], env).stdout
     )
-    assert got["train size"] == 15 and got["test sets"] == ["test (5)"]
+    assert got["train_size"] == 15 and got["test_sizes"] == {"test": 5}
 
     results = tmp_path / "results.json"
     results.write_text(
@@ -296,7 +298,7 @@ def test_benchmark_upload_and_results_upload(env: dict[str, str], tmp_path: Path
 
 def test_competitions_get_and_evaluate(env: dict[str, str], tmp_path: Path) -> None:
     summary = parse("competition", _ok(["competitions", "get", COMPETITION, "--json"], env).stdout)
-    size = int(summary["test sets"][0].split("(")[1].rstrip(")"))
+    size = summary["test_sizes"]["test"]
     (target,) = summary["targets"]
     preds = tmp_path / "preds.csv"
     pd.DataFrame({target: np.linspace(-5, 1, size)}).to_csv(preds, index=False)
@@ -413,8 +415,8 @@ def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: P
     listed = parse("listing", _ok(["models", "list", "--owner", "demo-user", "--json"], env).stdout)
     assert any(r["artifact"] == artifact and r["kind"] == "model" for r in listed)
     got = parse("model", _ok(["models", "get", artifact, "--json"], env).stdout)
-    assert got["description"] == "a baseline" and got["code url"] == "https://example.org/code"
-    assert got["readme"].startswith("# A model") and got["artifact version"] == 1
+    assert got["description"] == "a baseline" and got["code_url"] == "https://example.org/code"
+    assert got["readme"].startswith("# A model") and got["version"] == 1 and got["format"] == "V1"
 
     spec = tmp_path / "model.yaml"
     spec.write_text(yaml.safe_dump({"name": f"{name}-v2", "owner": "demo-user", "description": "better"}))
@@ -422,7 +424,7 @@ def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: P
         "upload",
         _ok(["models", "upload", str(spec), "--parent", artifact, "--changelog", "tuned", "--json"], env).stdout,
     )
-    assert second["artifact_version"] == 2
+    assert second["version"] == 2 and second["parent"] == artifact
     table = _ok(["models", "get", second["artifact"]], env)
     assert "better" in table.stdout
 
@@ -432,9 +434,9 @@ def test_models_upload_list_get_and_new_version(env: dict[str, str], tmp_path: P
 
 def test_v2_benchmark_upload_on_a_v2_dataset(env: dict[str, str], tmp_path: Path) -> None:
     seeded = parse("benchmark", _ok(["benchmarks", "get", "polaris-demo/freesolv-zarr-expt", "--json"], env).stdout)
-    assert seeded["version"] == 2 and seeded["dataset"] == FREESOLV_V2 and seeded["md5Sum"] is None
-    assert set(seeded["index sets md5"]) == {"training", "test"}
-    assert all(len(md5) == 32 for md5 in seeded["index sets md5"].values())
+    assert seeded["format"] == "V2" and seeded["dataset"] == FREESOLV_V2 and seeded["md5sum"] is None
+    assert set(seeded["index_set_md5sums"]) == {"training", "test"}
+    assert all(len(md5) == 32 for md5 in seeded["index_set_md5sums"].values())
     name = _unique("cli-bench-v2")
     spec = tmp_path / "v2.yaml"
     spec.write_text(
@@ -453,9 +455,9 @@ def test_v2_benchmark_upload_on_a_v2_dataset(env: dict[str, str], tmp_path: Path
         )
     )
     up = parse("upload", _ok(["benchmarks", "upload", str(spec), "--json"], env).stdout)
-    assert up["version"] == 2 and up["dataset"] == FREESOLV_V2
+    assert up["format"] == "V2" and up["dataset"] == FREESOLV_V2
     got = parse("benchmark", _ok(["benchmarks", "get", up["artifact"], "--json"], env).stdout)
-    assert got["version"] == 2 and got["train size"] == 80 and got["test sets"] == ["test (20)"]
+    assert got["format"] == "V2" and got["train_size"] == 80 and got["test_sizes"] == {"test": 20}
 
 
 def test_results_upload_names_its_model(env: dict[str, str], tmp_path: Path) -> None:

@@ -79,11 +79,13 @@ def test_other_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in _flat(result.output)
 
 
-def test_upload_without_owner_is_a_usage_error(tmp_path: Path) -> None:
-    table = tmp_path / "t.csv"
+def test_upload_without_owner_and_without_login_says_how_to_name_one(tmp_path: Path) -> None:
+    # --owner defaults to the logged-in user (issue 22); logged out, the error names the option to give instead
+    table = tmp_path / "table.csv"
     table.write_text("a,b\n1,2\n")
     result = runner.invoke(app, ["datasets", "upload", str(table), "--license", "MIT"])
-    assert result.exit_code == 2 and "--owner" in _flat(result.output)
+    text = _flat(result.output)
+    assert result.exit_code == 1 and "--owner defaults to the logged-in user" in text and "--owner OWNER" in text
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,8 @@ from polaris.emulator.tokens import HubIdentity
 
 class CompetitionRoutes(HubCore):
     async def list_competitions(self, request: Request) -> Response:
-        return await self.list_kind(request, COMPETITION)
+        # every generation: the 0.10 competitions and the 0.11-style (Zarr) ones that GET /v1/competition serves
+        return await self.list_kind(request, COMPETITION, COMPETITION_V1)
 
     async def get_competition_dataset(self, request: Request) -> Response:
         owner, slug = self._path(request)

@@ -39,7 +39,11 @@ class CompetitionsWire(WireCore):
         if not isinstance(parsed, CompetitionList):
             raise PolarisHubError("GET /v2/competition: the Hub's answer is not a competition list")
         items = [f"{owner_slug(item.owner)}/{item.name}" for item in parsed.data]
-        entries = tuple(summary_from_item("competition", item, version=1) for item in parsed.data)
+        # 0.11-style competitions (a Zarr archive: zarrManifestMd5Sum) are format V2, the 0.10 ones V1
+        entries = tuple(
+            summary_from_item("competition", item, version=2 if "zarrManifestMd5Sum" in item.to_dict() else 1)
+            for item in parsed.data
+        )
         return Page(items=items, total=parsed.metadata.total, limit=limit, offset=offset, entries=entries)
 
     def get_competition(self, owner: str, name: str) -> dict[str, Any]:
