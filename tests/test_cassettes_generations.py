@@ -37,13 +37,13 @@ def test_new_generation_exchanges(hub_settings: tuple[PolarisHubSettings, Polari
             assert "polaris-demo/freesolv" in [d.artifact_id for d in datasets if d.version == 1]
             benchmarks = anonymous.list_benchmarks()
             assert benchmarks[0] == DEMO_V2_BENCHMARK
-            raw = anonymous._wire.get_benchmark_v2(*DEMO_V2_BENCHMARK.split("/"))
+            raw = anonymous._wire.benchmarks.get_benchmark_v2(*DEMO_V2_BENCHMARK.split("/"))
             assert set(raw["split"]) == {"training", "test"}
             assert all(str(url).startswith("http") for url in raw["split"].values())  # public: direct URLs
             assert set(raw["splitContent"]["test"]) >= {"datapoints", "md5Checksum"}
             assert anonymous.get_model(DEMO_MODEL).artifact_id == DEMO_MODEL
             assert DEMO_MODEL in anonymous.list_models()
-            raw_comp = anonymous._wire.get_competition_v1("polaris-demo", "freesolv-zarr-challenge")
+            raw_comp = anonymous._wire.competitions.get_competition_v1("polaris-demo", "freesolv-zarr-challenge")
             assert raw_comp["startTime"] and raw_comp["endTime"]
         with PolarisHubClient(login_settings, cache_auth_token=False) as client:
             client.login()

@@ -10,7 +10,7 @@ import typer
 from polaris.cli._common import emit_json, make_client, out_console
 
 if TYPE_CHECKING:
-    from polaris.hub._client_v2 import ArtifactKindName
+    from polaris.hub.flows.listings import ArtifactKindName
     from polaris.hub.wire import ArtifactSummary
 
 __all__ = ["DEFAULT_LIMIT", "ListedArtifact", "run_listing"]

@@ -269,8 +269,8 @@ def test_listings_mix_v2_and_v1_across_page_boundaries(local_hub_factory: Callab
     with _client(hub) as client:
         for i in range(2):
             client.upload_dataset(_v1_dataset(f"v1-extra-{i}"))
-        v2 = _full(client._wire.list_datasets_v2)
-        v1 = _full(client._wire.list_datasets_v1)
+        v2 = _full(client._wire.datasets.list_datasets_v2)
+        v1 = _full(client._wire.datasets.list_datasets_v1)
         assert v2 and len(v1) >= 3
         full = v2 + v1
         assert client.list_datasets(limit=1000) == full

@@ -257,7 +257,7 @@ def test_eager_downloads_record_the_digests_computed_while_streaming(
     assert hashed == ["metadata.json", "metadata.json"], hashed  # nothing that streamed in is read again
     np.testing.assert_array_equal(np.asarray(v2.zarr_root["x"][:]), data["x"])
     np.testing.assert_array_equal(np.asarray(v1.get_data(5, "img")), np.arange(20.0, 24.0))
-    cache = client._artifacts.cache
+    cache = client.cache
     entries = [
         info for info in cache.entries() if info.key.artifact_id in (f"demo-user/{name_v1}", f"demo-user/{name_v2}")
     ]

@@ -18,7 +18,7 @@ def test_datasets_frame_has_owner_name_version_access_size(hub_client: Any) -> N
         1,
         "public",
     )
-    metadata = hub_client._wire.get_dataset_v1("polaris-demo", "freesolv")
+    metadata = hub_client._wire.datasets.get_dataset_v1("polaris-demo", "freesolv")
     assert row["size_bytes"] == metadata["tableContent"]["size"] > 0
     quick = datasets_frame(hub_client, details=False, owner="POLARIS-DEMO", contains="free")
     assert set(quick["owner"]) == {"polaris-demo"} and quick["size_bytes"].isna().all()
