@@ -10,8 +10,8 @@ import typer
 from polaris.cli._common import emit_json, make_client, out_console
 
 if TYPE_CHECKING:
-    from polaris.hub.flows.listings import ArtifactKindName
     from polaris.hub.wire import ArtifactSummary
+    from polaris.hub.wire.core import ArtifactKind
 
 __all__ = ["DEFAULT_LIMIT", "ListedArtifact", "run_listing"]
 
@@ -60,7 +60,7 @@ def _matches(item: ListedArtifact, text: str | None, owner: str | None) -> bool:
 def run_listing(
     ctx: typer.Context,
     title: str,
-    kind: ArtifactKindName,
+    kind: ArtifactKind,
     *,
     limit: int,
     offset: int,

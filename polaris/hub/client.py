@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from polaris.errors import PolarisUnauthorizedError, SettingsError
 from polaris.hub._base_client import HubHTTPClient
 from polaris.hub.auth import ConsoleLoginUI, LoginResult, LoginUI
-from polaris.hub.flows.listings import DEFAULT_PAGE_SIZE, MAX_PAGES, ArtifactKindName, Listings
+from polaris.hub.flows.listings import DEFAULT_PAGE_SIZE, MAX_PAGES, Listings
 from polaris.hub.redact import install_log_redaction, redact_url
 from polaris.hub.settings import PolarisHubSettings
-from polaris.hub.wire.core import owner_and_name
+from polaris.hub.wire.core import ArtifactKind, owner_and_name
 from polaris.types import AccessType, ChecksumStrategy, HubOwner, TimeoutTypes, ZarrConflictResolution
 
 if TYPE_CHECKING:
@@ -482,12 +482,12 @@ class PolarisHubClient(HubHTTPClient):
         """
         return self._list("model", limit, offset, as_frame)
 
-    def _list(self, kind: ArtifactKindName, limit: int, offset: int, as_frame: bool) -> list[str] | pd.DataFrame:
+    def _list(self, kind: ArtifactKind, limit: int, offset: int, as_frame: bool) -> list[str] | pd.DataFrame:
         page = self._listings.page(kind, limit, offset)
         return self._listings.frame(kind, page) if as_frame else page.items
 
     def list_artifacts(
-        self, kind: ArtifactKindName, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
     ) -> list[ArtifactSummary]:
         """One page of artifacts of ``kind`` with what a table shows: kind, generation (``version`` 1/2), owner, name,
         ``artifact_id``, the Hub's ``artifact_version`` and description. Datasets and benchmarks: V2 first, then V1.
@@ -498,7 +498,7 @@ class PolarisHubClient(HubHTTPClient):
         """
         return list(self._listings.page(kind, limit, offset).entries)
 
-    def iter_artifacts(self, kind: ArtifactKindName, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ArtifactSummary]:
+    def iter_artifacts(self, kind: ArtifactKind, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ArtifactSummary]:
         """Every artifact of ``kind`` you can see, as :class:`~polaris.hub.wire.ArtifactSummary`, page after page.
 
         Raises: as :meth:`list_artifacts`.
@@ -534,7 +534,7 @@ class PolarisHubClient(HubHTTPClient):
         """
         return self._iter("model", page_size)
 
-    def _iter(self, kind: ArtifactKindName, page_size: int) -> Iterator[str]:
+    def _iter(self, kind: ArtifactKind, page_size: int) -> Iterator[str]:
         for page in self._listings.pages(kind, page_size):
             yield from page.items
 

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from polaris.hub.flows.listings import ArtifactKindName
     from polaris.hub.wire import ArtifactSummary, Page
+    from polaris.hub.wire.core import ArtifactKind
 
 
 class ListingClient(Protocol):
     """What the frames need of a :class:`~polaris.hub.client.PolarisHubClient`."""
 
-    def iter_artifacts(self, kind: ArtifactKindName, page_size: int = ...) -> Iterator[ArtifactSummary]: ...
+    def iter_artifacts(self, kind: ArtifactKind, page_size: int = ...) -> Iterator[ArtifactSummary]: ...
 
     def _v1_dataset_metadata(self, owner: str, name: str) -> dict[str, Any]: ...
 
@@ -87,7 +87,7 @@ def _row(summary: ArtifactSummary, size: Callable[[ArtifactSummary], int | None]
 
 def _frame(
     client: ListingClient,
-    kind: ArtifactKindName,
+    kind: ArtifactKind,
     *,
     owner: str | None,
     contains: str | None,

@@ -78,9 +78,7 @@ class Benchmarks:
 
         data = fetched.data
         ref = data["dataset"]
-        dataset = self.datasets.get(
-            owner_slug(ref["owner"]), str(ref["name"]), verify_checksum, hub_down=fetched.hub_down
-        )
+        dataset = self.datasets.get(owner_slug(ref["owner"]), str(ref["name"]), verify_checksum, parent=fetched)
         if not isinstance(dataset, DatasetV1):
             raise InvalidArtifactError(f"V1 benchmark {owner}/{name} names a V2 dataset; the Hub's answer is wrong")
         benchmark: BenchmarkSpecification = BenchmarkSpecification.from_wire(
@@ -116,7 +114,7 @@ class Benchmarks:
             ds_owner, ds_name = owner_and_name(ds_id)
         else:
             raise InvalidArtifactError(f"V2 benchmark {owner}/{name}: the Hub's answer names no dataset")
-        dataset = self.datasets.get(ds_owner, ds_name, verify_checksum, hub_down=fetched.hub_down)
+        dataset = self.datasets.get(ds_owner, ds_name, verify_checksum, parent=fetched)
         if not isinstance(dataset, DatasetV2):
             raise InvalidArtifactError(f"V2 benchmark {owner}/{name} must be built on a V2 dataset, not a V1 one")
         cleaned = {k: v for k, v in data.items() if k not in ("split", "splitContent", "dataset")}

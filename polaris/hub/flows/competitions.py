@@ -84,7 +84,7 @@ class Competitions:
             ds_name,
             ask_hub,
             infer=lambda _: Generation.V2,
-            hub_down=fetched.hub_down,
+            parent=fetched,
         )
         if ds_fetched.entry is not None:
             dataset = self.datasets.v1_from_entry(ds_fetched.data, ds_fetched.entry, kind=COMPETITION_DATASET)

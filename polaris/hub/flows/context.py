@@ -77,8 +77,8 @@ class Fetched:
     """An artifact's metadata, from the Hub or from the cache.
 
     ``entry``: the verified cache entry it came from (``None``: the Hub answered). ``hub_down``: why the Hub was
-    not used (the error, or ``None`` in offline mode and when the Hub answered); pass it on to what the artifact
-    needs next so that the Hub is not asked again.
+    not used (the error; ``None`` in offline mode and when the Hub answered). Pass it as ``parent`` to the fetch of
+    what the artifact needs next, so that the Hub is not asked again.
     """
 
     generation: Generation
@@ -143,12 +143,13 @@ class FlowContext:
         ask_hub: Callable[[], tuple[Generation, dict[str, Any]]],
         *,
         infer: Callable[[Mapping[str, Any]], Generation],
-        hub_down: PolarisHubError | None = None,
+        parent: Fetched | None = None,
     ) -> Fetched:
         """The metadata of one artifact: from the Hub, or its verified cached copy when the Hub cannot be used.
 
-        ``infer``: the generation of a cache entry written before entries recorded it. ``hub_down``: the Hub already
-        failed during this call (do not ask it again).
+        ``infer``: the generation of a cache entry written before entries recorded it. ``parent``: the artifact this
+        one is part of (a benchmark's dataset...); when that came from the cache, so does this one, without asking
+        the Hub and without a second log line.
 
         Raises:
             NotCachedError: offline mode, and no verified copy is cached.
@@ -156,7 +157,8 @@ class FlowContext:
             PolarisHubError (subclass per status): any other refusal of the Hub (never masked by the cache).
         """
         artifact = f"{owner}/{name}"
-        if self.offline or hub_down is not None:
+        if self.offline or (parent is not None and parent.from_cache):
+            hub_down = parent.hub_down if parent is not None else None
             cached = self._cached(kind, owner, name, infer)
             if cached is None:
                 if hub_down is not None:
@@ -166,10 +168,10 @@ class FlowContext:
                     kind=kind,
                     artifact=artifact,
                 )
-            if hub_down is None:
-                logger.info("Offline mode: using the verified cached copy of %s %s", kind, artifact)
+            if parent is None:
+                logger.info("Offline mode: using the verified cached copy of %s (%s)", artifact, kind)
             else:
-                logger.debug("using the verified cached copy of %s %s too", kind, artifact)
+                logger.debug("using the verified cached copy of %s (%s) too", artifact, kind)
             return Fetched(cached[0], cached[1], cached[2], hub_down)
         try:
             generation, data = ask_hub()
@@ -178,7 +180,7 @@ class FlowContext:
             if cached is None:
                 raise
             logger.warning(
-                "The Hub cannot be reached (%s); using the verified cached copy of %s %s", exc.message, kind, artifact
+                "The Hub cannot be reached (%s); using the verified cached copy of %s (%s)", exc.message, artifact, kind
             )
             return Fetched(cached[0], cached[1], cached[2], exc)
         return Fetched(generation, data)

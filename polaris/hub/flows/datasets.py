@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from polaris import checksum
-from polaris.errors import OfflineError, PolarisChecksumError, PolarisHubError, StorageError
+from polaris.errors import OfflineError, PolarisChecksumError, StorageError
 from polaris.hub.cache import CacheKey
 from polaris.hub.flows.context import (
     MANIFEST_FILE,
@@ -88,11 +88,11 @@ class Datasets:
         verify_checksum: ChecksumStrategy,
         *,
         lazy: bool = False,
-        hub_down: PolarisHubError | None = None,
+        parent: Fetched | None = None,
     ) -> DatasetV1 | DatasetV2:
         """V1 or V2, whichever generation answers (the one that did is asked first next time).
 
-        ``hub_down``: the Hub already failed in this call; serve the cached copy without asking again.
+        ``parent``: the artifact this dataset belongs to (see :meth:`FlowContext.fetch`).
         """
         if lazy:
             if self.ctx.offline:
@@ -107,7 +107,7 @@ class Datasets:
             name,
             lambda: self.ctx.wire.datasets.get_dataset(owner, name),
             infer=dataset_generation,
-            hub_down=hub_down,
+            parent=parent,
         )
         if fetched.entry is not None:
             if fetched.generation is Generation.V2:

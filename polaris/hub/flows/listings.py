@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from polaris.hub.wire.core import Page
+from polaris.hub.wire.core import ArtifactKind, Page
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from polaris.hub.wire import Wire
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "ArtifactKindName", "Listings"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "Listings"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
 #: Upper bound of pages one iteration walks (a guard against a Hub that never stops paging).
 MAX_PAGES = 10_000
-
-ArtifactKindName = Literal["dataset", "benchmark", "competition", "model"]
 
 
 class Listings:
@@ -37,7 +35,7 @@ class Listings:
         self.wire = wire
         self._check_open = check_open
 
-    def lister(self, kind: ArtifactKindName) -> Callable[..., Page]:
+    def lister(self, kind: ArtifactKind) -> Callable[..., Page]:
         """The wire's listing of ``kind`` (V2 then V1 for datasets and benchmarks).
 
         Raises:
@@ -53,12 +51,12 @@ class Listings:
             raise ValueError(f"unknown artifact kind {kind!r}; expected one of {', '.join(listers)}")
         return listers[kind]
 
-    def page(self, kind: ArtifactKindName, limit: int, offset: int) -> Page:
+    def page(self, kind: ArtifactKind, limit: int, offset: int) -> Page:
         """One page of ``kind``."""
         self._check_open()
         return self.lister(kind)(limit=limit, offset=offset)
 
-    def pages(self, kind: ArtifactKindName, page_size: int) -> Iterator[Page]:
+    def pages(self, kind: ArtifactKind, page_size: int) -> Iterator[Page]:
         """Every page of ``kind``, until the Hub's total or a short page (at most :data:`MAX_PAGES`).
 
         Raises:
@@ -79,7 +77,7 @@ class Listings:
                 return
         logger.warning("Stopped listing %ss after %d pages", kind, MAX_PAGES)
 
-    def frame(self, kind: ArtifactKindName, page: Page) -> pd.DataFrame:
+    def frame(self, kind: ArtifactKind, page: Page) -> pd.DataFrame:
         """One page as a DataFrame (:mod:`polaris.hub.listing`); V1 datasets get their ``size_bytes``."""
         from polaris.hub import listing
 
