@@ -486,17 +486,29 @@ class PolarisHubClient(HubHTTPClient):
         page = self._listings.page(kind, limit, offset)
         return self._listings.frame(kind, page) if as_frame else page.items
 
+    @overload
     def list_artifacts(
-        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
-    ) -> list[ArtifactSummary]:
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[ArtifactSummary]: ...
+
+    @overload
+    def list_artifacts(
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_artifacts(
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[ArtifactSummary] | pd.DataFrame:
         """One page of artifacts of ``kind`` with what a table shows: kind, generation (``version`` 1/2), owner, name,
         ``artifact_id``, the Hub's ``artifact_version`` and description. Datasets and benchmarks: V2 first, then V1.
+        ``as_frame=True``: the page as a DataFrame (see :mod:`polaris.hub.listing`).
 
         Raises:
             ValueError: unknown kind. HubConnectionError: no answer.
             PolarisHubError (subclass per status): the Hub refused or failed.
         """
-        return list(self._listings.page(kind, limit, offset).entries)
+        page = self._listings.page(kind, limit, offset)
+        return self._listings.frame(kind, page) if as_frame else list(page.entries)
 
     def iter_artifacts(self, kind: ArtifactKind, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ArtifactSummary]:
         """Every artifact of ``kind`` you can see, as :class:`~polaris.hub.wire.ArtifactSummary`, page after page.

@@ -12,17 +12,16 @@ module                             holds
 :mod:`~.listings`                  list/iter of every kind: the one pager, frames
 =================================  ==========================================================================
 
-They import nothing above them (never the client); :class:`Flows` builds them for one client.
+They import nothing above them (never the client); :class:`Flows` builds them for one client. Nothing is imported
+with the package (``polaris.hub.client`` imports :mod:`~.listings` at import time and stays cheap).
 """
 
 from __future__ import annotations
 
-from polaris.hub.flows.benchmarks import Benchmarks
-from polaris.hub.flows.competitions import Competitions
-from polaris.hub.flows.context import FlowContext
-from polaris.hub.flows.dataset_upload import DatasetUpload
-from polaris.hub.flows.datasets import Datasets
-from polaris.hub.flows.models import Models
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from polaris.hub.flows.context import FlowContext
 
 __all__ = ["Flows"]
 
@@ -31,6 +30,12 @@ class Flows:
     """The artifact objects of one client, built on one context."""
 
     def __init__(self, ctx: FlowContext) -> None:
+        from polaris.hub.flows.benchmarks import Benchmarks
+        from polaris.hub.flows.competitions import Competitions
+        from polaris.hub.flows.dataset_upload import DatasetUpload
+        from polaris.hub.flows.datasets import Datasets
+        from polaris.hub.flows.models import Models
+
         self.context = ctx
         self.datasets = Datasets(ctx)
         self.dataset_upload = DatasetUpload(ctx)
