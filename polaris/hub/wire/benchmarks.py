@@ -24,7 +24,7 @@ class BenchmarksWire:
     def list_benchmarks_v1(self, *, limit: int, offset: int) -> Page:
         """``GET /v1/benchmark``: ``owner/name`` of each V1 benchmark.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.benchmarks import list_benchmarks
         from polaris_hub_api.models.benchmark_list import BenchmarkList
@@ -42,7 +42,7 @@ class BenchmarksWire:
     def list_benchmarks_v2(self, *, limit: int, offset: int) -> Page:
         """``GET /v2/benchmark`` (0.11+): ``artifactId`` of each V2 benchmark.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.benchmarks import list_benchmarks_v2
         from polaris_hub_api.models.benchmark_v2_list import BenchmarkV2List
@@ -65,7 +65,7 @@ class BenchmarksWire:
     def list_benchmarks(self, *, limit: int, offset: int) -> Page:
         """V2 benchmarks first, then V1 (0.11+ paging rule); V1 only on a Hub without the V2 listing.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
 
         def v2(lim: int, off: int) -> Page:
@@ -77,14 +77,14 @@ class BenchmarksWire:
         return merged_listing(self.core.generations, LIST_BENCHMARKS_V2, v2, v1, limit=limit, offset=offset)
 
     def get_benchmark_v1(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v1/benchmark/{owner}/{name}``. Raises: see :meth:`WireCore.call`."""
+        """``GET /v1/benchmark/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.benchmarks import get_benchmark
 
         path = f"/v1/benchmark/{owner}/{name}"
         return self.core.json_call("GET", path, get_benchmark.sync_detailed, read=True, owner=owner, name=name)[0]
 
     def get_benchmark_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/benchmark/{owner}/{name}`` (0.11+). Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/benchmark/{owner}/{name}`` (0.11+). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.benchmarks import get_benchmark_v2
 
         path = f"/v2/benchmark/{owner}/{name}"
@@ -93,7 +93,7 @@ class BenchmarksWire:
     def get_benchmark(self, owner: str, name: str) -> tuple[Generation, dict[str, Any]]:
         """V1, then V2 on 404 (the generation that answered is tried first next time); returns which, and the answer.
 
-        Raises: see :meth:`WireCore.call` (404 from both -> ArtifactNotFoundError).
+        Raises: see :meth:`WireCore.call_detailed` (404 from both -> ArtifactNotFoundError).
         """
         return first_answer(
             self.core.generations,
@@ -105,7 +105,7 @@ class BenchmarksWire:
         )
 
     def put_benchmark_v1(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v1/benchmark/{owner}/{name}``. Raises: see :meth:`WireCore.call`."""
+        """``PUT /v1/benchmark/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.benchmarks import put_benchmark
         from polaris_hub_api.models import BenchmarkUpload
 
@@ -115,7 +115,7 @@ class BenchmarksWire:
         )[0]
 
     def put_benchmark_v2(self, owner: str, slug: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v2/benchmark/{owner}/{slug}`` (0.12 puts the slug in the path). Raises: see :meth:`WireCore.call`."""
+        """``PUT /v2/benchmark/{owner}/{slug}`` (slug in the path). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.benchmarks import put_benchmark_v2
         from polaris_hub_api.models import BenchmarkV2Upload
 

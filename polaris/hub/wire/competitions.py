@@ -24,7 +24,7 @@ class CompetitionsWire:
         """``GET /v2/competition`` (0.10): ``owner/name`` of each competition. A Hub without that listing (0.11+
         Hubs fetch competitions by id only) lists none; that is learned once per client.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.competitions import list_competitions
         from polaris_hub_api.models.competition_list import CompetitionList
@@ -48,14 +48,14 @@ class CompetitionsWire:
         return Page(items=items, total=parsed.metadata.total, limit=limit, offset=offset, entries=entries)
 
     def get_competition_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/competition/{owner}/{name}`` (0.10). Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/competition/{owner}/{name}`` (0.10). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.competitions import get_competition
 
         path = f"/v2/competition/{owner}/{name}"
         return self.core.json_call("GET", path, get_competition.sync_detailed, read=True, owner=owner, name=name)[0]
 
     def get_competition_v1(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v1/competition/{owner}/{name}`` (0.11+, Zarr-backed). Raises: see :meth:`WireCore.call`."""
+        """``GET /v1/competition/{owner}/{name}`` (0.11+, Zarr-backed). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.competitions import get_competition_v1
 
         path = f"/v1/competition/{owner}/{name}"
@@ -64,7 +64,7 @@ class CompetitionsWire:
     def get_competition(self, owner: str, name: str) -> tuple[Generation, dict[str, Any]]:
         """``/v1/competition`` (0.11+, Zarr) first, ``/v2/competition`` (0.10) on 404; returns which, and the answer.
 
-        Raises: see :meth:`WireCore.call` (404 from both -> ArtifactNotFoundError).
+        Raises: see :meth:`WireCore.call_detailed` (404 from both -> ArtifactNotFoundError).
         """
         return first_answer(
             self.core.generations,
@@ -76,7 +76,7 @@ class CompetitionsWire:
         )
 
     def get_competition_dataset_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/competition/dataset/{owner}/{name}`` (0.10). Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/competition/dataset/{owner}/{name}`` (0.10). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.competitions import get_competition_dataset
 
         path = f"/v2/competition/dataset/{owner}/{name}"
@@ -87,7 +87,7 @@ class CompetitionsWire:
     def evaluate_competition_v2(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v2/competition/{owner}/{name}/evaluate`` with snake_case predictions (0.10).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.competitions import evaluate_competition
         from polaris_hub_api.models import CompetitionPredictions
@@ -107,7 +107,7 @@ class CompetitionsWire:
         """``POST /v1/competition-prediction`` (0.11+, camelCase body); returns the answer (scores when the Hub
         sends them; ``{}`` for a bodiless 2xx) and its ``Content-Location``.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.competitions import create_competition_prediction_v1
         from polaris_hub_api.models import CompetitionPredictionUpload

@@ -146,17 +146,6 @@ class WireCore:
             return False
         return not self._has_token()
 
-    def call(self, method: str, path: str, endpoint: Callable[..., GeneratedResponse[_R]], **kwargs: Any) -> _R | None:
-        """Call ``endpoint.sync_detailed`` and funnel failures; return the parsed 2xx model.
-
-        ``method`` and ``path`` only label errors and logs.
-
-        Raises:
-            HubConnectionError: no answer (connection, TLS, timeout).
-            PolarisHubError (a subclass per status): a non-2xx answer.
-        """
-        return self.call_detailed(method, path, endpoint, **kwargs).parsed
-
     def call_detailed(
         self,
         method: str,
@@ -166,12 +155,15 @@ class WireCore:
         read: bool = False,
         **kwargs: Any,
     ) -> GeneratedResponse[_R]:
-        """Like :meth:`call`, but return the whole generated response (status, headers, parsed model).
+        """Call ``endpoint.sync_detailed`` and funnel failures; return the whole generated response (status, headers,
+        parsed model) of a 2xx. ``method`` and ``path`` only label errors and logs.
 
         ``read=True`` marks a read of public content: without a login it is sent anonymously (no token, no login
         prompt), and a refusal becomes :class:`ArtifactNotFoundError` with the hint to log in.
 
-        Raises: see :meth:`call`.
+        Raises:
+            HubConnectionError: no answer (connection, TLS, timeout).
+            PolarisHubError (a subclass per status): a non-2xx answer.
         """
         url = f"{self.api_url.rstrip('/')}{path}"
         anonymous = read and self.anonymous

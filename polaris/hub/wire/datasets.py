@@ -26,7 +26,7 @@ class DatasetsWire:
     def list_datasets_v1(self, *, limit: int, offset: int) -> Page:
         """``GET /v1/dataset``: ``artifactId`` of each V1 dataset.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.datasets import list_datasets_v1
         from polaris_hub_api.models.dataset_v1_list import DatasetV1List
@@ -44,7 +44,7 @@ class DatasetsWire:
     def list_datasets_v2(self, *, limit: int, offset: int) -> Page:
         """``GET /v2/dataset`` (0.11+): ``artifactId`` of each V2 dataset; ``metadata.total`` is required.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.datasets import list_datasets_v2
         from polaris_hub_api.models.dataset_v2_list import DatasetV2List
@@ -67,7 +67,7 @@ class DatasetsWire:
     def list_datasets(self, *, limit: int, offset: int) -> Page:
         """V2 datasets first, then V1 (0.11+ paging rule); V1 only on a Hub without the V2 listing (learned once).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
 
         def v2(lim: int, off: int) -> Page:
@@ -80,14 +80,14 @@ class DatasetsWire:
 
     # ---------------------------------------------------------------- one dataset
     def get_dataset_v1(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v1/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call` (404 -> ArtifactNotFoundError)."""
+        """``GET /v1/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed` (404: not found)."""
         from polaris_hub_api.api.datasets import get_dataset_v1
 
         path = f"/v1/dataset/{owner}/{name}"
         return self.core.json_call("GET", path, get_dataset_v1.sync_detailed, read=True, owner=owner, name=name)[0]
 
     def get_dataset_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import get_dataset_v2
 
         path = f"/v2/dataset/{owner}/{name}"
@@ -96,7 +96,7 @@ class DatasetsWire:
     def get_dataset(self, owner: str, name: str) -> tuple[Generation, dict[str, Any]]:
         """V1, then V2 on 404 (the generation that answered is tried first next time); returns which, and the answer.
 
-        Raises: see :meth:`WireCore.call` (404 from both -> ArtifactNotFoundError).
+        Raises: see :meth:`WireCore.call_detailed` (404 from both -> ArtifactNotFoundError).
         """
         return first_answer(
             self.core.generations,
@@ -108,7 +108,7 @@ class DatasetsWire:
         )
 
     def put_dataset_v1(self, owner: str, slug: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v1/dataset/{owner}/{slug}`` (the slug in the path). Raises: see :meth:`WireCore.call`."""
+        """``PUT /v1/dataset/{owner}/{slug}`` (the slug in the path). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import put_dataset_v1
         from polaris_hub_api.models import DatasetV1Upload
 
@@ -118,7 +118,7 @@ class DatasetsWire:
         )[0]
 
     def put_dataset_v2(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v2/dataset/{owner}/{name}`` (the name in the path). Raises: see :meth:`WireCore.call`."""
+        """``PUT /v2/dataset/{owner}/{name}`` (the name in the path). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import put_dataset_v2
         from polaris_hub_api.models import DatasetV2Upload
 

@@ -22,7 +22,7 @@ class ModelsWire:
     def list_models(self, *, limit: int, offset: int) -> Page:
         """``GET /v2/model`` (0.12+): ``artifactId`` of each model. A Hub without it lists none (learned once).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.models import list_models_v2
         from polaris_hub_api.models.model_list import ModelList
@@ -51,7 +51,7 @@ class ModelsWire:
         )
 
     def get_model_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/model/{owner}/{name}`` (the one generation of models). Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/model/{owner}/{name}`` (models have one generation). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.models import get_model_v2
 
         path = f"/v2/model/{owner}/{name}"
@@ -62,7 +62,7 @@ class ModelsWire:
 
         Returns the stored model (``{}`` for a bodiless 2xx) and its ``Content-Location``.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.models import create_model_v2, put_model_v2
         from polaris_hub_api.models import ModelUpload

@@ -20,7 +20,7 @@ class ResultsWire:
     def create_result_v2(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
         """``POST /v2/result``; returns the stored result and its ``Content-Location`` (relative to hub_url).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.results import create_result
         from polaris_hub_api.models import ResultUpload
