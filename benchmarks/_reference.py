@@ -158,11 +158,9 @@ def ours_client(hub: Any) -> Any:
 
 
 def fresh_cache(client: Any, work: Path) -> None:
-    """Point the client's download cache at an empty folder (a cache hit would not measure a transfer)."""
-    from polaris.hub.cache import DownloadCache
-
-    folder = work / f"cache-{uuid.uuid4().hex[:8]}"
-    client._artifacts.cache = DownloadCache(folder)
+    """Empty the client's download cache (a cache hit would not measure a transfer)."""
+    for info in client.cache.entries():
+        client.cache.remove(info.key)
 
 
 def pointer_dataset(name: str, root: Path, rows: int) -> Any:

@@ -263,6 +263,8 @@ def configure_logging(debug: bool) -> None:
     root.setLevel(level)
     # Plain progress lines (no terminal, no notebook: CI logs) are INFO records of this logger.
     logging.getLogger("polaris.progress").setLevel(logging.DEBUG if debug else logging.INFO)
+    # Which cached copy served a get_* (offline mode: an INFO line of the one offline fallback) is always shown.
+    logging.getLogger("polaris.hub.flows.context").setLevel(logging.DEBUG if debug else logging.INFO)
     if not any(getattr(h, "_polaris_cli", False) for h in root.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

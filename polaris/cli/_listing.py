@@ -10,8 +10,8 @@ import typer
 from polaris.cli._common import emit_json, make_client, out_console, resolve_owner
 
 if TYPE_CHECKING:
-    from polaris.hub._client_v2 import ArtifactKindName
     from polaris.hub.wire import ArtifactSummary
+    from polaris.hub.wire.core import ArtifactKind
 
 __all__ = ["DEFAULT_LIMIT", "QUIET", "ListedArtifact", "format_name", "run_listing"]
 
@@ -76,7 +76,7 @@ def _matches(item: ListedArtifact, text: str | None, owner: str | None) -> bool:
 def run_listing(
     ctx: typer.Context,
     title: str,
-    kind: ArtifactKindName,
+    kind: ArtifactKind,
     *,
     limit: int,
     offset: int,

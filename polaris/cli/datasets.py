@@ -148,7 +148,7 @@ def metadata_summary(kind: str, generation: int, data: dict[str, Any]) -> dict[s
 
 def _export_plan(entry: Path, slug: str) -> list[tuple[Path, str]]:
     """(file or folder in the cache entry, name in the target folder) for one dataset."""
-    from polaris.hub.artifact_io import MANIFEST_FILE, METADATA_FILE, TABLE_FILE, ZARR_DIR
+    from polaris.hub.flows.context import MANIFEST_FILE, METADATA_FILE, TABLE_FILE, ZARR_DIR
 
     names = {
         TABLE_FILE: f"{slug}.parquet",
@@ -215,7 +215,7 @@ def export_dataset(dataset: DatasetV1 | DatasetV2, to: Path, *, link: bool, over
     if isinstance(dataset, DatasetV1) and not link:
         import json
 
-        from polaris.hub.artifact_io import METADATA_FILE
+        from polaris.hub.flows.context import METADATA_FILE
 
         meta = json.loads((entry / METADATA_FILE).read_text(encoding="utf-8"))
         expected = (meta.get("tableContent") or {}).get("md5Sum")

@@ -13,8 +13,8 @@ from polaris.errors import (
     PolarisHubError,
     TokenExchangeError,
 )
-from polaris.hub._wire import connection_error, error_for_status
 from polaris.hub.token_cache import with_expires_at
+from polaris.hub.wire import connection_error, error_for_status
 
 if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings

@@ -40,9 +40,9 @@ from polaris.hub._oauth_grants import exchange_for_hub_token as exchange_for_hub
 from polaris.hub._oauth_grants import exchange_for_storage_token as exchange_for_storage_token
 from polaris.hub._oauth_grants import password_grant as password_grant
 from polaris.hub._oauth_grants import revoke_token as revoke_token
-from polaris.hub._wire import connection_error, fetch_user_info
 from polaris.hub.redact import redact_url
 from polaris.hub.token_cache import CachedTokens, TokenCache, with_expires_at
+from polaris.hub.wire import connection_error, fetch_user_info
 
 if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings

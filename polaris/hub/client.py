@@ -1,50 +1,33 @@
 """``PolarisHubClient``: the documented entry point to the Polaris Hub.
 
-It *is* an httpx client (an authlib ``OAuth2Client``): every request carries the Hub token, renewed
-without asking the user when it expires. ``client.api`` is the generated client sharing that connection,
-for power users who want to call any endpoint directly.
+It *is* an httpx client (an authlib ``OAuth2Client``, through :class:`~polaris.hub._base_client.HubHTTPClient`, the
+HTTP side): every request carries the Hub token, renewed without asking the user when it expires. ``client.api``
+is the generated client sharing that connection, for power users who want to call any endpoint directly.
+
+Every documented method is a short hand-off to one object per artifact kind (:mod:`polaris.hub.flows`):
+``self._flows.datasets``, ``.dataset_upload``, ``.benchmarks``, ``.competitions``, ``.models``, and
+``self._listings`` for the listings. Argument checks go at the top of each method, before its hand-off.
 
 Importing this module stays cheap: no pandas, pyarrow, zarr, obstore, numpy or scikit-learn.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import httpx
-
-from polaris.errors import (
-    CABundleNotFoundError,
-    ClientClosedError,
-    NotCachedError,
-    OfflineError,
-    PolarisError,
-    PolarisUnauthorizedError,
-    SettingsError,
-)
-from polaris.hub._client_listings import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
-from polaris.hub._client_listings import MAX_PAGES as MAX_PAGES
-from polaris.hub._client_listings import HubListingsMixin
-from polaris.hub._client_v2 import HubGenerationsMixin
-from polaris.hub._transport import RetryTransport
-from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
-from polaris.hub.redact import install_log_redaction, mask_secret, redact_url
+from polaris.errors import PolarisUnauthorizedError, SettingsError
+from polaris.hub._base_client import HubHTTPClient
+from polaris.hub.auth import ConsoleLoginUI, LoginResult, LoginUI
+from polaris.hub.flows.listings import DEFAULT_PAGE_SIZE, MAX_PAGES, Listings
+from polaris.hub.redact import install_log_redaction, redact_url
 from polaris.hub.settings import PolarisHubSettings
-from polaris.hub.token_cache import TokenCache
-from polaris.types import (
-    AccessType,
-    ChecksumStrategy,
-    HubOwner,
-    TimeoutTypes,
-    ZarrConflictResolution,
-    split_artifact_id,
-)
+from polaris.hub.wire.core import ArtifactKind, owner_and_name
+from polaris.types import AccessType, ChecksumStrategy, HubOwner, TimeoutTypes, ZarrConflictResolution
 
 if TYPE_CHECKING:
-    from polaris_hub_api import AuthenticatedClient
+    import httpx
+    import pandas as pd
 
     from polaris.artifacts import (
         BenchmarkResults,
@@ -57,43 +40,17 @@ if TYPE_CHECKING:
         Model,
     )
     from polaris.artifacts.competition import CompetitionPredictions
-    from polaris.hub._wire import Wire
-    from polaris.hub.artifact_io_v2 import ArtifactIOV2
-
-    _OAuth2ClientBase = httpx.Client
-    _OAuth2Token = dict
-else:
-    _OAuth2ClientBase = load_oauth2_client_class()
-    from authlib.oauth2.rfc6749 import OAuth2Token as _OAuth2Token
+    from polaris.hub.cache import DownloadCache
+    from polaris.hub.flows import Flows
+    from polaris.hub.wire import ArtifactSummary
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGES", "PolarisHubClient"]
 
-logger = logging.getLogger(__name__)
 # Secrets never reach a log line: the client's loggers and those of the HTTP stacks get a redacting filter.
 install_log_redaction()
 
 
-_SECRET_TOKEN_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
-
-
-class MaskedToken(_OAuth2Token):  # type: ignore[type-arg]
-    """authlib's ``OAuth2Token`` (a dict: every key and value still there) whose repr shows ``***`` + last 4 only."""
-
-    def __repr__(self) -> str:
-        shown = {k: mask_secret(str(v)) if k in _SECRET_TOKEN_FIELDS and v else v for k, v in self.items()}
-        return f"{type(self).__name__}({shown!r})"
-
-    __str__ = __repr__
-
-
-def _masked(token: Any) -> Any:
-    """``token`` as a :class:`MaskedToken` (``None`` and non-dicts unchanged)."""
-    if isinstance(token, dict) and not isinstance(token, MaskedToken):
-        return MaskedToken(dict(token))
-    return token
-
-
-class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase):
+class PolarisHubClient(HubHTTPClient):
     """A client of one Polaris Hub.
 
     Args:
@@ -114,98 +71,11 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     :class:`~polaris.errors.NotCachedError` naming what is not cached.
     """
 
-    def __init__(
-        self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
-    ) -> None:
-        install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
-        self.settings = settings if settings is not None else PolarisHubSettings()
-        verify = kwargs.pop("verify", None)
-        if verify is None:
-            try:
-                verify = self.settings.httpx_verify()
-            except FileNotFoundError as exc:
-                raise CABundleNotFoundError(
-                    f"POLARIS_CA_BUNDLE (ca_bundle) names a missing file or folder: {self.settings.ca_bundle}"
-                ) from exc
-        timeout = kwargs.pop("timeout", None) or self.settings.httpx_timeout()
-        transport = kwargs.pop("transport", None)
-        if transport is None:
-            transport = RetryTransport(httpx.HTTPTransport(verify=verify))
-        token_http_options: dict[str, Any] = {
-            "verify": verify,
-            "timeout": timeout,
-            "transport": RetryTransport(httpx.HTTPTransport(verify=verify)),
-        }
-        self._authenticator = HubAuthenticator(
-            self.settings, TokenCache(self.settings.hub_url, persist=cache_auth_token), token_http_options
-        )
-        self._wire_instance: Wire | None = None
-        self._artifact_io: ArtifactIOV2 | None = None
-        # reads without a login go through a client that has no credentials at all
-        self._anonymous_options: dict[str, Any] = {"timeout": timeout, "verify": verify, "transport": transport}
-        self._anonymous_http: httpx.Client | None = None
-        #: Show byte-level progress during transfers (default from POLARIS_PROGRESS; see polaris.progress).
-        self.show_progress = self.settings.progress
-        kwargs.setdefault("base_url", self.settings.resolved_api_url)
-        super().__init__(  # type: ignore[call-arg]
-            token=_masked(self._authenticator.tokens.hub_token),
-            timeout=timeout,
-            transport=transport,
-            **kwargs,
-        )
+    _flows_instance: Flows | None = None
+    _listings_instance: Listings | None = None
 
     def __repr__(self) -> str:
         return f"PolarisHubClient(hub_url={redact_url(self.settings.hub_url)!r}, logged_in={self.is_logged_in})"
-
-    @property
-    def token(self) -> Any:
-        """The Hub token in use (authlib's ``OAuth2Token`` dict; its repr shows ``***`` + the last 4 characters)."""
-        return self.token_auth.token  # type: ignore[attr-defined]
-
-    @token.setter
-    def token(self, value: Any) -> None:
-        self.token_auth.set_token(_masked(value))  # type: ignore[attr-defined]
-
-    def __del__(self) -> None:
-        # authlib's __del__ assumes __init__ ran to its end; a client whose __init__ raised (bad settings, an unsafe
-        # token cache) holds nothing to release.
-        if "session" not in vars(self):
-            return
-        parent_del = getattr(super(), "__del__", None)
-        if parent_del is not None:
-            with contextlib.suppress(Exception):
-                parent_del()
-
-    # ------------------------------------------------------------------ offline mode
-    @property
-    def offline(self) -> bool:
-        """True when no request may be sent (``POLARIS_OFFLINE=1``); artifacts then come from the local cache."""
-        return bool(self.settings.offline)
-
-    def _refuse_offline(self, what: str) -> None:
-        if self.offline:
-            raise OfflineError(f"Offline mode is on: {what} needs the Hub, and no request was sent")
-
-    @contextlib.contextmanager
-    def _cached_only(self, kind: str, artifact: str) -> Iterator[None]:
-        """Offline: turn "no request was sent" into an error naming what is not cached."""
-        io_logger = logging.getLogger("polaris.hub.artifact_io")
-        wording = _OfflineWording()
-        if self.offline:
-            io_logger.addFilter(wording)
-        try:
-            yield
-        except OfflineError as exc:
-            raise NotCachedError(
-                f"Offline mode is on and the {kind} {artifact} is not in the local cache", kind=kind, artifact=artifact
-            ) from exc
-        finally:
-            io_logger.removeFilter(wording)
-
-    # ------------------------------------------------------------------ lifecycle
-    def _check_open(self) -> None:
-        if self.is_closed:
-            raise ClientClosedError("This PolarisHubClient has been closed")
 
     def __enter__(self) -> PolarisHubClient:
         self._check_open()
@@ -214,153 +84,41 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     def __exit__(self, *args: Any) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Close the connections (safe to call twice). The client cannot be used afterwards."""
-        self._authenticator.close()
-        if self._anonymous_http is not None:
-            self._anonymous_http.close()
-        if self._artifact_io is not None:
-            self._artifact_io.close()
-        super().close()
-
-    # ------------------------------------------------------------------ authlib hooks
-    def ensure_active_token(self, token: Any = None) -> bool:
-        """Make the Hub token usable: renew it from the external token or the password if it expired.
-
-        Returns ``False`` when no usable token can be had (authlib then refuses the request). Offline, nothing is
-        renewed: the answer is whether a token is held.
-        """
-        if self.offline:
-            return self.is_logged_in
-        hub = self._authenticator.active_hub_token()
-        if hub is None:
-            return False
-        current = self.token
-        if current is None or current.get("access_token") != hub.get("access_token"):
-            self.token = hub
-        return True
-
-    def _authenticate(self, withhold_token: bool, auth: Any) -> None:
-        self._check_open()
-        self._refuse_offline("this request")
-        if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
-            return
-        if not self.ensure_active_token():
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
-
-    def request(
-        self,
-        method: str,
-        url: httpx.URL | str,
-        withhold_token: bool = False,
-        auth: Any = httpx.USE_CLIENT_DEFAULT,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """An httpx request carrying the Hub token (``withhold_token=True`` sends none).
-
-        Raises:
-            ClientClosedError: the client was closed.
-            PolarisUnauthorizedError: no usable Hub token.
-            httpx.HTTPError: transport failures (the typed funnel lives in the high-level methods).
-        """
-        self._authenticate(withhold_token, auth)
-        return super().request(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
-
-    def stream(
-        self,
-        method: str,
-        url: httpx.URL | str,
-        withhold_token: bool = False,
-        auth: Any = httpx.USE_CLIENT_DEFAULT,
-        **kwargs: Any,
-    ) -> Any:
-        """Like :meth:`request`, streaming the response body."""
-        self._authenticate(withhold_token, auth)
-        return super().stream(method, url, withhold_token=withhold_token, auth=auth, **kwargs)  # type: ignore[call-arg]
-
-    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
-        self._check_open()
-        self._refuse_offline(f"{request.method} {request.url.path}")
-        response = super().send(request, **kwargs)
-        if response.status_code != 401:
-            return response
-        rejected = self._rejected_hub_token(response.request, request)
-        if rejected is None:
-            return response
-        try:
-            renewed = self._authenticator.renew_rejected_hub_token(rejected)
-        except PolarisError as exc:
-            logger.info("The Hub rejected the Hub token and renewing it failed: %s", exc.message)
-            return response
-        if renewed is None:
-            logger.info("The Hub rejected the Hub token, and no password or refreshable login can renew it")
-            return response
-        logger.info("The Hub rejected the Hub token; renewed it once and sending the request again")
-        response.close()
-        self.token = renewed
-        request.headers["Authorization"] = f"Bearer {renewed['access_token']}"
-        return super().send(request, **kwargs)
-
-    def _rejected_hub_token(self, sent: httpx.Request, request: httpx.Request) -> str | None:
-        """The Hub token ``sent`` carried, when its 401 may be cured by renewing it (and ``request`` can be resent).
-
-        ``sent`` is what went on the wire (authlib's auth flow builds it from ``request``).
-        """
-        scheme, _, value = sent.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not value:
-            return None
-        hub = self._authenticator.tokens.hub_token
-        held = self.token
-        known = {str(t.get("access_token")) for t in (hub, held) if t}
-        if value not in known:
-            return None  # a token the caller set by hand, or one for another service
-        try:
-            request.read()  # bytes bodies can be sent again; a consumed stream cannot
-        except httpx.StreamConsumed:
-            return None
-        return str(value)
-
-    # ------------------------------------------------------------------ generated client
+    # ------------------------------------------------------------------ the objects the methods hand off to
     @property
-    def _wire(self) -> Wire:
-        if self._wire_instance is None:
-            from polaris.hub._wire import Wire
+    def _flows(self) -> Flows:
+        self._check_open()
+        if self._flows_instance is None:
+            from polaris.hub.flows import Flows
+            from polaris.hub.flows.context import FlowContext
 
-            options = self._anonymous_options
-            own_transport = options["transport"]
-            if self.offline:  # anonymous reads must not reach the network either
-                own_transport = _OfflineTransport()
-            self._anonymous_http = httpx.Client(
-                base_url=self.settings.resolved_api_url,
-                timeout=options["timeout"],
-                transport=own_transport
-                if own_transport is not None
-                else RetryTransport(httpx.HTTPTransport(verify=options["verify"])),
-            )
-            self._wire_instance = Wire(
-                self,
-                self.settings.resolved_api_url,
-                anonymous_http=self._anonymous_http,
-                has_token=self.ensure_active_token,
-            )
-        return self._wire_instance
+            def storage_token(resource: str, scope: str) -> dict[str, Any]:
+                return self._authenticator.storage_token(resource=resource, scope=scope)
+
+            context = FlowContext(self._wire, storage_token, self.settings, progress=lambda: self.show_progress)
+            self._flows_instance = Flows(context)
+            self._on_close.append(self._flows_instance.close)
+        return self._flows_instance
 
     @property
-    def api(self) -> AuthenticatedClient:
-        """The generated ``polaris_hub_api`` client, sharing this authenticated connection.
+    def _listings(self) -> Listings:
+        if self._listings_instance is None:
+            self._listings_instance = Listings(self._wire, self._check_open)
+        return self._listings_instance
 
-        Call any generated endpoint with it, e.g. ``list_datasets_v1.sync_detailed(client=client.api)``.
-        """
+    @property
+    def cache(self) -> DownloadCache:
+        """The verified download cache this client reads and fills (read-only attribute; see
+        :class:`~polaris.hub.cache.DownloadCache` for ``entries()``, ``verify()``, ``remove()``)."""
+        return self._flows.context.cache
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True when reads go out without a token (no usable login): only public artifacts can be seen."""
         self._check_open()
-        return self._wire.api
+        return self._wire.anonymous
 
     # ------------------------------------------------------------------ authentication
-    @property
-    def is_logged_in(self) -> bool:
-        """True when a Hub token is held (it may still need a silent renewal)."""
-        return self._authenticator.tokens.hub_token is not None
-
     def login(
         self, overwrite: bool = False, auto_open_browser: bool = True, *, ui: LoginUI | None = None
     ) -> LoginResult:
@@ -392,7 +150,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
 
         def probe() -> None:  # one authenticated request: does the Hub accept the cached token? (401 renews once)
             self.token = self._authenticator.tokens.hub_token
-            self._wire.list_datasets(limit=1, offset=0)
+            self._wire.datasets.list_datasets(limit=1, offset=0)
 
         result = self._authenticator.login(
             overwrite=overwrite,
@@ -427,26 +185,48 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
         return self._authenticator.identity()
 
-    # ------------------------------------------------------------------ helpers
+    @property
+    def login_username(self) -> str | None:
+        """The user name (the owner slug of your artifacts) of the cached login: the identity provider's
+        ``preferred_username``/``username`` claim, else the password-grant user; ``None`` when not logged in or
+        the login names only an e-mail."""
+        if self._authenticator.tokens.hub_token is None:
+            return None
+        claims = self._authenticator.tokens.identity or {}
+        for key in ("preferred_username", "username"):
+            if claims.get(key):
+                return str(claims[key])
+        settings = self._authenticator.settings
+        if settings.uses_password_grant and settings.username:
+            return str(settings.username)
+        return None
+
+    def get_artifact_metadata(
+        self, kind: Literal["dataset", "benchmark"], owner: str | HubOwner, name: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The Hub's metadata of a dataset or benchmark without downloading any of its data: ``(generation, JSON)``,
+        generation 1 (V1) or 2 (V2; tried when the Hub has no V1 artifact of that name).
+
+        Raises:
+            ValueError: another kind. ArtifactNotFoundError: no such artifact, or you may not see it.
+            HubConnectionError: no answer.
+        """
+        self._check_open()
+        own, nm = owner_and_name(owner, name)
+        if kind == "dataset":
+            generation, data = self._wire.datasets.get_dataset(own, nm)
+        elif kind == "benchmark":
+            generation, data = self._wire.benchmarks.get_benchmark(own, nm)
+        else:
+            raise ValueError(f"kind must be 'dataset' or 'benchmark'; got {kind!r}")
+        return int(generation), data
+
     def get_metadata_from_response(self, response: httpx.Response, key: str) -> str | None:
         """The custom metadata header ``<custom_metadata_prefix><key>`` of a response, or ``None``."""
         value: str | None = response.headers.get(f"{self.settings.custom_metadata_prefix}{key}")
         return value
 
-    # ------------------------------------------------------------------ artifacts
-    @property
-    def _artifacts(self) -> ArtifactIOV2:
-        self._check_open()
-        if self._artifact_io is None:
-            from polaris.hub.artifact_io_v2 import ArtifactIOV2
-
-            def storage_token(resource: str, scope: str) -> dict[str, Any]:
-                return self._authenticator.storage_token(resource=resource, scope=scope)
-
-            self._artifact_io = ArtifactIOV2(self._wire, storage_token, self.settings, progress=self.show_progress)
-        self._artifact_io.progress = self.show_progress
-        return self._artifact_io
-
+    # ------------------------------------------------------------------ datasets
     def get_dataset(
         self,
         owner: str | HubOwner,
@@ -471,49 +251,8 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             PolarisUnauthorizedError: not logged in.
             StorageError: the object storage could not be read.
         """
-        owner, name = _split(owner, name)
-        with self._cached_only("dataset", f"{owner}/{name}"):
-            return self._artifacts.get_dataset(owner, name, verify_checksum, lazy=lazy)
-
-    def get_benchmark(
-        self,
-        owner: str | HubOwner,
-        name: str | None = None,
-        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
-    ) -> BenchmarkSpecification | BenchmarkV2Specification:
-        """Download a benchmark and its dataset; its checksum is really compared when the strategy verifies.
-
-        A V1 benchmark (``/v1/benchmark``) or, when the Hub has none of that name, a V2 benchmark on a V2 dataset
-        whose training/test index sets are read as Roaring bitmaps, each verified against the Hub's md5.
-
-        Raises:
-            ArtifactNotFoundError: no such benchmark (or dataset), or you may not see it.
-            PolarisChecksumError: the benchmark or its dataset does not match the Hub's checksum.
-            PolarisUnauthorizedError: not logged in.
-        """
-        owner, name = _split(owner, name)
-        with self._cached_only("benchmark", f"{owner}/{name}"):
-            return self._artifacts.get_benchmark(owner, name, verify_checksum)
-
-    def get_competition(
-        self,
-        owner: str | HubOwner,
-        name: str | None = None,
-        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
-    ) -> CompetitionSpecification:
-        """Download a competition and its dataset (test targets stay on the Hub).
-
-        A 0.11+ competition (``/v1/competition``: itself a Zarr archive, returned as a
-        :class:`~polaris.artifacts.ZarrCompetitionSpecification`) or, on 404, a 0.10 one (``/v2/competition``).
-
-        Raises:
-            ArtifactNotFoundError: no such competition, or you may not see it.
-            PolarisChecksumError: the dataset does not match the Hub's masked checksum.
-            PolarisUnauthorizedError: not logged in.
-        """
-        owner, name = _split(owner, name)
-        with self._cached_only("competition", f"{owner}/{name}"):
-            return self._artifacts.get_competition(owner, name, verify_checksum)
+        owner, name = owner_and_name(owner, name)
+        return self._flows.datasets.get(owner, name, verify_checksum, lazy=lazy)
 
     def upload_dataset(
         self,
@@ -543,8 +282,9 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
                 object differs from ours (named in the message).
             PartialUploadError: part of the data was sent; its hint gives the call that completes it.
         """
+        upload = self._flows.dataset_upload
         with self._timeout_for(timeout) as pair:
-            return self._artifacts.upload_dataset(
+            return upload.upload(
                 dataset,
                 access=access,
                 owner=owner,
@@ -553,26 +293,25 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
                 parent_artifact_id=parent_artifact_id,
             )
 
-    @contextlib.contextmanager
-    def _timeout_for(self, timeout: TimeoutTypes) -> Iterator[tuple[float, float] | None]:
-        """Apply ``timeout`` to this client's Hub requests for the duration of one call; yields it for storage."""
-        from polaris.hub.settings import LIBRARY_DEFAULT_TIMEOUT
+    # ------------------------------------------------------------------ benchmarks and results
+    def get_benchmark(
+        self,
+        owner: str | HubOwner,
+        name: str | None = None,
+        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+    ) -> BenchmarkSpecification | BenchmarkV2Specification:
+        """Download a benchmark and its dataset; its checksum is really compared when the strategy verifies.
 
-        if timeout == "never":
-            new, pair = httpx.Timeout(None), None
-        elif timeout == "timeout":
-            new, pair = httpx.Timeout(LIBRARY_DEFAULT_TIMEOUT), (LIBRARY_DEFAULT_TIMEOUT, LIBRARY_DEFAULT_TIMEOUT)
-        else:
-            if not (isinstance(timeout, tuple | list) and len(timeout) == 2):
-                raise TypeError(f"timeout must be (connect, read) seconds, 'timeout' or 'never', not {timeout!r}")
-            connect, read = (float(v) for v in timeout)
-            new, pair = httpx.Timeout(read, connect=connect, read=read, write=read, pool=read), (connect, read)
-        previous = self.timeout
-        self.timeout = new
-        try:
-            yield pair
-        finally:
-            self.timeout = previous
+        A V1 benchmark (``/v1/benchmark``) or, when the Hub has none of that name, a V2 benchmark on a V2 dataset
+        whose training/test index sets are read as Roaring bitmaps, each verified against the Hub's md5.
+
+        Raises:
+            ArtifactNotFoundError: no such benchmark (or dataset), or you may not see it.
+            PolarisChecksumError: the benchmark or its dataset does not match the Hub's checksum.
+            PolarisUnauthorizedError: not logged in.
+        """
+        owner, name = owner_and_name(owner, name)
+        return self._flows.benchmarks.get(owner, name, verify_checksum)
 
     def upload_benchmark(
         self,
@@ -591,7 +330,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             InvalidArtifactError: the dataset is not on the Hub, or the benchmark breaks a rule.
             PolarisCreateArtifactError: you may not create artifacts for this owner.
         """
-        return self._artifacts.upload_benchmark(
+        return self._flows.benchmarks.upload(
             benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
         )
 
@@ -614,9 +353,29 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             ArtifactNotFoundError: the benchmark is not on the Hub.
             PolarisCreateArtifactError: ``owner`` is not you.
         """
-        uploaded, url = self._artifacts.upload_results(results, access=access, owner=owner, model=model)
+        uploaded, url = self._flows.benchmarks.upload_results(results, access=access, owner=owner, model=model)
         uploaded.hub_url = url
         return uploaded
+
+    # ------------------------------------------------------------------ competitions
+    def get_competition(
+        self,
+        owner: str | HubOwner,
+        name: str | None = None,
+        verify_checksum: ChecksumStrategy = "verify_unless_zarr",
+    ) -> CompetitionSpecification:
+        """Download a competition and its dataset (test targets stay on the Hub).
+
+        A 0.11+ competition (``/v1/competition``: itself a Zarr archive, returned as a
+        :class:`~polaris.artifacts.ZarrCompetitionSpecification`) or, on 404, a 0.10 one (``/v2/competition``).
+
+        Raises:
+            ArtifactNotFoundError: no such competition, or you may not see it.
+            PolarisChecksumError: the dataset does not match the Hub's masked checksum.
+            PolarisUnauthorizedError: not logged in.
+        """
+        owner, name = owner_and_name(owner, name)
+        return self._flows.competitions.get(owner, name, verify_checksum)
 
     def evaluate_competition(
         self,
@@ -641,28 +400,196 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             ValueError: the predictions do not fit the competition's test sets.
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
-        return self._artifacts.evaluate_competition(
+        return self._flows.competitions.evaluate(
             competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
         )
 
+    # ------------------------------------------------------------------ models
+    def get_model(self, owner: str | HubOwner, name: str | None = None) -> Model:
+        """A model's metadata: ``get_model("owner", "name")`` or ``get_model("owner/name")`` (a version's slug works).
 
-class _OfflineWording(logging.Filter):
-    """Offline, a cached copy is used by choice: say so instead of "the Hub cannot be reached" (at INFO)."""
+        Raises:
+            ArtifactNotFoundError: no such model, or you may not see it (not logged in: only public ones).
+            HubConnectionError: no answer.
+        """
+        owner, name = owner_and_name(owner, name)
+        return self._flows.models.get(owner, name)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith("The Hub cannot be reached; using the cached copy"):
-            record.msg = "Offline mode: using the verified cached copy of %s/%s"
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
+    def upload_model(
+        self,
+        model: Model,
+        access: AccessType = "private",
+        owner: str | HubOwner | None = None,
+        *,
+        parent_artifact_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Upload a model (metadata only). ``parent_artifact_id`` (``owner/slug``) makes it a new version of that
+        model (set ``model.artifact_changelog`` to say what changed). Returns the Hub's JSON answer.
 
+        ``PUT /v2/model/{owner}/{slug}`` (0.12+), or ``POST /v2/model`` on a 0.11 Hub (learned once per client).
 
-class _OfflineTransport(httpx.BaseTransport):
-    """The transport of a client in offline mode: every request is refused before any socket is opened."""
+        Raises:
+            InvalidArtifactError: no name or owner (nothing sent).
+            PolarisUnauthorizedError: not logged in. PolarisCreateArtifactError: not your owner.
+            ArtifactNotFoundError: the Hub has no model endpoints.
+        """
+        return self._flows.models.upload(model, access=access, owner=owner, parent_artifact_id=parent_artifact_id)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        raise OfflineError(
-            f"Offline mode is on: {request.method} {request.url.path} needs the Hub, and no request was sent"
-        )
+    # ------------------------------------------------------------------ listings
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_datasets(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
+        """``owner/name`` of the datasets you can see, one page: V2 first, then V1 (as the Hub pages them).
+
+        Without a login only public datasets are listed (no token is sent). Details: ``list_artifacts("dataset")``.
+        ``as_frame=True`` returns the page as a pandas DataFrame instead (owner, name, kind, version, access,
+        size_bytes; see :mod:`polaris.hub.listing`).
+
+        Raises:
+            PolarisUnauthorizedError: not logged in. HubConnectionError: no answer.
+            PolarisHubError (subclass per status): the Hub refused or failed.
+        """
+        return self._list("dataset", limit, offset, as_frame)
+
+    @overload
+    def list_benchmarks(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_benchmarks(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_benchmarks(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
+        """``owner/name`` of the benchmarks you can see, one page: V2 first, then V1.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._list("benchmark", limit, offset, as_frame)
+
+    @overload
+    def list_competitions(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_competitions(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_competitions(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
+        """``owner/name`` of the competitions you can see, one page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._list("competition", limit, offset, as_frame)
+
+    @overload
+    def list_models(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[str]: ...
+
+    @overload
+    def list_models(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_models(
+        self, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[str] | pd.DataFrame:
+        """``owner/slug`` of the models you can see, one page (none on a Hub without models).
+
+        Raises: as :meth:`list_artifacts`.
+        """
+        return self._list("model", limit, offset, as_frame)
+
+    def _list(self, kind: ArtifactKind, limit: int, offset: int, as_frame: bool) -> list[str] | pd.DataFrame:
+        page = self._listings.page(kind, limit, offset)
+        return self._listings.frame(kind, page) if as_frame else page.items
+
+    @overload
+    def list_artifacts(
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[False] = False
+    ) -> list[ArtifactSummary]: ...
+
+    @overload
+    def list_artifacts(
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: Literal[True]
+    ) -> pd.DataFrame: ...
+
+    def list_artifacts(
+        self, kind: ArtifactKind, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, *, as_frame: bool = False
+    ) -> list[ArtifactSummary] | pd.DataFrame:
+        """One page of artifacts of ``kind`` with what a table shows: kind, generation (``version`` 1/2), owner, name,
+        ``artifact_id``, the Hub's ``artifact_version`` and description. Datasets and benchmarks: V2 first, then V1.
+        ``as_frame=True``: the page as a DataFrame (see :mod:`polaris.hub.listing`).
+
+        Raises:
+            ValueError: unknown kind. HubConnectionError: no answer.
+            PolarisHubError (subclass per status): the Hub refused or failed.
+        """
+        page = self._listings.page(kind, limit, offset)
+        return self._listings.frame(kind, page) if as_frame else list(page.entries)
+
+    def iter_artifacts(self, kind: ArtifactKind, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ArtifactSummary]:
+        """Every artifact of ``kind`` you can see, as :class:`~polaris.hub.wire.ArtifactSummary`, page after page.
+
+        Raises: as :meth:`list_artifacts`.
+        """
+        for page in self._listings.pages(kind, page_size):
+            yield from page.entries
+
+    def iter_datasets(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every dataset you can see (``owner/name``; V2, then V1), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._iter("dataset", page_size)
+
+    def iter_benchmarks(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every benchmark you can see (``owner/name``), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._iter("benchmark", page_size)
+
+    def iter_competitions(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every competition you can see (``owner/name``), page after page.
+
+        Raises: as :meth:`list_datasets`.
+        """
+        return self._iter("competition", page_size)
+
+    def iter_models(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[str]:
+        """Every model you can see (``owner/slug``), page after page.
+
+        Raises: as :meth:`list_artifacts`.
+        """
+        return self._iter("model", page_size)
+
+    def _iter(self, kind: ArtifactKind, page_size: int) -> Iterator[str]:
+        for page in self._listings.pages(kind, page_size):
+            yield from page.items
+
+    def _v1_dataset_metadata(self, owner: str, name: str) -> dict[str, Any]:
+        """The Hub's metadata of one V1 dataset (for the ``size_bytes`` of :mod:`polaris.hub.listing` frames)."""
+        self._check_open()
+        return self._wire.datasets.get_dataset_v1(owner, name)
 
 
 def _check_login_settings(settings: PolarisHubSettings) -> None:
@@ -679,11 +606,3 @@ def _check_login_settings(settings: PolarisHubSettings) -> None:
             "POLARIS_PASSWORD is set but POLARIS_USERNAME is not",
             hint="Set POLARIS_USERNAME too for the password grant, or unset POLARIS_PASSWORD to log in with a browser.",
         )
-
-
-def _split(owner: str | HubOwner, name: str | None) -> tuple[str, str]:
-    """``("owner", "name")`` from ``owner, name`` or from a single ``"owner/name"``."""
-    slug = owner.slug if isinstance(owner, HubOwner) else str(owner)
-    if name is None:
-        return split_artifact_id(slug)
-    return slug, name

@@ -33,6 +33,7 @@ __all__ = [
     "DIRECT_MAX_WORKERS",
     "MAX_SAME_HOST_REDIRECTS",
     "DirectReader",
+    "DirectSession",
     "is_direct_url",
     "zarr_v2_keys",
 ]
@@ -333,3 +334,32 @@ class DirectReader:
             raise
         logger.info("read %d Zarr objects of %s over direct URLs", found, artifact or root_url)
         return dest
+
+
+class _DirectPaths:
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self.paths = dict(paths)
+
+
+class DirectSession:
+    """Stands in for a read :class:`~polaris.hub.storage.StorageSession` when the data is read over direct URLs.
+
+    ``token.paths`` holds the direct URLs; downloads verify exactly as a storage session does.
+    """
+
+    def __init__(self, reader: DirectReader, paths: Mapping[str, str]) -> None:
+        self.reader = reader
+        self.token = _DirectPaths(paths)
+
+    def download_file(
+        self, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = "", **_: Any
+    ) -> Path:
+        return self.reader.download_file(url, dest, expected_md5=expected_md5, artifact=artifact)
+
+    def download_zarr(
+        self, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = "", **_: Any
+    ) -> Path:
+        return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact)
+
+    def read_bytes(self, url: str) -> bytes:
+        return self.reader.read_bytes(url)

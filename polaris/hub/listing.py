@@ -16,15 +16,23 @@ say (V2 archives, benchmarks, competitions, models). pandas is imported only whe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from polaris.hub._client_v2 import ArtifactKindName
-    from polaris.hub.client import PolarisHubClient
     from polaris.hub.wire import ArtifactSummary, Page
+    from polaris.hub.wire.core import ArtifactKind
+
+
+class ListingClient(Protocol):
+    """What the frames need of a :class:`~polaris.hub.client.PolarisHubClient`."""
+
+    def iter_artifacts(self, kind: ArtifactKind, page_size: int = ...) -> Iterator[ArtifactSummary]: ...
+
+    def _v1_dataset_metadata(self, owner: str, name: str) -> dict[str, Any]: ...
+
 
 __all__ = [
     "COLUMNS",
@@ -33,7 +41,9 @@ __all__ = [
     "datasets_frame",
     "datasets_page_frame",
     "models_frame",
+    "page_frame",
     "rows_to_frame",
+    "v1_dataset_size",
 ]
 
 #: Columns of every listing frame, in order.
@@ -76,8 +86,8 @@ def _row(summary: ArtifactSummary, size: Callable[[ArtifactSummary], int | None]
 
 
 def _frame(
-    client: PolarisHubClient,
-    kind: ArtifactKindName,
+    client: ListingClient,
+    kind: ArtifactKind,
     *,
     owner: str | None,
     contains: str | None,
@@ -88,24 +98,32 @@ def _frame(
     return rows_to_frame(_row(s, size) for s in summaries if _matches(s.artifact_id, owner, contains))
 
 
-def _v1_dataset_size(client: PolarisHubClient) -> Callable[[ArtifactSummary], int | None]:
+def v1_dataset_size(
+    get_v1: Callable[[str, str], Mapping[str, Any]],
+) -> Callable[[ArtifactSummary], int | None]:
+    """``size_bytes`` of a listed V1 dataset, from its metadata (``get_v1(owner, name)``: one request each)."""
+
     def size(summary: ArtifactSummary) -> int | None:
         if summary.version != 1:
             return None
         item_owner, _, name = summary.artifact_id.partition("/")
-        return _dataset_size(client._wire.get_dataset_v1(item_owner, name))
+        return _dataset_size(get_v1(item_owner, name))
 
     return size
 
 
-def datasets_page_frame(client: PolarisHubClient, page: Page, *, details: bool = True) -> pd.DataFrame:
-    """One listing page of datasets as a DataFrame (``client.list_datasets(as_frame=True)``)."""
-    size = _v1_dataset_size(client) if details else None
+def page_frame(page: Page, *, size: Callable[[ArtifactSummary], int | None] | None = None) -> pd.DataFrame:
+    """One listing page of any kind as a DataFrame (``client.list_*(as_frame=True)``)."""
     return rows_to_frame(_row(s, size) for s in page.entries)
 
 
+def datasets_page_frame(client: ListingClient, page: Page, *, details: bool = True) -> pd.DataFrame:
+    """One listing page of datasets as a DataFrame, ``size_bytes`` of V1 datasets included with ``details``."""
+    return page_frame(page, size=v1_dataset_size(client._v1_dataset_metadata) if details else None)
+
+
 def datasets_frame(
-    client: PolarisHubClient,
+    client: ListingClient,
     *,
     owner: str | None = None,
     contains: str | None = None,
@@ -118,7 +136,7 @@ def datasets_frame(
         owner: only this owner's datasets. contains: only ids containing this text (case-insensitive).
         details: read each V1 dataset's metadata for ``size_bytes`` (one request per dataset).
 
-    Raises: as :meth:`PolarisHubClient.list_datasets` (and ``get`` of each dataset's metadata with ``details``).
+    Raises: as :meth:`~polaris.hub.client.PolarisHubClient.list_datasets` (and reading V1 datasets with ``details``).
     """
     return _frame(
         client,
@@ -126,16 +144,16 @@ def datasets_frame(
         owner=owner,
         contains=contains,
         page_size=page_size,
-        size=_v1_dataset_size(client) if details else None,
+        size=v1_dataset_size(client._v1_dataset_metadata) if details else None,
     )
 
 
 def benchmarks_frame(
-    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
+    client: ListingClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
 ) -> pd.DataFrame:
     """Every benchmark you can see (V2 and V1), as a DataFrame with :data:`COLUMNS` (``size_bytes`` is ``None``).
 
-    Raises: as :meth:`PolarisHubClient.list_benchmarks`.
+    Raises: as :meth:`~polaris.hub.client.PolarisHubClient.list_benchmarks`.
     """
     return _frame(
         client,
@@ -147,11 +165,11 @@ def benchmarks_frame(
 
 
 def competitions_frame(
-    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
+    client: ListingClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
 ) -> pd.DataFrame:
     """Every competition you can see, as a DataFrame with :data:`COLUMNS` (``size_bytes`` is ``None``).
 
-    Raises: as :meth:`PolarisHubClient.list_competitions`.
+    Raises: as :meth:`~polaris.hub.client.PolarisHubClient.list_competitions`.
     """
     return _frame(
         client,
@@ -163,11 +181,11 @@ def competitions_frame(
 
 
 def models_frame(
-    client: PolarisHubClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
+    client: ListingClient, *, owner: str | None = None, contains: str | None = None, page_size: int = 100
 ) -> pd.DataFrame:
     """Every model you can see, as a DataFrame with :data:`COLUMNS` (empty on a Hub without models).
 
-    Raises: as :meth:`PolarisHubClient.list_datasets`.
+    Raises: as :meth:`~polaris.hub.client.PolarisHubClient.list_datasets`.
     """
     return _frame(
         client,

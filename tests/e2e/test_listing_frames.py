@@ -1,4 +1,4 @@
-"""Listings as DataFrames (``polaris.hub.listing`` and ``list_datasets(as_frame=True)``) against the local Hub."""
+"""Listings as DataFrames (``polaris.hub.listing`` and ``list_*(as_frame=True)``) against the local Hub."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_datasets_frame_has_owner_name_version_access_size(hub_client: Any) -> N
         1,
         "public",
     )
-    metadata = hub_client._wire.get_dataset_v1("polaris-demo", "freesolv")
+    metadata = hub_client._wire.datasets.get_dataset_v1("polaris-demo", "freesolv")
     assert row["size_bytes"] == metadata["tableContent"]["size"] > 0
     quick = datasets_frame(hub_client, details=False, owner="POLARIS-DEMO", contains="free")
     assert set(quick["owner"]) == {"polaris-demo"} and quick["size_bytes"].isna().all()
@@ -39,3 +39,19 @@ def test_other_frames(hub_client: Any) -> None:
     comps = competitions_frame(hub_client)
     assert "polaris-demo/freesolv-challenge" in set(comps["artifact"])
     assert tuple(models_frame(hub_client).columns) == COLUMNS
+
+
+def test_every_listing_gives_its_page_as_a_frame(hub_client: Any) -> None:
+    for kind, lister in (
+        ("benchmark", hub_client.list_benchmarks),
+        ("competition", hub_client.list_competitions),
+        ("model", hub_client.list_models),
+    ):
+        names = lister(limit=2)
+        frame = lister(limit=2, as_frame=True)
+        assert tuple(frame.columns) == COLUMNS and list(frame["artifact"]) == names, kind
+        assert set(frame["kind"]) <= {kind} and frame["size_bytes"].isna().all()
+    summaries = hub_client.list_artifacts("dataset", limit=3)
+    frame = hub_client.list_artifacts("dataset", limit=3, as_frame=True)
+    assert list(frame["artifact"]) == [s.artifact_id for s in summaries]
+    assert list(frame["version"]) == [s.version for s in summaries]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from artifact_helpers import DEMO_V1_BENCHMARK, DEMO_V2_BENCHMARK, full_listing, hub_client, v1_dataset
 
 from polaris.errors import InvalidRequestError
 from polaris.hub.client import PolarisHubClient
@@ -111,3 +112,33 @@ def test_invalid_paging_is_an_invalid_request(hub_client: PolarisHubClient) -> N
         hub_client.list_datasets(limit=-1)
     assert info.value.status_code in (400, 422)
     assert info.value.hub_message
+
+
+def test_listings_mix_v2_and_v1_across_page_boundaries(local_hub_factory: Callable[..., Any]) -> None:
+    hub = local_hub_factory(seed="demo")
+    with hub_client(hub) as client:
+        for i in range(2):
+            client.upload_dataset(v1_dataset(f"v1-extra-{i}"))
+        v2 = full_listing(client._wire.datasets.list_datasets_v2)
+        v1 = full_listing(client._wire.datasets.list_datasets_v1)
+        assert v2 and len(v1) >= 3
+        full = v2 + v1
+        assert client.list_datasets(limit=1000) == full
+        n = len(full)
+        for limit in range(1, n + 2):
+            for offset in range(0, n + 2):
+                assert client.list_datasets(limit=limit, offset=offset) == full[offset : offset + limit], (
+                    limit,
+                    offset,
+                )
+        assert list(client.iter_datasets(page_size=1)) == full
+        assert list(client.iter_datasets(page_size=len(v2))) == full
+        summaries = client.list_artifacts("dataset", limit=1000)
+        assert [s.artifact_id for s in summaries] == full
+        assert [s.version for s in summaries] == [2] * len(v2) + [1] * len(v1)
+
+        benchmarks = client.list_benchmarks(limit=1000)
+        assert benchmarks.index(DEMO_V2_BENCHMARK) < benchmarks.index(DEMO_V1_BENCHMARK)
+        for limit in (1, 2):
+            for offset in range(len(benchmarks) + 1):
+                assert client.list_benchmarks(limit=limit, offset=offset) == benchmarks[offset : offset + limit]

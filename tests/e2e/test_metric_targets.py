@@ -125,7 +125,7 @@ def test_local_hub_refuses_to_store_a_metric_that_fits_no_target(client: Polaris
     assert bench.name is not None
     # the client refuses this when building a benchmark; send it as another client would
     with pytest.raises(InvalidRequestError) as err:
-        client._wire.put_benchmark("demo-user", bench.name, body)
+        client._wire.benchmarks.put_benchmark_v1("demo-user", bench.name, body)
     assert "roc_auc" in str(err.value)
     stored = client.upload_benchmark(bench)  # the fitting version is stored
     assert stored["targetTypes"] == MIXED

@@ -79,7 +79,7 @@ def test_corrupted_cache_entries_are_refetched_or_refused(
     client.upload_dataset(DatasetV1(name=name, owner="demo-user", table=table, license="MIT"))
     first = client.get_dataset("demo-user", name, verify_checksum="verify")
     assert isinstance(first, DatasetV1)
-    cache = client._artifacts.cache
+    cache = client.cache
     (info,) = [i for i in cache.entries() if i.artifact_id == f"demo-user/{name}"]
     parquet = info.path / "table.parquet"
     with parquet.open("r+b") as fh:
@@ -298,7 +298,7 @@ def test_a_column_whose_parquet_round_trip_changes_the_hash_uploads_and_verifies
 def test_documented_positional_upload_call_and_its_timeout(
     client: PolarisHubClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from polaris.hub import artifact_io
+    from polaris.hub.flows import context as artifact_io
 
     seen: list[Any] = []
     original = artifact_io.StorageSession.__init__
@@ -331,7 +331,7 @@ def test_interrupted_get_dataset_keeps_its_parts_and_the_next_call_continues(
     proxy.cut(b"/data.zarr/x/8.0 ", after=0)  # the link drops when that chunk is asked for
     with pytest.raises(StorageError):
         client.get_dataset("demo-user", name, verify_checksum="verify")
-    cache = client._artifacts.cache
+    cache = client.cache
     (partial,) = list(cache.root.rglob(f"*{name}*/*.incomplete"))  # the entry being filled is kept ...
     chunks = partial / "data.zarr.incomplete" / "x"
     done_before = {

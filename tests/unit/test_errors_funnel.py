@@ -32,9 +32,9 @@ from polaris.errors import (
     TokenExchangeError,
 )
 from polaris.hub._transport import parse_retry_after
-from polaris.hub._wire import error_for_status, hub_message
 from polaris.hub.client import PolarisHubClient
 from polaris.hub.settings import PolarisHubSettings
+from polaris.hub.wire import error_for_status, hub_message
 
 HUB_TOKEN = "hub-token-value-never-shown"
 PASSWORD = "p4ssw0rd-never-shown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from polaris.errors import ArtifactConflictError, IncompleteUploadError
-from polaris.hub._wire import error_for_status
+from polaris.hub.wire import error_for_status
 
 HEADERS = {"content-type": "application/json"}
 

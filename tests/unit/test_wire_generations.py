@@ -174,9 +174,9 @@ def test_model_upload_falls_back_to_post_once(old_hub: str) -> None:
     body = {"access": "private", **Model(name="my_model", owner="demo-user").to_wire(), "parentArtifactId": None}
     with httpx.Client(base_url=old_hub) as http:
         wire = Wire(http, old_hub)
-        stored, _ = wire.put_model("demo-user", "my-model", body)
+        stored, _ = wire.models.put_model("demo-user", "my-model", body)
         assert stored["artifactId"] == "demo-user/my-model"
-        wire.put_model("demo-user", "my-model", body)
+        wire.models.put_model("demo-user", "my-model", body)
     assert _OldModelHub.seen == [
         "PUT /api/v2/model/demo-user/my-model",
         "POST /api/v2/model parent=False",  # 0.11.9 knows no versions: parentArtifactId is not sent there

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from polaris.errors import InvalidRequestError
-from polaris.hub._wire import Wire
+from polaris.hub.wire import Wire
 
 BODY = {
     "access": "private",
@@ -35,7 +35,7 @@ def _wire(status: int, content: bytes, headers: dict[str, str]) -> tuple[Wire, l
 
 def test_empty_2xx_answer_is_a_success_with_its_link() -> None:
     wire, seen = _wire(201, b"", {"Content-Location": "/benchmarks/org-a/bench-one/results/r1"})
-    data, location = wire.create_result(BODY)
+    data, location = wire.results.create_result_v2(BODY)
     assert data == {} and location == "/benchmarks/org-a/bench-one/results/r1"
     assert len(seen) == 1 and json.loads(seen[0].content)["benchmarkArtifactId"] == "org-a/bench-one"
 
@@ -43,12 +43,12 @@ def test_empty_2xx_answer_is_a_success_with_its_link() -> None:
 def test_json_answer_is_returned() -> None:
     stored = {**BODY, "owner": {"slug": "me-user"}, "slug": "my-results", "artifactId": "me-user/my-results"}
     wire, _ = _wire(201, json.dumps(stored).encode(), {"Content-Type": "application/json"})
-    data, location = wire.create_result(BODY)
+    data, location = wire.results.create_result_v2(BODY)
     assert data["owner"] == {"slug": "me-user"} and location is None
 
 
 def test_errors_still_raise() -> None:
     wire, seen = _wire(422, b'{"message": "results: empty"}', {"Content-Type": "application/json"})
     with pytest.raises(InvalidRequestError, match="results: empty"):
-        wire.create_result(BODY)
+        wire.results.create_result_v2(BODY)
     assert len(seen) == 1  # a POST is never retried

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from polaris.errors import PolarisHubError
 from polaris.hub.wire.core import ArtifactKind, ArtifactSummary, Page, owner_slug
+from polaris.hub.wire.generations import Generations
 from polaris.types import slugify
 
-__all__ = ["merge_v2_then_v1", "summary_from_item"]
+__all__ = ["merge_v2_then_v1", "merged_listing", "summary_from_item"]
 
 
 def summary_from_item(kind: ArtifactKind, item: Any, *, version: int) -> ArtifactSummary:
@@ -62,3 +64,24 @@ def merge_v2_then_v1(
         offset=offset,
         entries=(*first.entries, *second.entries),
     )
+
+
+def merged_listing(
+    generations: Generations,
+    key: str,
+    v2: Callable[[int, int], Page],
+    v1: Callable[[int, int], Page],
+    *,
+    limit: int,
+    offset: int,
+) -> Page:
+    """:func:`merge_v2_then_v1`; a 404 on the V2 listing marks it absent for this client (V1 only from then on)."""
+    if generations.is_absent(f"{key}@v2"):
+        return merge_v2_then_v1(None, v1, limit=limit, offset=offset)
+    try:
+        return merge_v2_then_v1(v2, v1, limit=limit, offset=offset)
+    except PolarisHubError as exc:
+        if exc.status_code != 404 or not (exc.url or "").rstrip("/").endswith(("/v2/dataset", "/v2/benchmark")):
+            raise
+        generations.mark_absent(f"{key}@v2")
+        return merge_v2_then_v1(None, v1, limit=limit, offset=offset)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from polaris_hub_api import AuthenticatedClient
     from polaris_hub_api.types import Response as GeneratedResponse
 
-__all__ = ["ANONYMOUS_HINT", "ArtifactSummary", "Page", "WireCore", "owner_slug"]
+__all__ = ["ANONYMOUS_HINT", "ArtifactSummary", "Page", "WireCore", "owner_and_name", "owner_slug"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,27 @@ def owner_slug(owner: Any) -> str:
     return str(getattr(owner, "slug", ""))
 
 
+def owner_and_name(owner: Any, name: str | None = None) -> tuple[str, str]:
+    """``(owner, name)`` from ``owner, name`` or from one ``"owner/name"`` (the one parser of artifact references).
+
+    ``owner`` may be anything :func:`owner_slug` reads (a string, a ``HubOwner``, a ``{slug}`` mapping).
+
+    Raises:
+        ValueError: a single reference that is not ``owner/name``.
+    """
+    from polaris.types import split_artifact_id
+
+    slug = owner_slug(owner)
+    if name is None:
+        return split_artifact_id(slug)
+    return slug, name
+
+
 class WireCore:
     """Holds the generated clients sharing the client's httpx connections, and calls their endpoints.
+
+    Every resource of the wire layer (:class:`~polaris.hub.wire.datasets.DatasetsWire`...) holds one and sends
+    its calls through :meth:`call_detailed` / :meth:`json_call`.
 
     Args:
         http: the (authenticated) httpx client every call goes through.
@@ -116,7 +135,7 @@ class WireCore:
     def _remember(self, response: httpx.Response) -> None:
         self._local.response = response
 
-    def _last_response(self) -> httpx.Response | None:
+    def last_response(self) -> httpx.Response | None:
         response = getattr(self._local, "response", None)
         return response if isinstance(response, httpx.Response) else None
 
@@ -127,17 +146,6 @@ class WireCore:
             return False
         return not self._has_token()
 
-    def call(self, method: str, path: str, endpoint: Callable[..., GeneratedResponse[_R]], **kwargs: Any) -> _R | None:
-        """Call ``endpoint.sync_detailed`` and funnel failures; return the parsed 2xx model.
-
-        ``method`` and ``path`` only label errors and logs.
-
-        Raises:
-            HubConnectionError: no answer (connection, TLS, timeout).
-            PolarisHubError (a subclass per status): a non-2xx answer.
-        """
-        return self.call_detailed(method, path, endpoint, **kwargs).parsed
-
     def call_detailed(
         self,
         method: str,
@@ -147,12 +155,15 @@ class WireCore:
         read: bool = False,
         **kwargs: Any,
     ) -> GeneratedResponse[_R]:
-        """Like :meth:`call`, but return the whole generated response (status, headers, parsed model).
+        """Call ``endpoint.sync_detailed`` and funnel failures; return the whole generated response (status, headers,
+        parsed model) of a 2xx. ``method`` and ``path`` only label errors and logs.
 
         ``read=True`` marks a read of public content: without a login it is sent anonymously (no token, no login
         prompt), and a refusal becomes :class:`ArtifactNotFoundError` with the hint to log in.
 
-        Raises: see :meth:`call`.
+        Raises:
+            HubConnectionError: no answer (connection, TLS, timeout).
+            PolarisHubError (a subclass per status): a non-2xx answer.
         """
         url = f"{self.api_url.rstrip('/')}{path}"
         anonymous = read and self.anonymous
@@ -164,7 +175,7 @@ class WireCore:
             raise connection_error(exc, method=method, url=url) from exc
         except (KeyError, TypeError, ValueError) as exc:
             # The generated parser choked on the body. Funnel the answer itself if it was an error.
-            last = self._last_response()
+            last = self.last_response()
             if last is not None and not 200 <= last.status_code < 300:
                 raise self._anonymous_error(error_for_response(last), anonymous) from exc
             status = last.status_code if last is not None else None
@@ -234,7 +245,7 @@ class WireCore:
         try:
             result = self.call_detailed(method, path, endpoint, read=read, **kwargs)
         except PolarisHubError as exc:
-            last = self._last_response()
+            last = self.last_response()
             if allow_empty and exc.status_code is not None and 200 <= exc.status_code < 300 and last is not None:
                 return {}, last.headers
             raise
@@ -247,6 +258,3 @@ class WireCore:
             )
         data: dict[str, Any] = parsed.to_dict()
         return data, result.headers
-
-    # kept for code written against the single-module wire layer
-    _json = json_call

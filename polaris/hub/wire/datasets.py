@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from polaris.errors import PolarisHubError
-from polaris.hub.wire._listing import merge_v2_then_v1, summary_from_item
+from polaris.hub.wire._listing import merged_listing, summary_from_item
 from polaris.hub.wire.core import Page, WireCore
+from polaris.hub.wire.generations import Generation, first_answer
 
 __all__ = ["DatasetsWire"]
 
@@ -15,19 +16,22 @@ __all__ = ["DatasetsWire"]
 LIST_DATASETS_V2 = "list-datasets"
 
 
-class DatasetsWire(WireCore):
-    """``/v1/dataset`` and ``/v2/dataset`` operations."""
+class DatasetsWire:
+    """``/v1/dataset`` and ``/v2/dataset`` operations, sent through one :class:`~polaris.hub.wire.core.WireCore`."""
+
+    def __init__(self, core: WireCore) -> None:
+        self.core = core
 
     # ---------------------------------------------------------------- listings
     def list_datasets_v1(self, *, limit: int, offset: int) -> Page:
         """``GET /v1/dataset``: ``artifactId`` of each V1 dataset.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.datasets import list_datasets_v1
         from polaris_hub_api.models.dataset_v1_list import DatasetV1List
 
-        result = self.call_detailed(
+        result = self.core.call_detailed(
             "GET", "/v1/dataset", list_datasets_v1.sync_detailed, read=True, limit=limit, offset=offset
         )
         parsed = result.parsed
@@ -40,12 +44,12 @@ class DatasetsWire(WireCore):
     def list_datasets_v2(self, *, limit: int, offset: int) -> Page:
         """``GET /v2/dataset`` (0.11+): ``artifactId`` of each V2 dataset; ``metadata.total`` is required.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.datasets import list_datasets_v2
         from polaris_hub_api.models.dataset_v2_list import DatasetV2List
 
-        result = self.call_detailed(
+        result = self.core.call_detailed(
             "GET", "/v2/dataset", list_datasets_v2.sync_detailed, read=True, limit=limit, offset=offset
         )
         parsed = result.parsed
@@ -63,7 +67,7 @@ class DatasetsWire(WireCore):
     def list_datasets(self, *, limit: int, offset: int) -> Page:
         """V2 datasets first, then V1 (0.11+ paging rule); V1 only on a Hub without the V2 listing (learned once).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
 
         def v2(lim: int, off: int) -> Page:
@@ -72,64 +76,53 @@ class DatasetsWire(WireCore):
         def v1(lim: int, off: int) -> Page:
             return self.list_datasets_v1(limit=lim, offset=off)
 
-        return self._merged(LIST_DATASETS_V2, v2, v1, limit=limit, offset=offset)
-
-    def _merged(self, key: str, v2: Any, v1: Any, *, limit: int, offset: int) -> Page:
-        """Merge V2 and V1 pages; a 404 on the V2 listing marks it absent for this client."""
-        gens = self.generations
-        if gens.is_absent(f"{key}@v2"):
-            return merge_v2_then_v1(None, v1, limit=limit, offset=offset)
-        try:
-            page = merge_v2_then_v1(v2, v1, limit=limit, offset=offset)
-        except PolarisHubError as exc:
-            if exc.status_code != 404 or not (exc.url or "").rstrip("/").endswith(("/v2/dataset", "/v2/benchmark")):
-                raise
-            gens.mark_absent(f"{key}@v2")
-            return merge_v2_then_v1(None, v1, limit=limit, offset=offset)
-        return page
+        return merged_listing(self.core.generations, LIST_DATASETS_V2, v2, v1, limit=limit, offset=offset)
 
     # ---------------------------------------------------------------- one dataset
     def get_dataset_v1(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v1/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call` (404 -> ArtifactNotFoundError)."""
+        """``GET /v1/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed` (404: not found)."""
         from polaris_hub_api.api.datasets import get_dataset_v1
 
         path = f"/v1/dataset/{owner}/{name}"
-        return self.json_call("GET", path, get_dataset_v1.sync_detailed, read=True, owner=owner, name=name)[0]
+        return self.core.json_call("GET", path, get_dataset_v1.sync_detailed, read=True, owner=owner, name=name)[0]
 
     def get_dataset_v2(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call`."""
+        """``GET /v2/dataset/{owner}/{name}``. Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import get_dataset_v2
 
         path = f"/v2/dataset/{owner}/{name}"
-        return self.json_call("GET", path, get_dataset_v2.sync_detailed, read=True, owner=owner, name=name)[0]
+        return self.core.json_call("GET", path, get_dataset_v2.sync_detailed, read=True, owner=owner, name=name)[0]
 
-    def get_dataset(self, owner: str, name: str) -> tuple[int, dict[str, Any]]:
-        """V1, then V2 on 404 (the generation that answered is tried first next time); returns (1 or 2, answer).
+    def get_dataset(self, owner: str, name: str) -> tuple[Generation, dict[str, Any]]:
+        """V1, then V2 on 404 (the generation that answered is tried first next time); returns which, and the answer.
 
-        Raises: see :meth:`WireCore.call` (404 from both -> ArtifactNotFoundError).
+        Raises: see :meth:`WireCore.call_detailed` (404 from both -> ArtifactNotFoundError).
         """
-        gen, data = self.generations.call(
+        return first_answer(
+            self.core.generations,
             "get-dataset",
-            [("v1", lambda: self.get_dataset_v1(owner, name)), ("v2", lambda: self.get_dataset_v2(owner, name))],
+            [
+                (Generation.V1, lambda: self.get_dataset_v1(owner, name)),
+                (Generation.V2, lambda: self.get_dataset_v2(owner, name)),
+            ],
         )
-        return (1 if gen == "v1" else 2), data
 
     def put_dataset_v1(self, owner: str, slug: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v1/dataset/{owner}/{slug}`` (the slug in the path). Raises: see :meth:`WireCore.call`."""
+        """``PUT /v1/dataset/{owner}/{slug}`` (the slug in the path). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import put_dataset_v1
         from polaris_hub_api.models import DatasetV1Upload
 
         path = f"/v1/dataset/{owner}/{slug}"
-        return self.json_call(
+        return self.core.json_call(
             "PUT", path, put_dataset_v1.sync_detailed, body_model=DatasetV1Upload, body=body, owner=owner, name=slug
         )[0]
 
     def put_dataset_v2(self, owner: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v2/dataset/{owner}/{name}`` (the name in the path). Raises: see :meth:`WireCore.call`."""
+        """``PUT /v2/dataset/{owner}/{name}`` (the name in the path). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.datasets import put_dataset_v2
         from polaris_hub_api.models import DatasetV2Upload
 
         path = f"/v2/dataset/{owner}/{name}"
-        return self.json_call(
+        return self.core.json_call(
             "PUT", path, put_dataset_v2.sync_detailed, body_model=DatasetV2Upload, body=body, owner=owner, name=name
         )[0]

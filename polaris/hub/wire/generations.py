@@ -12,6 +12,7 @@ a ``404`` (or ``405`` for writes) moves on to the next one. What was learned is 
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import TypeVar
 
 from polaris.errors import PolarisHubError
 
-__all__ = ["FALLBACK_STATUSES", "WRITE_FALLBACK_STATUSES", "Generations"]
+__all__ = ["FALLBACK_STATUSES", "WRITE_FALLBACK_STATUSES", "Generation", "Generations", "first_answer"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,27 @@ FALLBACK_STATUSES = frozenset({404})
 WRITE_FALLBACK_STATUSES = frozenset({404, 405})
 
 _T = TypeVar("_T")
+
+
+class Generation(enum.IntEnum):
+    """Which generation of the Hub's API answered for an artifact: the version in its path, for every kind.
+
+    ``V1``: ``/v1/dataset``, ``/v1/benchmark``, ``/v1/competition`` (the 0.11+ Zarr competitions);
+    ``V2``: ``/v2/dataset``, ``/v2/benchmark``, ``/v2/competition`` (the 0.10 competitions), ``/v2/model``.
+    An ``int`` (1 or 2), so it can be stored, compared and shown as a number.
+    """
+
+    V1 = 1
+    V2 = 2
+
+    @property
+    def label(self) -> str:
+        """``"v1"`` / ``"v2"``: the key :class:`Generations` remembers it under."""
+        return f"v{int(self)}"
+
+    @classmethod
+    def from_label(cls, label: str) -> Generation:
+        return cls(int(label.lstrip("v")))
 
 
 class Generations:
@@ -99,3 +121,14 @@ class Generations:
         if last is None:
             raise PolarisHubError(f"the Hub offers no endpoint for {operation}")
         raise last
+
+
+def first_answer(
+    generations: Generations, operation: str, attempts: Sequence[tuple[Generation, Callable[[], _T]]]
+) -> tuple[Generation, _T]:
+    """:meth:`Generations.call` for one artifact's reads: which :class:`Generation` answered, and its answer.
+
+    Raises: as :meth:`Generations.call` (a 404 from every generation is the last one's ArtifactNotFoundError).
+    """
+    label, result = generations.call(operation, [(g.label, fn) for g, fn in attempts])
+    return Generation.from_label(label), result

@@ -13,27 +13,30 @@ from polaris.hub.wire.generations import WRITE_FALLBACK_STATUSES
 __all__ = ["ModelsWire"]
 
 
-class ModelsWire(WireCore):
-    """``/v2/model`` operations."""
+class ModelsWire:
+    """``/v2/model`` operations, sent through one :class:`~polaris.hub.wire.core.WireCore`."""
+
+    def __init__(self, core: WireCore) -> None:
+        self.core = core
 
     def list_models(self, *, limit: int, offset: int) -> Page:
         """``GET /v2/model`` (0.12+): ``artifactId`` of each model. A Hub without it lists none (learned once).
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.models import list_models_v2
         from polaris_hub_api.models.model_list import ModelList
 
-        if self.generations.is_absent("list-models@v2"):
+        if self.core.generations.is_absent("list-models@v2"):
             return Page(items=[], total=0, limit=limit, offset=offset)
         try:
-            result = self.call_detailed(
+            result = self.core.call_detailed(
                 "GET", "/v2/model", list_models_v2.sync_detailed, read=True, limit=limit, offset=offset
             )
         except PolarisHubError as exc:
             if exc.status_code not in WRITE_FALLBACK_STATUSES:
                 raise
-            self.generations.mark_absent("list-models@v2")
+            self.core.generations.mark_absent("list-models@v2")
             return Page(items=[], total=0, limit=limit, offset=offset)
         parsed = result.parsed
         if not isinstance(parsed, ModelList):
@@ -47,25 +50,25 @@ class ModelsWire(WireCore):
             entries=entries,
         )
 
-    def get_model(self, owner: str, name: str) -> dict[str, Any]:
-        """``GET /v2/model/{owner}/{name}``. Raises: see :meth:`WireCore.call`."""
+    def get_model_v2(self, owner: str, name: str) -> dict[str, Any]:
+        """``GET /v2/model/{owner}/{name}`` (models have one generation). Raises: see :meth:`WireCore.call_detailed`."""
         from polaris_hub_api.api.models import get_model_v2
 
         path = f"/v2/model/{owner}/{name}"
-        return self.json_call("GET", path, get_model_v2.sync_detailed, read=True, owner=owner, name=name)[0]
+        return self.core.json_call("GET", path, get_model_v2.sync_detailed, read=True, owner=owner, name=name)[0]
 
     def put_model(self, owner: str, slug: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
         """``PUT /v2/model/{owner}/{slug}`` (0.12+), else ``POST /v2/model`` (0.11.9) on 404/405 (learned once).
 
         Returns the stored model (``{}`` for a bodiless 2xx) and its ``Content-Location``.
 
-        Raises: see :meth:`WireCore.call`.
+        Raises: see :meth:`WireCore.call_detailed`.
         """
         from polaris_hub_api.api.models import create_model_v2, put_model_v2
         from polaris_hub_api.models import ModelUpload
 
         def put() -> tuple[dict[str, Any], Mapping[str, str]]:
-            return self.json_call(
+            return self.core.json_call(
                 "PUT",
                 f"/v2/model/{owner}/{slug}",
                 put_model_v2.sync_detailed,
@@ -78,7 +81,7 @@ class ModelsWire(WireCore):
 
         def post() -> tuple[dict[str, Any], Mapping[str, str]]:
             legacy = {k: v for k, v in body.items() if k not in ("parentArtifactId", "artifactChangelog")}
-            return self.json_call(
+            return self.core.json_call(
                 "POST",
                 "/v2/model",
                 create_model_v2.sync_detailed,
@@ -87,7 +90,7 @@ class ModelsWire(WireCore):
                 allow_empty=True,
             )
 
-        _, (data, headers) = self.generations.call(
+        _, (data, headers) = self.core.generations.call(
             "put-model", [("0.12", put), ("0.11", post)], fallback_on=WRITE_FALLBACK_STATUSES
         )
         return data, headers.get("content-location")

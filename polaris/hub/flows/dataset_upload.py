@@ -1,11 +1,12 @@
 """Dataset uploads: everything prepared and checked locally first, then the metadata and the objects.
 
-Also how an interrupted upload is completed (``if_exists="skip"``) and how a new version is sent. Part of
-:class:`~polaris.hub.artifact_io.ArtifactIO`; re-exported by :mod:`polaris.hub.artifact_io`.
+Also how an interrupted upload is completed (``if_exists="skip"``) and how a new version is sent: with
+``parent_artifact_id`` the metadata goes first and the slug the Hub answers names the storage target.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,14 +22,16 @@ from polaris.errors import (
     PartialUploadError,
     StorageError,
 )
-from polaris.hub._artifact_core import MANIFEST_FILE, TABLE_FILE, _ArtifactIOBase, logger
+from polaris.hub.flows.context import MANIFEST_FILE, TABLE_FILE, FlowContext, answered_slug, record_version
 from polaris.hub.storage import StagedZarr, stage_zarr
 from polaris.types import HubOwner, ZarrConflictResolution, artifact_urn, slugify
 
 if TYPE_CHECKING:
     from polaris.artifacts import DatasetV1, DatasetV2
 
-__all__: list[str] = []
+__all__ = ["DatasetUpload"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,10 +81,13 @@ class _UploadPlan:
         return sorted(self.objects(paths))
 
 
-class _DatasetUploads(_ArtifactIOBase):
-    """Uploading datasets (a part of :class:`~polaris.hub.artifact_io.ArtifactIO`)."""
+class DatasetUpload:
+    """Uploading datasets (V1 and V2) for one client."""
 
-    def upload_dataset(
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
+
+    def upload(
         self,
         dataset: DatasetV1 | DatasetV2,
         *,
@@ -120,13 +126,13 @@ class _DatasetUploads(_ArtifactIOBase):
                 self._refuse_existing(dataset.owner.slug, dataset.name, v2=isinstance(dataset, DatasetV2))
             stored = self._send(plan, if_exists, timeout)
         if plan.versioned:
-            self._after_version_upload(dataset, stored, plan.slug)
-        logger.info("Dataset uploaded: %s", self.web_url(f"datasets/{plan.owner}/{plan.slug}"))
+            record_version(dataset, stored, plan.slug)
+        logger.info("Dataset uploaded: %s", self.ctx.web_url(f"datasets/{plan.owner}/{plan.slug}"))
         return stored
 
     def _refuse_existing(self, owner: str, name: str, *, v2: bool) -> None:
         """``if_exists="raise"``: refuse before anything is sent (metadata included) when the dataset exists."""
-        get = self.wire.get_dataset_v2 if v2 else self.wire.get_dataset_v1
+        get = self.ctx.wire.datasets.get_dataset_v2 if v2 else self.ctx.wire.datasets.get_dataset_v1
         try:
             get(owner, slugify(name) if not v2 else name)
         except ArtifactNotFoundError:
@@ -172,7 +178,7 @@ class _DatasetUploads(_ArtifactIOBase):
             owner=owner,
             name=dataset.name,
             slug=slug,
-            put=lambda: self.wire.put_dataset_v1(owner, slug, body),
+            put=lambda: self.ctx.wire.datasets.put_dataset_v1(owner, slug, body),
             files=[("root", table_path, table_md5)],
             zarr=("extension", staged) if staged is not None else None,
             versioned=versioned,
@@ -193,7 +199,7 @@ class _DatasetUploads(_ArtifactIOBase):
             owner=owner,
             name=name,
             slug=slugify(name),
-            put=lambda: self.wire.put_dataset_v2(owner, name, body),
+            put=lambda: self.ctx.wire.datasets.put_dataset_v2(owner, name, body),
             files=[("manifest", manifest_path, manifest_md5)],
             zarr=("root", staged),
             versioned=versioned,
@@ -208,14 +214,14 @@ class _DatasetUploads(_ArtifactIOBase):
         stored_first: dict[str, Any] | None = None
         if plan.versioned:  # the new version's slug is the Hub's answer, so the metadata goes first
             stored_first = plan.put()
-            plan.slug = self._answered_slug(stored_first, plan.slug)
+            plan.slug = answered_slug(stored_first, plan.slug)
         urn = artifact_urn("dataset", plan.owner, plan.slug if plan.versioned else plan.name)
         resume_hint = (
             f'Complete it with client.upload_dataset(dataset, if_exists="skip") for the same dataset '
             f"({plan.owner}/{plan.slug}); it sends only what is missing (CLI: the same `polaris datasets upload` "
             "command with --resume)."
         )
-        with self.storage(urn, "write", timeout=timeout) as session:
+        with self.ctx.storage(urn, "write", timeout=timeout) as session:
             only: set[str] | None = None
             skip_files: set[str] = set()
             if if_exists == "skip":
@@ -274,16 +280,3 @@ class _DatasetUploads(_ArtifactIOBase):
                     hint=resume_hint,
                 ) from exc
         return stored
-
-    @staticmethod
-    def _answered_slug(stored: Mapping[str, Any], default: str) -> str:
-        """The slug the Hub stored the upload under (0.12: a new version gets a new slug)."""
-        slug = stored.get("slug")
-        return str(slug) if isinstance(slug, str) and slug else default
-
-    @staticmethod
-    def _after_version_upload(artifact: Any, stored: Mapping[str, Any], slug: str) -> None:
-        version = stored.get("artifactVersion")
-        if isinstance(version, int):
-            artifact.artifact_version = version
-        logger.debug("the Hub stored the new version as %s", slug)
