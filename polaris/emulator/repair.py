@@ -28,6 +28,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 
+from polaris.emulator import publish
 from polaris.emulator.core import COMPETITION_DATASET, STORAGE_TOP, TABLE_FILE, HubState, storage_prefix
 from polaris.emulator.db import Artifact
 from polaris.emulator.objects import DamagedObjectError, DiskStore
@@ -51,11 +52,11 @@ class RepairReport:
         return bool(self.restored or self.rolled_back or self.displaced)
 
     def lines(self, disk: DiskStore | None = None) -> list[str]:
-        out = [f"restored {a}: objects of its published version were overwritten and never all replaced" for a in
-               self.restored]  # fmt: skip
+        restored = "objects of its published version were overwritten and never all replaced"
+        out = [f"restored {a}: {restored}" for a in self.restored]
         out += [f"rolled back {a}: its replacement's objects never all arrived" for a in self.rolled_back]
-        out += [f"{a} stays unpublished: its upload never completed (finish it, e.g. upload it again)"
-                for a in self.unpublished]  # fmt: skip
+        unfinished = "its upload never completed (finish it, e.g. upload it again)"
+        out += [f"{a} stays unpublished: {unfinished}" for a in self.unpublished]
         if self.displaced:
             where = "" if disk is None else f" in {disk.displaced_dir}"
             out.append(
@@ -65,11 +66,8 @@ class RepairReport:
         return out
 
 
-def _complete(state: HubState, art: Artifact, view: object) -> bool:
-    """Does ``view`` (a :class:`~polaris.emulator.publish.StoredVersions`) hold a complete version of ``art``?"""
-    from polaris.emulator import publish
-
-    assert isinstance(view, publish.StoredVersions)
+def _complete(state: HubState, art: Artifact, view: publish.StoredVersions) -> bool:
+    """Does ``view`` hold a complete version of ``art``?"""
     if art.kind in publish.CHECKED_KINDS:
         return publish.check(state, art, view).complete
     if art.kind == COMPETITION_DATASET:
@@ -81,8 +79,6 @@ def _complete(state: HubState, art: Artifact, view: object) -> bool:
 
 def repair(state: HubState) -> RepairReport:
     """Make the rows agree with the durable objects (see the module docstring); a no-op when not durable."""
-    from polaris.emulator import publish
-
     report = RepairReport()
     store, db = state.store, state.db
     disk = store.disk

@@ -381,3 +381,48 @@ def test_kill_9_during_v2_replacement_leaves_a_complete_version(data_dir: Path, 
         finally:
             hub.stop()
     assert cut >= 1, "no kill landed during a replacement: the test tested nothing"
+
+
+def _put_row(http: httpx.Client, token: str, name: str, table: bytes) -> int:
+    row = {
+        "tableContent": {"size": len(table), "fileType": "parquet", "md5Sum": hashlib.md5(table).hexdigest()},
+        "zarrContent": [], "access": "private", "name": name, "owner": USER, "license": "MIT",
+        "md5Sum": hashlib.md5(table).hexdigest(), "annotations": {}, "polarisVersion": "0.10.0",
+    }  # fmt: skip
+    got = http.put(f"api/v1/dataset/{USER}/{name}", json=row, headers={"Authorization": f"Bearer {token}"})
+    return got.status_code
+
+
+def test_two_unfinished_replacements_roll_back_to_the_last_complete_version(data_dir: Path) -> None:
+    """A replacement of a replacement that never completed still rolls back to the last complete version; a
+    completed replacement drops the versions it overwrote."""
+    a, b, c, d = (os.urandom(2000) for _ in range(4))
+    key = f"dataset/{USER}/twice/table.parquet"
+    retained = data_dir / "store" / "retained"
+    hub = _start(data_dir)
+    try:
+        with httpx.Client(base_url=hub.url, timeout=HTTP_TIMEOUT) as http:
+            token = _hub_token(http)
+            assert _put_row(http, token, "twice", a) == 201
+            _s3(http, token, "twice", "write").put_object(Bucket=BUCKET, Key=key, Body=a)
+            assert _put_row(http, token, "twice", b) == 200
+            _s3(http, token, "twice", "write").put_object(Bucket=BUCKET, Key=key, Body=b)
+            assert len(list(retained.iterdir())) == 1  # a, until b is known complete
+            auth = {"Authorization": f"Bearer {token}"}
+            assert http.get(f"api/v1/dataset/{USER}/twice", headers=auth).status_code == 200
+            assert list(retained.iterdir()) == [], "a complete replacement keeps the versions it overwrote"
+            assert _put_row(http, token, "twice", c) == 200  # replaces the complete b: never finished
+            assert _put_row(http, token, "twice", d) == 200  # replaces the unfinished c: never finished
+            assert http.get(f"api/v1/dataset/{USER}/twice", headers=auth).status_code == 409
+        _kill(hub)
+    finally:
+        hub.stop()
+    hub = _start(data_dir)
+    try:
+        status, row, stored = _served(hub, "twice")
+        assert status == 200 and row is not None
+        assert row["tableContent"]["md5Sum"] == hashlib.md5(b).hexdigest(), "not the last complete version"
+        assert stored == {"table.parquet": hashlib.md5(b).hexdigest()}
+        assert any(f"rolled back dataset {USER}/twice" in line for line in hub.output), hub.output
+    finally:
+        hub.stop()
