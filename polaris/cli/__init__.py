@@ -29,7 +29,11 @@ def _version(value: bool) -> None:
     if value:
         from polaris.artifacts._base import package_version
 
+        from polaris._coexistence import report
+
         typer.echo(f"polaris-hub-client {package_version()}")
+        for line in report():  # polaris-lib installed too: which one is active, how to fix it
+            typer.echo(line, err=True)
         raise typer.Exit()
 
 
