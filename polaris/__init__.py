@@ -102,7 +102,9 @@ def load_benchmark(
             is_v2 = isinstance(json.load(f).get("split"), dict)
         return (BenchmarkV2Specification if is_v2 else BenchmarkSpecification).from_json(local)  # type: ignore[no-any-return]
     with _client(**settings) as client:
-        benchmark: BenchmarkSpecification | BenchmarkV2Specification = client.get_benchmark(artifact_id, verify_checksum=verify_checksum)
+        benchmark: BenchmarkSpecification | BenchmarkV2Specification = client.get_benchmark(
+            artifact_id, verify_checksum=verify_checksum
+        )
         return benchmark
 
 

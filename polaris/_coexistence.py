@@ -6,9 +6,9 @@ metadata to say which one owns the active ``polaris/__init__.py`` and how to rep
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
-import base64
 from pathlib import Path
 
 __all__ = ["FIX", "foreign_files", "report", "warn_if_mixed"]
@@ -34,20 +34,21 @@ FIX = (
 )
 
 
-def foreign_files(folder: Path = _HERE) -> list[str]:
-    """polaris-lib files found in ``folder`` (this ``polaris`` package), as relative paths."""
-    return [marker for marker in _POLARIS_LIB_MARKERS if (folder / marker).is_file()]
+def foreign_files(folder: Path | None = None) -> list[str]:
+    """polaris-lib files found in ``folder`` (default: this ``polaris`` package), as relative paths."""
+    root = _HERE if folder is None else folder
+    return [marker for marker in _POLARIS_LIB_MARKERS if (root / marker).is_file()]
 
 
-def warn_if_mixed() -> bool:
+def warn_if_mixed(folder: Path | None = None) -> bool:
     """Log a warning when polaris-lib's files sit in this package's folder; returns whether they do."""
-    found = foreign_files()
+    found = foreign_files(folder)
     if found:
         logger.warning(
             "polaris-lib files were found inside this polaris package (%s: %s): polaris-lib and "
             "polaris-hub-client were installed over each other and their files are mixed; polaris-hub-client's "
             "polaris/__init__.py is the active one. %s",
-            _HERE,
+            _HERE if folder is None else folder,
             ", ".join(found[:3]),
             FIX,
         )

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
 from polaris.artifacts._base import VersionedArtifactModel, html_fields, url_fields
-from polaris.artifacts._hub_calls import hub_client, sort_upload_args
 from polaris.artifacts._dataset_columns import Adapter, ColumnAnnotation, _enum_by_name
 from polaris.artifacts._dataset_paths import _local_path, is_remote_path
+from polaris.artifacts._hub_calls import hub_client, sort_upload_args
 from polaris.errors import InvalidArtifactError
 from polaris.types import SUPPORTED_LICENSES, AccessType, HubOwner, License, ZarrConflictResolution
 

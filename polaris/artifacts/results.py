@@ -64,7 +64,7 @@ class ResultsBase(BaseArtifactModel):
     @model_validator(mode="before")
     @classmethod
     def _link_names(cls, data: Any) -> Any:
-        """polaris-lib 0.12 renamed ``github_url`` -> ``code_url`` and ``paper_url`` -> ``report_url``: both accepted."""
+        """polaris-lib 0.12 renamed ``github_url``/``paper_url`` to ``code_url``/``report_url``: both accepted."""
         if not isinstance(data, Mapping):
             return data
         out = dict(data)

@@ -27,9 +27,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from polaris.artifacts._base import package_version
-
         from polaris._coexistence import report
+        from polaris.artifacts._base import package_version
 
         typer.echo(f"polaris-hub-client {package_version()}")
         for line in report():  # polaris-lib installed too: which one is active, how to fix it

@@ -8,12 +8,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 from polaris.evaluate.metrics import Metric
 
-__all__ = ["RESULTS_COLUMNS", "BenchmarkPredictions", "normalize_predictions", "records_to_rows", "rows_to_records", "score"]
+__all__ = [
+    "RESULTS_COLUMNS",
+    "BenchmarkPredictions",
+    "normalize_predictions",
+    "records_to_rows",
+    "rows_to_records",
+    "score",
+]
 
 #: Columns of the in-memory results table.
 RESULTS_COLUMNS: tuple[str, str, str, str] = ("Test set", "Target label", "Metric", "Score")
@@ -57,8 +63,9 @@ def normalize_predictions(
         raise ValueError("a benchmark needs at least one target and one test set to take predictions")
     if predictions is None:
         raise ValueError("no predictions given")
-    if isinstance(predictions, BaseModel) and isinstance(getattr(predictions, "predictions", None), Mapping):
-        predictions = predictions.predictions  # BenchmarkPredictions / CompetitionPredictions: already normalised
+    inner = getattr(predictions, "predictions", None)
+    if isinstance(predictions, BaseModel) and isinstance(inner, Mapping):
+        predictions = inner  # BenchmarkPredictions / CompetitionPredictions: already normalised
 
     result: Normalized
     if _is_mapping_of_mappings(predictions):

@@ -25,9 +25,7 @@ def module_getattr(module: str, not_provided: Mapping[str, str]) -> Callable[[st
     def __getattr__(name: str) -> Any:
         advice = not_provided.get(name)
         if advice is not None:
-            raise NotProvidedError(
-                f"{module}.{name} (polaris-lib) is not provided by polaris-hub-client", hint=advice
-            )
+            raise NotProvidedError(f"{module}.{name} (polaris-lib) is not provided by polaris-hub-client", hint=advice)
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__

@@ -39,7 +39,7 @@ frame = train.as_dataframe()
 assert list(frame.columns) == benchmark.input_cols + benchmark.target_cols and len(frame) == len(train)
 assert all(x.shape == (5,) for x in test)  # test sets yield inputs only
 try:
-    test.targets
+    _ = test.targets
 except Exception as exc:  # the test targets are hidden
     assert "hidden" in str(exc)
 else:

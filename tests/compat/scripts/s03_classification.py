@@ -68,7 +68,7 @@ assert X.shape == (60, 32) and np.array_equal(X[0], fps[0])
 w = np.linalg.lstsq(np.c_[X, np.ones(60)], train.targets, rcond=None)[0]
 prob = np.clip(np.c_[test.inputs, np.ones(len(test))] @ w, 0, 1)
 results = single.evaluate(y_pred=(prob > 0.5).astype(int), y_prob=prob)
-scores = dict(zip(results.results["Metric"], results.results["Score"]))
+scores = dict(zip(results.results["Metric"], results.results["Score"], strict=True))
 assert set(scores) == {"accuracy", "f1", "roc_auc", "pr_auc", "mcc"}, scores
 assert 0.5 < scores["roc_auc"] <= 1.0, scores
 

@@ -69,6 +69,6 @@ assert isinstance(remote, BenchmarkV2Specification)
 assert list(remote.split.training.indices) == list(range(90))
 train, test = remote.get_train_test_split(featurization_fn=lambda xyz: np.asarray(xyz).sum())
 results = remote.evaluate(y_pred=np.asarray(test["test"].inputs))
-scores = dict(zip(results.results["Metric"], results.results["Score"]))
+scores = dict(zip(results.results["Metric"], results.results["Score"], strict=True))
 assert scores["r2"] > 0.9, scores
 print("OK s05_v2_create")

@@ -38,7 +38,7 @@ uploaded = results.upload_to_hub(owner="demo-user", access="private")
 assert uploaded.hub_url
 
 try:
-    benchmark.submit_predictions
+    _ = benchmark.submit_predictions
 except AttributeError as exc:  # deliberately not provided: the message says what to do
     assert "benchmark.evaluate" in str(exc) and "upload_to_hub" in str(exc), exc
 else:
