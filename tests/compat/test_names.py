@@ -16,7 +16,7 @@ import pytest
 
 import polaris
 import polaris.artifacts as artifacts
-from polaris import types
+from polaris import errors, types
 from polaris._coexistence import FIX, foreign_files, warn_if_mixed
 from polaris.artifacts._hub_calls import sort_upload_args
 from polaris.utils._not_provided import NotProvidedError
@@ -65,7 +65,7 @@ def test_compat_names_are_the_artifacts_objects(module: str, names: dict[str, ob
 
 
 def test_utils_types_and_errors_name_this_packages_types() -> None:
-    from polaris import errors, types
+    from polaris import types
     from polaris.utils import errors as compat_errors
     from polaris.utils import types as compat_types
 
@@ -176,3 +176,76 @@ def test_version_says_which_distribution_is_active(tmp_path: Path, ours_active: 
 def test_version_is_quiet_without_polaris_lib(tmp_path: Path) -> None:
     out = _version_output(tmp_path)
     assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+def test_metric_enum_members_of_010_are_metrics() -> None:
+    from polaris.evaluate import Metric
+
+    assert Metric.mean_absolute_error == Metric("mean_absolute_error")
+    assert Metric.roc_auc.name == "roc_auc"
+    with pytest.raises(AttributeError):
+        _ = Metric.not_a_metric
+
+
+def _small_dataset() -> artifacts.DatasetV1:
+    import pandas as pd
+
+    table = pd.DataFrame({"smiles": ["CCO", "CCN", "CCC", "CO"], "y": [1.0, 2.0, 3.0, 4.0]})
+    return artifacts.DatasetV1(table=table, name="compat-small", owner="demo-user", license="MIT")
+
+
+def test_get_data_refuses_adapters_and_says_why() -> None:
+    dataset = _small_dataset()
+    assert dataset.get_data(0, "smiles") == "CCO"
+    with pytest.raises(errors.InvalidArtifactError, match="adapters") as caught:
+        dataset.get_data(0, "smiles", adapters={"smiles": "SMILES_TO_MOL"})
+    assert "MolFromSmiles" in str(caught.value)
+
+
+def test_dataset_json_round_trip_and_if_exists(tmp_path: Path) -> None:
+    dataset = _small_dataset()
+    path = dataset.to_json(tmp_path)
+    assert Path(path).name == "dataset.json" and (Path(path).parent / "table.parquet").is_file()
+    again = artifacts.DatasetV1.from_json(path)
+    assert again.md5sum == dataset.md5sum and again.table.equals(dataset.table)
+    with pytest.raises(errors.ArtifactExistsError):
+        dataset.to_json(tmp_path, if_exists="raise")
+    assert dataset.size() == (4, 2) and len(dataset) == 4 and bool(artifacts.DatasetV1()) is True
+
+
+def test_subset_shapes_of_polaris_lib() -> None:
+    dataset = _small_dataset()
+    bench = artifacts.SingleTaskBenchmarkSpecification(
+        dataset=dataset, target_cols="y", input_cols="smiles", split=([0, 1], [2, 3]), metrics=["r2"]
+    )
+    train, test = bench.get_train_test_split(featurization_fn=len)
+    assert list(train.inputs) == [3, 3] and list(train.targets) == [1.0, 2.0]
+    assert train[1] == (3, 2.0) and list(test) == [3, 2]
+    with pytest.raises(TypeError, match="featurization_fn"):
+        bench.get_train_test_split(featurization_fn="len")
+    with pytest.raises(ValueError, match="data_type"):
+        train.as_array("z")
+
+
+def test_results_and_predictions_accept_both_link_names() -> None:
+    results = artifacts.BenchmarkResults(
+        results=[("test", "y", "r2", 0.5)], code_url="https://example.org/c", report_url="https://example.org/r"
+    )
+    assert (results.github_url, results.paper_url) == ("https://example.org/c", "https://example.org/r")
+    with pytest.raises(ValueError, match="code_url"):
+        results.code_url = "not a url"
+    preds = artifacts.CompetitionPredictions(
+        predictions=[1.0, 2.0],
+        report_url="https://example.org/r",
+        target_labels=["y"],
+        test_set_labels=["test"],
+        test_set_sizes={"test": 2},
+    )
+    assert preds.paper_url == preds.report_url == "https://example.org/r"
+
+
+def test_split_v2_spellings() -> None:
+    split = artifacts.SplitV2(training=[0, 1], test_sets={"test": [2, 3]})
+    assert split.test_sets["test"].datapoints == 2 and split.n_test_sets == 1
+    with pytest.raises(ValueError, match="exactly one test set"):
+        artifacts.SplitV2(training=[0], test_sets={"a": [1], "b": [2]})
