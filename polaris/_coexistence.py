@@ -6,16 +6,16 @@ metadata to say which one owns the active ``polaris/__init__.py`` and how to rep
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import logging
-from pathlib import Path
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["FIX", "foreign_files", "report", "warn_if_mixed"]
 
-logger = logging.getLogger("polaris")
-
-_HERE = Path(__file__).resolve().parent
+#: This package's folder (os.path only: ``import polaris`` must not pay for pathlib, hashlib or logging here).
+_HERE = os.path.dirname(os.path.abspath(__file__))
 #: Files only polaris-lib ships (in every release 0.10-0.13), relative to the ``polaris`` folder.
 _POLARIS_LIB_MARKERS = (
     "_version.py",
@@ -34,17 +34,19 @@ FIX = (
 )
 
 
-def foreign_files(folder: Path | None = None) -> list[str]:
+def foreign_files(folder: str | os.PathLike[str] | None = None) -> list[str]:
     """polaris-lib files found in ``folder`` (default: this ``polaris`` package), as relative paths."""
-    root = _HERE if folder is None else folder
-    return [marker for marker in _POLARIS_LIB_MARKERS if (root / marker).is_file()]
+    root = _HERE if folder is None else os.fspath(folder)
+    return [marker for marker in _POLARIS_LIB_MARKERS if os.path.isfile(os.path.join(root, marker))]
 
 
-def warn_if_mixed(folder: Path | None = None) -> bool:
+def warn_if_mixed(folder: str | os.PathLike[str] | None = None) -> bool:
     """Log a warning when polaris-lib's files sit in this package's folder; returns whether they do."""
     found = foreign_files(folder)
     if found:
-        logger.warning(
+        import logging
+
+        logging.getLogger("polaris").warning(
             "polaris-lib files were found inside this polaris package (%s: %s): polaris-lib and "
             "polaris-hub-client were installed over each other and their files are mixed; polaris-hub-client's "
             "polaris/__init__.py is the active one. %s",
@@ -70,6 +72,9 @@ def _record_hash(dist_name: str, relative: str) -> str | None:
 
 
 def _file_hash(path: Path) -> str:
+    import base64
+    import hashlib
+
     digest = hashlib.sha256(path.read_bytes()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -78,6 +83,7 @@ def report() -> list[str]:
     """Lines for ``polaris --version`` about polaris-lib: nothing when it is absent, else which distribution is
     installed, whose ``polaris/__init__.py`` is active and how to fix the environment."""
     from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
 
     try:
         lib_version = version("polaris-lib")
@@ -87,7 +93,7 @@ def report() -> list[str]:
     if lib_version is None and not found:
         return []
     lines = [f"polaris-lib {lib_version or '(files without metadata)'} is also installed in this environment."]
-    init = _HERE / "__init__.py"
+    init = Path(_HERE) / "__init__.py"
     active = "polaris-hub-client"
     if init.is_file():
         current = _file_hash(init)
