@@ -41,8 +41,8 @@ def main() -> None:
     import numpy as np
     import pandas as pd
     import zarr
-    from polaris.dataset import ColumnAnnotation, DatasetV1
 
+    from polaris.dataset import ColumnAnnotation, DatasetV1
     from polaris.hub.client import PolarisHubClient
 
     client = PolarisHubClient()  # cache_auth_token=True: 0.10 fails without it

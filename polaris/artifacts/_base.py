@@ -12,16 +12,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     computed_field,
     field_serializer,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from polaris import checksum
 from polaris.errors import InvalidArtifactError
-from polaris.types import HubOwner, SlugCompatible, artifact_urn, slugify
+from polaris.types import HubOwner, SlugCompatible, artifact_urn, is_slug, slugify
 
 __all__ = [
     "PEP440_PATTERN",
@@ -151,6 +153,9 @@ class BaseArtifactModel(BaseModel):
     owner: HubOwner | None = None
     polaris_version: str = Field(default_factory=package_version)
 
+    #: the slug the Hub reported, when it is not the name's
+    _hub_slug: str | None = PrivateAttr(default=None)
+
     @field_validator("owner", mode="before")
     @classmethod
     def _owner(cls, value: Any) -> Any:
@@ -159,6 +164,17 @@ class BaseArtifactModel(BaseModel):
         if isinstance(value, str):
             return HubOwner(slug=value)
         return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hub_slug_value(cls, data: Any, handler: Any) -> Any:
+        """Keep the slug the Hub reports when it is not the name's (a 0.12 new version is ``<slug>-v<N>``)."""
+        slug = data.get("slug") if isinstance(data, Mapping) else None
+        obj = handler(data)
+        named = isinstance(obj, BaseArtifactModel) and bool(obj.name)
+        if named and isinstance(slug, str) and is_slug(slug) and slug != slugify(obj.name or ""):
+            obj._hub_slug = slug
+        return obj
 
     @field_validator("polaris_version")
     @classmethod
@@ -174,21 +190,24 @@ class BaseArtifactModel(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def slug(self) -> str | None:
-        return slugify(self.name) if self.name else None
+        """The name's slug, or the one the Hub gave this artifact (a new version's slug is the Hub's choice)."""
+        if not self.name:
+            return None
+        return self._hub_slug or slugify(self.name)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def artifact_id(self) -> str | None:
         if self.owner is None or not self.name:
             return None
-        return f"{self.owner.slug}/{slugify(self.name)}"
+        return f"{self.owner.slug}/{self.slug}"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def urn(self) -> str | None:
         if self.owner is None or not self.name:
             return None
-        return artifact_urn(self.artifact_type, self.owner.slug, self.name)
+        return artifact_urn(self.artifact_type, self.owner.slug, self.slug or self.name)
 
     # -- wire -----------------------------------------------------------------------------------------------------
 

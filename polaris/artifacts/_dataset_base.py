@@ -13,8 +13,9 @@ from pydantic import Field, PrivateAttr, field_serializer, field_validator
 from polaris.artifacts._base import VersionedArtifactModel, html_fields, url_fields
 from polaris.artifacts._dataset_columns import Adapter, ColumnAnnotation, _enum_by_name
 from polaris.artifacts._dataset_paths import _local_path, is_remote_path
+from polaris.artifacts._hub_calls import hub_client, sort_upload_args
 from polaris.errors import InvalidArtifactError
-from polaris.types import SUPPORTED_LICENSES, AccessType, License
+from polaris.types import SUPPORTED_LICENSES, AccessType, HubOwner, License, ZarrConflictResolution
 
 __all__ = ["REMOTE_ZARR_PLACEHOLDER"]
 
@@ -83,6 +84,109 @@ class _DatasetBase(VersionedArtifactModel):
             "description": self.description,
         }
         return html_fields(f"Dataset {self.artifact_id or self.name or '(unnamed)'}", fields)
+
+    # -- what polaris-lib users call -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """The number of rows (0 when not known)."""
+        return int(getattr(self, "n_rows", None) or 0)
+
+    def __bool__(self) -> bool:
+        return True  # a dataset is never falsy, even with 0 rows (``__len__`` would make it so)
+
+    def size(self) -> tuple[int | None, int | None]:
+        """``(rows, columns)``, as polaris-lib's ``dataset.size()``."""
+        return getattr(self, "n_rows", None), getattr(self, "n_columns", None)
+
+    def upload_to_hub(
+        self,
+        access: AccessType | str | HubOwner = "private",
+        owner: str | HubOwner | None = None,
+        if_exists: ZarrConflictResolution = "replace",
+        *,
+        parent_artifact_id: str | None = None,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        **client_kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upload this dataset with a :class:`~polaris.hub.client.PolarisHubClient` opened for the call (logging in
+        when no login is cached); see :meth:`~polaris.hub.client.PolarisHubClient.upload_dataset`.
+
+        Accepts polaris-lib 0.10's ``upload_to_hub(access, owner, if_exists)`` and 0.12's
+        ``upload_to_hub(owner, parent_artifact_id=...)``. Returns the Hub's JSON answer.
+
+        Raises: see :meth:`~polaris.hub.client.PolarisHubClient.upload_dataset`.
+        """
+        settings, access, owner = sort_upload_args(settings, access, owner)
+        with hub_client(settings, cache_auth_token, **client_kwargs) as client:
+            answer: dict[str, Any] = client.upload_dataset(
+                self, access=access, owner=owner, if_exists=if_exists, parent_artifact_id=parent_artifact_id
+            )
+            return answer
+
+    def to_json(
+        self,
+        destination: str | os.PathLike[str],
+        if_exists: ZarrConflictResolution = "replace",
+        dir_name: str | None = None,
+    ) -> str:
+        """Save the dataset in ``destination/<dir_name or slug>/``: ``dataset.json``, the table as
+        ``table.parquet`` and a local Zarr archive copied to ``data.zarr``. Returns the JSON file's path; read it
+        back with :meth:`from_json` (or ``polaris.load_dataset(path)``).
+
+        Raises:
+            ArtifactExistsError: ``if_exists="raise"`` and the folder exists.
+            InvalidArtifactError: the Zarr archive is in the Hub's storage (a lazily opened dataset).
+        """
+        import json
+        import shutil
+        from pathlib import Path
+
+        from polaris.errors import ArtifactExistsError
+
+        folder = Path(destination) / (dir_name or self.slug or "dataset")
+        if folder.exists():
+            if if_exists == "raise":
+                raise ArtifactExistsError(f"{folder} exists", hint="Pass if_exists='replace' to overwrite it.")
+            if if_exists == "replace":
+                shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = self.model_dump(mode="json")
+        table = getattr(self, "table", None)
+        if table is not None:
+            table.to_parquet(folder / "table.parquet")
+            data["table"] = "table.parquet"
+        zarr_path = getattr(self, "zarr_root_path", None)
+        if zarr_path is not None:
+            if is_remote_path(zarr_path):
+                raise InvalidArtifactError(
+                    f"the Zarr archive {zarr_path!r} is remote; download the dataset before saving it as JSON"
+                )
+            target = folder / "data.zarr"
+            if not target.exists():
+                shutil.copytree(_local_path(zarr_path), target)
+            data["zarr_root_path"] = "data.zarr"
+        path = folder / "dataset.json"
+        path.write_text(json.dumps(data, indent=2))
+        return str(path)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a dataset saved by :meth:`to_json` (relative table and Zarr paths are resolved next to the file).
+
+        Raises:
+            FileNotFoundError: no such file. pydantic.ValidationError: the file breaks a rule.
+        """
+        import json
+        from pathlib import Path
+
+        file = Path(path)
+        data = json.loads(file.read_text())
+        for key in ("table", "zarr_root_path"):
+            value = data.get(key)
+            if isinstance(value, str) and not is_remote_path(value) and not Path(value).is_absolute():
+                data[key] = str(file.parent / value)
+        return cls.model_validate(data)
 
     # -- Zarr access ----------------------------------------------------------------------------------------------
 

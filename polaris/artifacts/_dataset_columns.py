@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from polaris.errors import InvalidArtifactError
 
-__all__ = ["Adapter", "ColumnAnnotation", "Modality", "check_parquet_storable"]
+__all__ = ["Adapter", "ColumnAnnotation", "Modality", "check_parquet_storable", "refuse_adapters"]
 
 
 class Modality(StrEnum):
@@ -148,3 +148,16 @@ def check_parquet_storable(table: pd.DataFrame) -> None:
                 f"column {col!r} (dtype {dtype}) mixes {' and '.join(sorted(kinds))} values, which do not survive "
                 f"the Parquet file the dataset is stored as; {_advice('mixed')}"
             )
+
+
+def refuse_adapters(adapters: Any) -> None:
+    """polaris-lib's ``get_data(row, col, adapters=...)`` converted values with RDKit; that is not provided here.
+
+    Raises:
+        InvalidArtifactError: ``adapters`` is given (not ``None``).
+    """
+    if adapters is not None:
+        raise InvalidArtifactError(
+            "get_data(adapters=...) (polaris-lib) is not provided by polaris-hub-client: values are returned as stored",
+            hint="Convert the value yourself, e.g. rdkit.Chem.MolFromSmiles(dataset.get_data(row, col)).",
+        )

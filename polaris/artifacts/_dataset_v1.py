@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr, computed_field, field_validator, model_
 from polaris import checksum
 from polaris.artifacts._base import require_md5
 from polaris.artifacts._dataset_base import REMOTE_ZARR_PLACEHOLDER, _DatasetBase
-from polaris.artifacts._dataset_columns import ColumnAnnotation, _dtype_name, check_parquet_storable
+from polaris.artifacts._dataset_columns import ColumnAnnotation, _dtype_name, check_parquet_storable, refuse_adapters
 from polaris.artifacts._dataset_paths import _local_path, is_remote_path, parse_pointer
 from polaris.errors import InvalidArtifactError, LicenseRequiredError
 
@@ -185,13 +185,14 @@ class DatasetV1(_DatasetBase):
 
     # -- data access ----------------------------------------------------------------------------------------------
 
-    def get_data(self, row: int, col: str) -> Any:
+    def get_data(self, row: int, col: str, adapters: Any = None) -> Any:
         """The value at (row position, column); pointer cells are read from the Zarr archive.
 
         Raises:
             InvalidArtifactError: no table, or a pointer column without a usable Zarr archive.
             KeyError / IndexError: unknown column or row.
         """
+        refuse_adapters(adapters)
         if self.table is None:
             raise InvalidArtifactError("this dataset has no table loaded")
         value = self.table[col].iloc[row]

@@ -14,7 +14,7 @@ from pydantic import PrivateAttr, computed_field, field_validator, model_validat
 from polaris import checksum
 from polaris.artifacts._base import require_md5
 from polaris.artifacts._dataset_base import REMOTE_ZARR_PLACEHOLDER, _DatasetBase
-from polaris.artifacts._dataset_columns import ColumnAnnotation
+from polaris.artifacts._dataset_columns import ColumnAnnotation, refuse_adapters
 from polaris.artifacts._dataset_paths import _local_path, is_remote_path
 from polaris.errors import InvalidArtifactError, LicenseRequiredError
 
@@ -126,13 +126,14 @@ class DatasetV2(_DatasetBase):
         self._zarr_manifest_md5sum = md5
         return md5
 
-    def get_data(self, row: int, col: str) -> Any:
+    def get_data(self, row: int, col: str, adapters: Any = None) -> Any:
         """Row ``row`` of top-level array ``col``, or for a group the member named by its ``__index__[row]``.
 
         Raises:
             InvalidArtifactError: the archive cannot be opened here.
             KeyError / IndexError: unknown column or row.
         """
+        refuse_adapters(adapters)
         import zarr
 
         node: Any = self.zarr_root[col]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from pydantic.alias_generators import to_camel
 
 from polaris import checksum
 from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5
+from polaris.artifacts._hub_calls import hub_client, sort_upload_args
+from polaris.artifacts._subset_common import as_array, check_featurization_fn, hidden_targets_error
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
@@ -43,6 +46,59 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SplitType = tuple[list[int], dict[str, list[int]]]
+
+
+def upload_benchmark_to_hub(
+    benchmark: Any,
+    settings: Any,
+    cache_auth_token: bool,
+    access: Any,
+    owner: Any,
+    *,
+    parent_artifact_id: str | None = None,
+    **client_kwargs: Any,
+) -> dict[str, Any]:
+    """``benchmark.upload_to_hub`` of V1 and V2 benchmarks: one client for the call, arguments sorted by kind."""
+    settings, access, owner = sort_upload_args(settings, access, owner)
+    with hub_client(settings, cache_auth_token, **client_kwargs) as client:
+        answer: dict[str, Any] = client.upload_benchmark(
+            benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
+        )
+        return answer
+
+
+def benchmark_to_json(benchmark: Any, destination: str | os.PathLike[str]) -> str:
+    """``benchmark.to_json`` of V1 and V2 benchmarks: ``benchmark.json`` next to the dataset's folder."""
+    import json
+    from pathlib import Path
+
+    dataset = benchmark.dataset
+    if dataset is None or not hasattr(dataset, "to_json"):
+        raise InvalidArtifactError("the benchmark's dataset is not loaded, so it cannot be saved with it")
+    folder = Path(destination)
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset_path = Path(dataset.to_json(folder, dir_name="dataset"))
+    data = benchmark.model_dump(mode="json")
+    data["dataset"] = str(dataset_path.relative_to(folder))
+    split = data.get("split")
+    if isinstance(split, dict):  # V2: the index sets' rows, not only their size and checksum
+        data["split"] = {key: list(s.indices) for key, s in benchmark.split.index_sets().items()}
+    path = folder / "benchmark.json"
+    path.write_text(json.dumps(data, indent=2))
+    return str(path)
+
+
+def benchmark_from_json(cls: Any, path: str | os.PathLike[str], dataset_cls: Any) -> Any:
+    """``Benchmark.from_json``: the dataset is read (as ``dataset_cls``) from the path the file names."""
+    import json
+    from pathlib import Path
+
+    file = Path(path)
+    data = json.loads(file.read_text())
+    dataset = data.get("dataset")
+    if isinstance(dataset, str):
+        data["dataset"] = dataset_cls.from_json(file.parent / dataset)
+    return cls.model_validate(data) if cls is not BenchmarkSpecification else cls.from_wire(data)
 
 
 def unique_metrics(value: list[Metric]) -> list[Metric]:
@@ -99,7 +155,11 @@ class Subset:
     """Rows of a dataset seen through a benchmark: inputs, and targets unless hidden (test sets).
 
     Iterating yields ``(x, y)``, or only ``x`` when targets are hidden; ``x``/``y`` are single values for a single
-    column, else ``{column: value}``. Pointer cells are read from the dataset's Zarr archive.
+    column, else ``{column: value}``; ``featurization_fn`` (polaris-lib's ``get_train_test_split(featurization_fn=)``)
+    is applied to each ``x``. Pointer cells are read from the dataset's Zarr archive.
+
+    ``X``/``y`` are arrays (2-D for several columns); ``inputs``/``targets`` (``as_array``) are polaris-lib's shapes:
+    an array for one column, ``{column: array}`` for several, the featurized inputs when a function is set.
     """
 
     def __init__(
@@ -110,6 +170,7 @@ class Subset:
         target_cols: Sequence[str],
         *,
         hide_targets: bool = False,
+        featurization_fn: Callable[[Any], Any] | None = None,
     ) -> None:
         if dataset.table is None:
             raise InvalidArtifactError("the benchmark's dataset has no table loaded")
@@ -118,17 +179,26 @@ class Subset:
         self.input_cols = list(input_cols)
         self.target_cols = list(target_cols)
         self.hide_targets = hide_targets
+        self.featurization_fn = check_featurization_fn(featurization_fn)
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def __repr__(self) -> str:
+        kind = "test" if self.hide_targets else "train"
+        return f"Subset({kind}, {len(self)} rows, inputs={self.input_cols}, targets={self.target_cols})"
 
     def _row(self, i: int, cols: Sequence[str]) -> Any:
         values = {c: self.dataset.get_data(i, c) for c in cols}
         return values[cols[0]] if len(cols) == 1 else values
 
+    def _x(self, i: int) -> Any:
+        x = self._row(i, self.input_cols)
+        return x if self.featurization_fn is None else self.featurization_fn(x)
+
     def __iter__(self) -> Iterator[Any]:
         for i in self.indices:
-            x = self._row(i, self.input_cols)
+            x = self._x(i)
             if self.hide_targets:
                 yield x
             else:
@@ -136,7 +206,7 @@ class Subset:
 
     def __getitem__(self, item: int) -> Any:
         i = self.indices[item]
-        x = self._row(i, self.input_cols)
+        x = self._x(i)
         return x if self.hide_targets else (x, self._row(i, self.target_cols))
 
     def _column(self, col: str) -> npt.NDArray[Any]:
@@ -146,6 +216,8 @@ class Subset:
         assert self.dataset.table is not None
         values: npt.NDArray[Any] = self.dataset.table[col].iloc[self.indices].to_numpy()
         return values
+
+    _column_array = _column
 
     def _columns(self, cols: Sequence[str]) -> npt.NDArray[Any]:
         if len(cols) == 1:
@@ -165,16 +237,57 @@ class Subset:
             InvalidArtifactError: targets are hidden (a test set).
         """
         if self.hide_targets:
-            raise InvalidArtifactError("the targets of a test set are hidden")
+            raise hidden_targets_error()
         return self._columns(self.target_cols)
 
     @property
-    def inputs(self) -> npt.NDArray[Any]:
-        return self.X
+    def is_multi_task(self) -> bool:
+        return len(self.target_cols) > 1
 
     @property
-    def targets(self) -> npt.NDArray[Any]:
-        return self.y
+    def is_multi_input(self) -> bool:
+        return len(self.input_cols) > 1
+
+    def as_array(self, data_type: str) -> Any:
+        """``"x"``, ``"y"`` or ``"xy"`` in polaris-lib's shapes (see :func:`polaris.artifacts._subset_common.as_array`).
+
+        Raises:
+            InvalidArtifactError: targets of a test set. ValueError: another ``data_type``.
+        """
+        return as_array(self, data_type)
+
+    @property
+    def inputs(self) -> Any:
+        """``as_array("x")``: the inputs, featurized when a ``featurization_fn`` is set."""
+        return as_array(self, "x")
+
+    @property
+    def targets(self) -> Any:
+        """``as_array("y")``.
+
+        Raises:
+            InvalidArtifactError: targets are hidden (a test set).
+        """
+        return as_array(self, "y")
+
+    def filter_targets(self, target_cols: str | Sequence[str]) -> Subset:
+        """A copy seeing only ``target_cols`` (each must be one of this subset's targets).
+
+        Raises:
+            ValueError: a column that is not a target.
+        """
+        cols = [target_cols] if isinstance(target_cols, str) else list(target_cols)
+        unknown = [c for c in cols if c not in self.target_cols]
+        if unknown or not cols:
+            raise ValueError(f"filter_targets: {unknown or cols} are not among the targets {self.target_cols}")
+        return Subset(
+            self.dataset,
+            self.indices,
+            self.input_cols,
+            cols,
+            hide_targets=self.hide_targets,
+            featurization_fn=self.featurization_fn,
+        )
 
     def as_dataframe(self) -> pd.DataFrame:
         """Inputs (and targets unless hidden) of these rows, with a fresh 0..n-1 index."""
@@ -483,16 +596,22 @@ class BenchmarkSpecification(VersionedArtifactModel):
             raise InvalidArtifactError("this benchmark's dataset is not loaded (load the benchmark through the client)")
         return self.dataset
 
-    def get_train_test_split(self) -> tuple[Subset, Subset | dict[str, Subset]]:
+    def get_train_test_split(
+        self, featurization_fn: Callable[[Any], Any] | None = None
+    ) -> tuple[Subset, Subset | dict[str, Subset]]:
         """``(train, test)``; ``test`` is a dict by name when there are several test sets. Test targets are hidden.
+
+        ``featurization_fn`` is applied to each input as it is read (``x`` of the subsets, their ``inputs``).
 
         Raises:
             InvalidArtifactError: the dataset is not loaded.
+            TypeError: ``featurization_fn`` is not callable.
         """
         dataset = self._require_dataset()
-        train = Subset(dataset, self.split[0], self.input_cols, self.target_cols)
+        fn = check_featurization_fn(featurization_fn)
+        train = Subset(dataset, self.split[0], self.input_cols, self.target_cols, featurization_fn=fn)
         tests = {
-            name: Subset(dataset, idx, self.input_cols, self.target_cols, hide_targets=True)
+            name: Subset(dataset, idx, self.input_cols, self.target_cols, hide_targets=True, featurization_fn=fn)
             for name, idx in self.split[1].items()
         }
         if len(tests) == 1:
@@ -535,6 +654,46 @@ class BenchmarkSpecification(VersionedArtifactModel):
         prob = None if y_prob is None else normalize_predictions(y_prob, self.target_cols, labels, sizes)
         records = score(self.metrics, y_true, pred, prob, groups=groups, target_types=self._declared_types)
         return BenchmarkResults(results=records, benchmark_artifact_id=self.artifact_id)
+
+    # -- what polaris-lib users call -------------------------------------------------------------------------------
+
+    def upload_to_hub(
+        self,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        access: AccessType | str = "private",
+        owner: str | HubOwner | None = None,
+        *,
+        parent_artifact_id: str | None = None,
+        **client_kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upload this benchmark (its dataset must be on the Hub) with a client opened for the call; see
+        :meth:`~polaris.hub.client.PolarisHubClient.upload_benchmark`.
+
+        Accepts polaris-lib 0.10's ``upload_to_hub(settings, cache_auth_token, access, owner)`` and 0.12's
+        ``upload_to_hub(owner, parent_artifact_id=...)``. Returns the Hub's JSON answer.
+        """
+        return upload_benchmark_to_hub(
+            self, settings, cache_auth_token, access, owner, parent_artifact_id=parent_artifact_id, **client_kwargs
+        )
+
+    def to_json(self, destination: str | os.PathLike[str]) -> str:
+        """Save the benchmark as ``destination/benchmark.json`` with its dataset beside it (see
+        ``DatasetV1.to_json``); returns the file's path. ``polaris.load_benchmark(path)`` reads it back.
+
+        Raises:
+            InvalidArtifactError: the dataset is not loaded.
+        """
+        return benchmark_to_json(self, destination)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a benchmark saved by :meth:`to_json` (with its dataset).
+
+        Raises:
+            FileNotFoundError: no such file. pydantic.ValidationError: the file breaks a rule.
+        """
+        return benchmark_from_json(cls, path, DatasetV1)
 
     # -- wire -----------------------------------------------------------------------------------------------------
 

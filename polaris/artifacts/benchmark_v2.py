@@ -7,7 +7,8 @@ The split has exactly one training set (may be empty) and one test set named ``t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
@@ -25,12 +26,20 @@ from pydantic.alias_generators import to_camel
 
 from polaris.artifacts._base import VersionedArtifactModel
 from polaris.artifacts._zarr_subset import ZarrSubset, column_values
-from polaris.artifacts.benchmark import DatasetReference, metric_name, resolve_main_metric, unique_metrics
+from polaris.artifacts.benchmark import (
+    DatasetReference,
+    benchmark_from_json,
+    benchmark_to_json,
+    metric_name,
+    resolve_main_metric,
+    unique_metrics,
+    upload_benchmark_to_hub,
+)
 from polaris.artifacts.dataset import DatasetV2
 from polaris.artifacts.index_set import IndexSet
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
-from polaris.types import AccessType, TargetType, TaskType
+from polaris.types import AccessType, HubOwner, TargetType, TaskType
 
 if TYPE_CHECKING:
     from polaris.artifacts.results import BenchmarkResults
@@ -68,6 +77,22 @@ class SplitV2(BaseModel):
             raise ValueError("an index set is a list of row positions or {datapoints, md5Checksum}")
         return IndexSet.from_indices(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _test_sets(cls, data: Any) -> Any:
+        """polaris-lib 0.13 writes ``test_sets={"test": ...}``; one test set, named ``test``, is what the Hub keeps."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        tests = out.pop("test_sets", out.pop("testSets", None))
+        if tests is not None:
+            if not isinstance(tests, Mapping) or list(tests) != [TEST_SET_NAME]:
+                raise ValueError(f"split: a V2 benchmark has exactly one test set, named {TEST_SET_NAME!r}")
+            if "test" in out:
+                raise ValueError("split: give test or test_sets, not both")
+            out["test"] = tests[TEST_SET_NAME]
+        return out
+
     @model_validator(mode="after")
     def _rules(self) -> SplitV2:
         if self.test.datapoints == 0:
@@ -81,6 +106,28 @@ class SplitV2(BaseModel):
     @property
     def is_loaded(self) -> bool:
         return self.training.is_loaded and self.test.is_loaded
+
+    # polaris-lib 0.12-0.13 reads a split through these
+    @property
+    def test_sets(self) -> dict[str, IndexSet]:
+        """``{"test": test}`` (polaris-lib 0.13)."""
+        return {TEST_SET_NAME: self.test}
+
+    def test_items(self) -> Iterator[tuple[str, IndexSet]]:
+        """``(label, index set)`` of each test set (polaris-lib 0.13)."""
+        yield TEST_SET_NAME, self.test
+
+    @property
+    def n_train_datapoints(self) -> int:
+        return self.training.datapoints
+
+    @property
+    def n_test_sets(self) -> int:
+        return 1
+
+    @property
+    def n_test_datapoints(self) -> dict[str, int]:
+        return {TEST_SET_NAME: self.test.datapoints}
 
     def index_sets(self) -> dict[str, IndexSet]:
         """``{"training": ..., "test": ...}``."""
@@ -301,15 +348,30 @@ class BenchmarkV2Specification(VersionedArtifactModel):
             raise InvalidArtifactError("this benchmark's index sets are not loaded (load it through the client)")
         return self.dataset
 
-    def get_train_test_split(self) -> tuple[ZarrSubset, ZarrSubset]:
-        """``(train, test)``; the test targets are hidden.
+    def get_train_test_split(
+        self, featurization_fn: Callable[[Any], Any] | None = None
+    ) -> tuple[ZarrSubset, ZarrSubset]:
+        """``(train, test)``; the test targets are hidden; ``featurization_fn`` is applied to each input.
+
+        The test subset is labelled ``"test"``: code written for polaris-lib 0.13, which returns
+        ``(train, {"test": test})``, reads it as ``test["test"]`` or ``test.items()``; 0.11 code uses it directly.
 
         Raises:
             InvalidArtifactError: the dataset or the index sets are not loaded.
+            TypeError: ``featurization_fn`` is not callable.
         """
         dataset = self._require_dataset()
-        train = ZarrSubset(dataset, self.split.training.indices, self.input_cols, self.target_cols)
-        test = ZarrSubset(dataset, self.split.test.indices, self.input_cols, self.target_cols, hide_targets=True)
+        fn = featurization_fn
+        train = ZarrSubset(dataset, self.split.training.indices, self.input_cols, self.target_cols, featurization_fn=fn)
+        test = ZarrSubset(
+            dataset,
+            self.split.test.indices,
+            self.input_cols,
+            self.target_cols,
+            hide_targets=True,
+            featurization_fn=fn,
+            label=TEST_SET_NAME,
+        )
         return train, test
 
     def _ground_truth(self) -> tuple[dict[str, dict[str, npt.NDArray[Any]]], dict[str, dict[str, npt.NDArray[Any]]]]:
@@ -337,6 +399,56 @@ class BenchmarkV2Specification(VersionedArtifactModel):
         prob = None if y_prob is None else normalize_predictions(y_prob, self.target_cols, labels, sizes)
         records = score(self.metrics, y_true, pred, prob, groups=groups)
         return BenchmarkResults(results=records, benchmark_artifact_id=self.artifact_id)
+
+    # -- what polaris-lib users call -------------------------------------------------------------------------------
+
+    def upload_to_hub(
+        self,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        access: AccessType | str = "private",
+        owner: str | HubOwner | None = None,
+        *,
+        parent_artifact_id: str | None = None,
+        **client_kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upload this benchmark and its index sets (its dataset must be on the Hub) with a client opened for the
+        call; same arguments as ``BenchmarkSpecification.upload_to_hub``. Returns the Hub's JSON answer."""
+        return upload_benchmark_to_hub(
+            self, settings, cache_auth_token, access, owner, parent_artifact_id=parent_artifact_id, **client_kwargs
+        )
+
+    def to_json(self, destination: str | os.PathLike[str]) -> str:
+        """Save the benchmark (index sets as row lists) as ``destination/benchmark.json`` with its dataset beside
+        it; returns the file's path.
+
+        Raises:
+            InvalidArtifactError: the dataset is not loaded.
+        """
+        return benchmark_to_json(self, destination)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a benchmark saved by :meth:`to_json` (with its dataset).
+
+        Raises:
+            FileNotFoundError: no such file. pydantic.ValidationError: the file breaks a rule.
+        """
+        return benchmark_from_json(cls, path, DatasetV2)
+
+    @property
+    def submit_predictions(self) -> Any:
+        """Not provided: polaris-lib 0.13's prediction upload for V2 benchmarks needs Hub endpoints this client does
+        not speak.
+
+        Raises:
+            AttributeError: always, saying what to use instead.
+        """
+        raise AttributeError(
+            "BenchmarkV2Specification.submit_predictions (polaris-lib 0.13) is not provided by polaris-hub-client: "
+            "score the predictions locally with results = benchmark.evaluate(y_pred=...) and upload the scores with "
+            "results.upload_to_hub(owner=...)"
+        )
 
     # -- wire -----------------------------------------------------------------------------------------------------
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
 
 from polaris.artifacts._base import BaseArtifactModel, clean_json, url_fields
+from polaris.artifacts._hub_calls import hub_client
 from polaris.artifacts._zarr_subset import ZarrSubset
 from polaris.artifacts.benchmark import BenchmarkSpecification, DatasetReference
 from polaris.artifacts.dataset import DatasetV2
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import normalize_predictions
-from polaris.types import AccessType, SlugCompatible, artifact_urn
+from polaris.types import AccessType, HubOwner, SlugCompatible, artifact_urn
+
+if TYPE_CHECKING:
+    from polaris.artifacts.results import CompetitionResults
 
 __all__ = ["CompetitionPredictions", "CompetitionSpecification", "ZarrCompetitionSpecification"]
 
@@ -41,6 +45,66 @@ class CompetitionSpecification(BenchmarkSpecification):
         if self.start_time and self.end_time and self.end_time < self.start_time:
             raise ValueError("end_time: must not be before start_time")
         return self
+
+    def submit_predictions(
+        self,
+        prediction_name: Any = None,
+        prediction_owner: str | HubOwner | None = None,
+        predictions: Any = None,
+        report_url: str | None = None,
+        contributors: list[str] | None = None,
+        github_url: str | None = None,
+        description: str = "",
+        tags: list[str] | None = None,
+        user_attributes: dict[str, str] | None = None,
+        *,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        **client_kwargs: Any,
+    ) -> CompetitionResults:
+        """Send predictions to the Hub, which scores them on the hidden test targets; returns the scores.
+
+        polaris-lib 0.11-0.13 order: ``submit_predictions(prediction_name, prediction_owner, predictions,
+        report_url, ...)``; 0.10 code passes the predictions first (``submit_predictions(predictions)``), which is
+        recognised (the first argument is not a name). ``predictions`` may be a :class:`CompetitionPredictions` or
+        any shape ``benchmark.evaluate`` accepts. Uses a client opened for the call
+        (:meth:`~polaris.hub.client.PolarisHubClient.evaluate_competition`).
+
+        Raises:
+            ValueError: no predictions, or they do not fit the competition's test sets.
+            see :meth:`~polaris.hub.client.PolarisHubClient.evaluate_competition`.
+        """
+        if predictions is None and prediction_name is not None and not isinstance(prediction_name, str):
+            predictions, prediction_name = prediction_name, None  # 0.10: the predictions come first
+        if predictions is None:
+            raise ValueError("submit_predictions: give the predictions (predictions=...)")
+        if not isinstance(predictions, CompetitionPredictions):
+            predictions = CompetitionPredictions(
+                name=prediction_name,
+                owner=prediction_owner,
+                predictions=predictions,
+                report_url=report_url,
+                github_url=github_url,
+                contributors=contributors or [],
+                description=description,
+                tags=tags or [],
+                user_attributes=user_attributes or {},
+                target_labels=list(self.target_cols),
+                test_set_labels=self.test_set_labels,
+                test_set_sizes=self.test_set_sizes,
+            )
+        name = prediction_name if isinstance(prediction_name, str) else predictions.name
+        owner = prediction_owner if prediction_owner is not None else predictions.owner
+        with hub_client(settings, cache_auth_token, **client_kwargs) as client:
+            results: CompetitionResults = client.evaluate_competition(
+                self,
+                predictions,
+                name=name,
+                owner=owner,
+                report_url=report_url or predictions.paper_url,
+                description=description or predictions.description or None,
+            )
+            return results
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any], **extra: Any) -> Any:
@@ -97,8 +161,11 @@ class ZarrCompetitionSpecification(CompetitionSpecification):
     def dataset_artifact_id(self) -> str | None:
         return self.artifact_id
 
-    def get_train_test_split(self) -> tuple[ZarrSubset, ZarrSubset | dict[str, ZarrSubset]]:  # type: ignore[override]
+    def get_train_test_split(  # type: ignore[override]
+        self, featurization_fn: Callable[[Any], Any] | None = None
+    ) -> tuple[ZarrSubset, ZarrSubset | dict[str, ZarrSubset]]:
         """``(train, test)``; ``test`` is a dict by name when there are several test sets. Test targets are hidden.
+        ``featurization_fn`` is applied to each input.
 
         Raises:
             InvalidArtifactError: the archive is not loaded.
@@ -106,9 +173,12 @@ class ZarrCompetitionSpecification(CompetitionSpecification):
         if not isinstance(self.dataset, DatasetV2):
             raise InvalidArtifactError("this competition's archive is not loaded (load it through the client)")
         dataset = self.dataset
-        train = ZarrSubset(dataset, self.split[0], self.input_cols, self.target_cols)
+        fn = featurization_fn
+        train = ZarrSubset(dataset, self.split[0], self.input_cols, self.target_cols, featurization_fn=fn)
         tests = {
-            name: ZarrSubset(dataset, idx, self.input_cols, self.target_cols, hide_targets=True)
+            name: ZarrSubset(
+                dataset, idx, self.input_cols, self.target_cols, hide_targets=True, featurization_fn=fn, label=name
+            )
             for name, idx in self.split[1].items()
         }
         if len(tests) == 1:
@@ -153,6 +223,10 @@ class CompetitionPredictions(BaseArtifactModel):
         if not isinstance(data, Mapping):
             return data
         out = dict(data)
+        for alias in ("report_url", "reportUrl"):  # polaris-lib 0.11+ name of the report link
+            report = out.pop(alias, None)
+            if report is not None and out.get("paper_url", out.get("paperUrl")) is None:
+                out["paper_url"] = report
         for snake, camel in (
             ("target_labels", "targetLabels"),
             ("test_set_labels", "testSetLabels"),
@@ -168,6 +242,15 @@ class CompetitionPredictions(BaseArtifactModel):
         return out
 
     _urls = url_fields("github_url", "paper_url")
+
+    @property
+    def report_url(self) -> str | None:
+        """polaris-lib 0.11+ name of ``paper_url`` (the report describing the method)."""
+        return self.paper_url
+
+    @report_url.setter
+    def report_url(self, value: str | None) -> None:
+        self.paper_url = value
 
     @field_serializer("predictions")
     def _predictions_out(self, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:

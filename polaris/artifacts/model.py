@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import computed_field
+from pydantic import computed_field, model_validator
 
 from polaris.artifacts._base import VersionedArtifactModel, url_fields
+from polaris.artifacts._hub_calls import hub_client, sort_upload_args
 from polaris.errors import InvalidArtifactError
-from polaris.types import AccessType
+from polaris.types import AccessType, HubOwner
 
 __all__ = ["Model"]
 
@@ -33,11 +34,41 @@ class Model(VersionedArtifactModel):
 
     _urls = url_fields("code_url", "report_url")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_file(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("file_path", data.get("filePath")) is not None:
+            raise ValueError(
+                "file_path: polaris-hub-client keeps model metadata only (no ONNX file); publish the weights "
+                "elsewhere and link them with code_url/report_url"
+            )
+        return data
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def version(self) -> int:
         """The artifact generation (always 1 for models)."""
         return 1
+
+    def upload_to_hub(
+        self,
+        access: AccessType | str = "private",
+        owner: str | HubOwner | None = None,
+        *,
+        parent_artifact_id: str | None = None,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        **client_kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upload this model card with a client opened for the call (polaris-lib 0.11-0.13's
+        ``model.upload_to_hub(access, owner, parent_artifact_id)``); see
+        :meth:`~polaris.hub.client.PolarisHubClient.upload_model`. Returns the Hub's JSON answer."""
+        settings, access, owner = sort_upload_args(settings, access, owner)
+        with hub_client(settings, cache_auth_token, **client_kwargs) as client:
+            answer: dict[str, Any] = client.upload_model(
+                self, access=access, owner=owner, parent_artifact_id=parent_artifact_id
+            )
+            return answer
 
     def check_uploadable(self) -> None:
         """Raise before anything is sent if the Hub would refuse this model.

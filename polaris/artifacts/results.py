@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
-from polaris.artifacts._base import BaseArtifactModel, html_fields, url_fields
+from polaris.artifacts._base import BaseArtifactModel, html_fields, url_fields, validate_http_url
+from polaris.artifacts._hub_calls import hub_client, sort_upload_args
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import RESULTS_COLUMNS, records_to_rows, rows_to_records
 from polaris.types import AccessType, HubOwner, SlugCompatible, slugify
@@ -59,12 +61,44 @@ class ResultsBase(BaseArtifactModel):
     paper_url: str | None = None
     contributors: list[SlugCompatible] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _link_names(cls, data: Any) -> Any:
+        """polaris-lib 0.12 renamed ``github_url``/``paper_url`` to ``code_url``/``report_url``: both accepted."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for new, old in (("code_url", "github_url"), ("report_url", "paper_url")):
+            for key in (new, to_camel(new)):
+                value = out.pop(key, None)
+                if value is not None and out.get(old, out.get(to_camel(old))) is None:
+                    out[old] = value
+        return out
+
     @field_validator("results", mode="before")
     @classmethod
     def _results(cls, value: Any) -> Any:
         return results_table(value)
 
     _urls = url_fields("github_url", "paper_url")
+
+    @property
+    def code_url(self) -> str | None:
+        """polaris-lib 0.12+ name of ``github_url`` (where the code is)."""
+        return self.github_url
+
+    @code_url.setter
+    def code_url(self, value: str | None) -> None:
+        self.github_url = validate_http_url(value, "code_url")
+
+    @property
+    def report_url(self) -> str | None:
+        """polaris-lib 0.12+ name of ``paper_url`` (the report describing the method)."""
+        return self.paper_url
+
+    @report_url.setter
+    def report_url(self, value: str | None) -> None:
+        self.paper_url = validate_http_url(value, "report_url")
 
     @field_serializer("results")
     def _results_out(self, value: pd.DataFrame) -> list[dict[str, Any]]:
@@ -148,6 +182,29 @@ class BenchmarkResults(ResultsBase):
         super().check_uploadable()
         if self.benchmark_artifact_id is None:
             raise InvalidArtifactError("results.benchmark_artifact_id is required (results come from evaluate())")
+
+    def upload_to_hub(
+        self,
+        settings: Any = None,
+        cache_auth_token: bool = True,
+        access: AccessType | str = "private",
+        owner: str | HubOwner | None = None,
+        *,
+        model: Any = None,
+        **client_kwargs: Any,
+    ) -> BenchmarkResults:
+        """Upload these results with a client opened for the call (logging in when no login is cached); see
+        :meth:`~polaris.hub.client.PolarisHubClient.upload_results`. Returns the uploaded results (their
+        ``hub_url`` says where to see them; it is also set on ``self``).
+
+        Accepts polaris-lib 0.10's ``upload_to_hub(settings, cache_auth_token, access, owner)`` and 0.12's
+        ``upload_to_hub(access, owner)``.
+        """
+        settings, access, owner = sort_upload_args(settings, access, owner)
+        with hub_client(settings, cache_auth_token, **client_kwargs) as client:
+            uploaded: BenchmarkResults = client.upload_results(self, access=access, owner=owner, model=model)
+        self.hub_url = uploaded.hub_url
+        return uploaded
 
     def to_wire(self) -> dict[str, Any]:
         """The POST ``/v2/result`` body (``access`` first)."""

@@ -28,9 +28,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from polaris._coexistence import report
         from polaris.artifacts._base import package_version
 
         typer.echo(f"polaris-hub-client {package_version()}")
+        for line in report():  # polaris-lib installed too: which one is active, how to fix it
+            typer.echo(line, err=True)
         raise typer.Exit()
 
 

@@ -210,7 +210,16 @@ class GroupedMetricConfig(BaseModel):
         }
 
 
-class Metric(BaseModel):
+class _MetricNames(type(BaseModel)):  # type: ignore[misc]
+    """polaris-lib 0.10's ``Metric`` was an enum: ``Metric.r2`` is ``Metric("r2")`` (any metric label)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if not name.startswith("_") and name in METRICS:
+            return cls(name)
+        return super().__getattr__(name)
+
+
+class Metric(BaseModel, metaclass=_MetricNames):
     """A metric of a benchmark.
 
     Parsing accepts a bare label (``"r2"``) or the wire object ``{label, config?, kind?, name?}``; ``name`` becomes

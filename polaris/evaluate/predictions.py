@@ -8,10 +8,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
 from polaris.evaluate.metrics import Metric
 
-__all__ = ["RESULTS_COLUMNS", "normalize_predictions", "records_to_rows", "rows_to_records", "score"]
+__all__ = [
+    "RESULTS_COLUMNS",
+    "BenchmarkPredictions",
+    "normalize_predictions",
+    "records_to_rows",
+    "rows_to_records",
+    "score",
+]
 
 #: Columns of the in-memory results table.
 RESULTS_COLUMNS: tuple[str, str, str, str] = ("Test set", "Target label", "Metric", "Score")
@@ -55,6 +63,9 @@ def normalize_predictions(
         raise ValueError("a benchmark needs at least one target and one test set to take predictions")
     if predictions is None:
         raise ValueError("no predictions given")
+    inner = getattr(predictions, "predictions", None)
+    if isinstance(predictions, BaseModel) and isinstance(inner, Mapping):
+        predictions = inner  # BenchmarkPredictions / CompetitionPredictions: already normalised
 
     result: Normalized
     if _is_mapping_of_mappings(predictions):
@@ -255,3 +266,71 @@ def rows_to_records(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
         {"testSet": test, "targetLabel": target, "scores": scores}
         for (test, target), scores in sorted(grouped.items(), key=lambda kv: kv[0])
     ]
+
+
+class BenchmarkPredictions(BaseModel):
+    """Predictions for a benchmark's test sets, normalised to ``{test set: {target: array}}`` (polaris-lib's
+    ``polaris.evaluate.BenchmarkPredictions``). ``benchmark.evaluate`` accepts one as ``y_pred``/``y_prob``.
+
+    Raises (on construction):
+        pydantic.ValidationError: the predictions do not fit the labels and sizes (the message names test set and
+            target).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    predictions: dict[str, dict[str, Any]]
+    target_labels: list[str]
+    test_set_labels: list[str]
+    test_set_sizes: dict[str, int]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for key in ("target_labels", "test_set_labels", "test_set_sizes"):
+            if key not in out:
+                raise ValueError(f"{key} is required")
+        out["target_labels"] = list(out["target_labels"])
+        out["test_set_labels"] = list(out["test_set_labels"])
+        out["predictions"] = normalize_predictions(
+            out.get("predictions"), out["target_labels"], out["test_set_labels"], out["test_set_sizes"]
+        )
+        return out
+
+    @field_serializer("predictions")
+    def _out(self, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+        return {t: {k: np.asarray(v).tolist() for k, v in per.items()} for t, per in value.items()}
+
+    def get_subset(
+        self, test_set_subset: Sequence[str] | None = None, target_subset: Sequence[str] | None = None
+    ) -> BenchmarkPredictions:
+        """The predictions of some test sets and/or targets only.
+
+        Raises:
+            pydantic.ValidationError: a name that is not a test set or target of these predictions.
+        """
+        tests = list(test_set_subset) if test_set_subset is not None else self.test_set_labels
+        targets = list(target_subset) if target_subset is not None else self.target_labels
+        unknown = [t for t in tests if t not in self.predictions] + [t for t in targets if t not in self.target_labels]
+        if unknown:
+            raise ValueError(f"get_subset: unknown test sets or targets {unknown}")
+        return BenchmarkPredictions(
+            predictions={t: {k: self.predictions[t][k] for k in targets} for t in tests},
+            target_labels=targets,
+            test_set_labels=tests,
+            test_set_sizes={t: self.test_set_sizes[t] for t in tests},
+        )
+
+    def get_size(self, test_set_subset: Sequence[str] | None = None) -> int:
+        """The number of predicted rows (summed over test sets)."""
+        tests = list(test_set_subset) if test_set_subset is not None else self.test_set_labels
+        return sum(int(self.test_set_sizes[t]) for t in tests)
+
+    def __len__(self) -> int:
+        return self.get_size()
+
+    def __bool__(self) -> bool:
+        return True

@@ -1,0 +1,1 @@
+"""polaris-lib's ``polaris.utils`` import paths: :mod:`polaris.utils.types` and :mod:`polaris.utils.errors`."""
