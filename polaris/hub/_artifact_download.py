@@ -78,7 +78,7 @@ class _DatasetDownloads(_RemoteDatasets):
         table_md5 = (data.get("tableContent") or {}).get("md5Sum")
         annotations = data.get("annotations") or {}
         has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
-        manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []} or None
+        manifest = checksum.manifest_from_wire(data.get("zarrContent"))
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 

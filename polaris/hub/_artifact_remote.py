@@ -81,7 +81,7 @@ class _RemoteDatasets(_ArtifactIOBase):
                 manifest = _manifest_from_parquet(manifest_bytes)
                 store_url = paths["root"]
             else:
-                manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []}
+                manifest = checksum.manifest_from_wire(data.get("zarrContent")) or {}
                 table_md5 = (data.get("tableContent") or {}).get("md5Sum")
                 table_bytes = self._read_verified(session, paths["root"], table_md5, artifact_id)
                 annotations = data.get("annotations") or {}
@@ -110,7 +110,7 @@ class _RemoteDatasets(_ArtifactIOBase):
         if v2:
             assert store is not None
             remote = RemoteArchive(store)
-            dataset = self._remote_v2(data, remote)
+            dataset = self._remote_v2(data, remote, self.settings.max_declared_bytes)
         else:
             import io
 
@@ -128,13 +128,13 @@ class _RemoteDatasets(_ArtifactIOBase):
         return _linked(dataset, self, owner, name)
 
     @staticmethod
-    def _remote_v2(data: Mapping[str, Any], remote: Any) -> DatasetV2:
+    def _remote_v2(data: Mapping[str, Any], remote: Any, max_bytes: int | None = None) -> DatasetV2:
         from polaris.artifacts import DatasetV2
         from polaris.artifacts.dataset import ColumnAnnotation, _check_v2_layout
 
         dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=remote.store.store_url)
         group = remote.group()
-        n_rows, kinds = _check_v2_layout(group)
+        n_rows, kinds = _check_v2_layout(group, n_rows=dataset.n_rows, max_bytes=max_bytes)
         dataset.zarr_root = group
         dataset._remote = remote
         dataset._n_rows = n_rows

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         CompetitionSpecification,
         DatasetV1,
         DatasetV2,
+        IndexSet,
         Model,
     )
     from polaris.artifacts.competition import CompetitionPredictions
@@ -97,8 +98,8 @@ class DirectSession:
     ) -> Path:
         return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact)
 
-    def read_bytes(self, url: str) -> bytes:
-        return self.reader.read_bytes(url)
+    def read_bytes(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        return self.reader.read_bytes(url, max_bytes=max_bytes)
 
 
 def _sibling(url: str, name: str) -> str:
@@ -122,7 +123,11 @@ class ArtifactIOV2(ArtifactIO):
     @property
     def direct(self) -> DirectReader:
         if self._direct is None:
-            self._direct = DirectReader(verify=self.settings.httpx_verify(), timeout=self.settings.httpx_timeout())
+            self._direct = DirectReader(
+                verify=self.settings.httpx_verify(),
+                timeout=self.settings.httpx_timeout(),
+                max_bytes=self.settings.max_declared_bytes,
+            )
         return self._direct
 
     def close(self) -> None:
@@ -244,14 +249,18 @@ class ArtifactIOV2(ArtifactIO):
         raw_split = data.get("split")
         split_answer: Mapping[str, Any] = raw_split if isinstance(raw_split, Mapping) else {}
         urn = artifact_urn("benchmark", owner, name)
+        dataset = self._benchmark_dataset(owner, name, data, verify_checksum)  # its nRows bound the index sets
+        from polaris.artifacts.benchmark_v2 import check_index_sets
 
         def fill(tmp: Path) -> None:
             tmp.mkdir(parents=True, exist_ok=True)
             direct = self.wire.anonymous
+            raws: dict[str, bytes] = {}
+            limits = {key: self._index_set_limit(key, meta[key], dataset.n_rows, urn) for key in SPLIT_KEYS}
             if not direct:
                 with super(ArtifactIOV2, self).storage(urn, "read") as session:
                     for key in SPLIT_KEYS:
-                        self._fetch_index_set(key, meta[key], session.read_bytes(session.token.paths[key]), tmp, urn)
+                        raws[key] = session.read_bytes(session.token.paths[key], max_bytes=limits[key])
             else:
                 for key in SPLIT_KEYS:
                     url = split_answer.get(key)
@@ -259,8 +268,13 @@ class ArtifactIOV2(ArtifactIO):
                         raise PolarisUnauthorizedError(
                             f"reading the index sets of {artifact_id} needs a login", hint=_NOT_PUBLIC_HINT
                         )
-                    raw = self.direct.read_bytes(str(url), expected_md5=meta[key].get("md5Checksum"), artifact=urn)
-                    self._fetch_index_set(key, meta[key], raw, tmp, urn)
+                    raws[key] = self.direct.read_bytes(
+                        str(url), expected_md5=meta[key].get("md5Checksum"), artifact=urn, max_bytes=limits[key]
+                    )
+            sets = {key: self._fetch_index_set(key, meta[key], raws[key], urn) for key in SPLIT_KEYS}
+            check_index_sets(sets["training"], sets["test"], n_rows=dataset.n_rows, artifact=urn)  # before caching
+            for key in SPLIT_KEYS:
+                (tmp / f"{key}{ROARING_SUFFIX}").write_bytes(raws[key])
             (tmp / METADATA_FILE).write_text(json.dumps(data), encoding="utf-8")
 
         if all(isinstance(m, str) for m in md5s):
@@ -272,34 +286,39 @@ class ArtifactIOV2(ArtifactIO):
             scratch = Path(tempfile.mkdtemp(prefix="polaris-benchmark-"))
             entry = scratch / "entry"
             fill(entry)
-        return self._benchmark_v2_from_entry(owner, name, data, entry, verify_checksum)
+        return self._benchmark_v2_from_entry(owner, name, data, entry, verify_checksum, dataset=dataset)
+
+    def _index_set_limit(self, key: str, meta: Mapping[str, Any], n_rows: int | None, urn: str) -> int:
+        """Bytes the stored ``key`` set may take (its announced ``datapoints`` checked against ``n_rows`` first)."""
+        from polaris.artifacts import IndexSet
+
+        announced = IndexSet.model_validate(meta) if meta else IndexSet.model_validate({"datapoints": None})
+        where = f"{urn} {key}"
+        return announced.read_limit(n_rows=n_rows, max_bytes=self.settings.max_declared_bytes, artifact=where)
 
     @staticmethod
-    def _fetch_index_set(key: str, meta: Mapping[str, Any], raw: bytes, tmp: Path, urn: str) -> None:
-        """Verify one serialised index set (md5, row count) and write it into the entry being built."""
+    def _fetch_index_set(key: str, meta: Mapping[str, Any], raw: bytes, urn: str) -> IndexSet:
+        """Verify one serialised index set (md5, row count) and return it (the caller checks the split)."""
         from polaris.artifacts import IndexSet
 
         announced = IndexSet.model_validate(meta) if meta else IndexSet.model_validate({"datapoints": None})
         try:
-            announced.load(raw, artifact=f"{urn} {key}")
+            return announced.load(raw, artifact=f"{urn} {key}")
         except ValueError as exc:
             if isinstance(exc, PolarisChecksumError):
                 raise
             raise StorageError(f"the {key} index set of {urn} is not usable: {exc}") from exc
-        (tmp / f"{key}{ROARING_SUFFIX}").write_bytes(raw)
 
-    def _benchmark_v2_from_entry(
-        self, owner: str, name: str, data: Mapping[str, Any], entry: Path, verify_checksum: ChecksumStrategy
-    ) -> BenchmarkV2Specification:
-        from polaris.artifacts import BenchmarkV2Specification, DatasetV2, IndexSet, SplitV2
+    def _benchmark_dataset(
+        self, owner: str, name: str, data: Mapping[str, Any], verify_checksum: ChecksumStrategy
+    ) -> DatasetV2:
+        """The V2 dataset a V2 benchmark answer names.
 
-        meta = self._index_set_meta(data)
-        sets = {
-            key: IndexSet.deserialize(
-                (entry / f"{key}{ROARING_SUFFIX}").read_bytes(), expected_md5=meta[key].get("md5Checksum")
-            )
-            for key in ("training", "test")
-        }
+        Raises:
+            InvalidArtifactError: the answer names no dataset, or a V1 one.
+        """
+        from polaris.artifacts import DatasetV2
+
         ds_id = data.get("datasetArtifactId")
         ref = data.get("dataset")
         if isinstance(ref, Mapping) and ref.get("name"):
@@ -311,6 +330,29 @@ class ArtifactIOV2(ArtifactIO):
         dataset = self.get_dataset(ds_owner, ds_name, verify_checksum)
         if not isinstance(dataset, DatasetV2):
             raise InvalidArtifactError(f"V2 benchmark {owner}/{name} must be built on a V2 dataset, not a V1 one")
+        return dataset
+
+    def _benchmark_v2_from_entry(
+        self,
+        owner: str,
+        name: str,
+        data: Mapping[str, Any],
+        entry: Path,
+        verify_checksum: ChecksumStrategy,
+        *,
+        dataset: DatasetV2 | None = None,
+    ) -> BenchmarkV2Specification:
+        from polaris.artifacts import BenchmarkV2Specification, IndexSet, SplitV2
+
+        meta = self._index_set_meta(data)
+        sets = {
+            key: IndexSet.deserialize(
+                (entry / f"{key}{ROARING_SUFFIX}").read_bytes(), expected_md5=meta[key].get("md5Checksum")
+            )
+            for key in ("training", "test")
+        }
+        if dataset is None:
+            dataset = self._benchmark_dataset(owner, name, data, verify_checksum)
         cleaned = {k: v for k, v in data.items() if k not in ("split", "splitContent", "dataset")}
         benchmark: BenchmarkV2Specification = BenchmarkV2Specification.from_wire(
             cleaned, split=SplitV2(training=sets["training"], test=sets["test"]), dataset=dataset

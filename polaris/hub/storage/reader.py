@@ -149,19 +149,34 @@ class ObjectReader:
             raise _client_error(response.status, body, {k.lower(): v for k, v in response.headers.items()})
         return response
 
-    def read(self, loc: ObjectLocation) -> bytes:
-        """The whole object in memory.
+    def read(self, loc: ObjectLocation, *, max_bytes: int | None = None) -> bytes:
+        """The whole object in memory, at most ``max_bytes`` (default: the ``max_declared_bytes`` default ceiling).
+
+        The bound holds whatever the content type and whether or not a length is announced: a longer announced
+        length is refused before the body is read, a longer body as soon as its bytes pass the bound.
 
         Raises:
+            DeclaredSizeError: the object is (or announces itself) longer than ``max_bytes``.
             botocore.exceptions.ClientError: the storage answered with a status >= 300.
             urllib3.exceptions.HTTPError: the connection failed, timed out, or the body was cut short.
         """
+        from polaris.limits import check_declared
+
         response = self.get(loc)
         complete = False
+        what = f"the object {loc.key!r}"
         try:
-            data = response.read(decode_content=False)
+            announced = _announced_length(response)
+            if announced is not None:
+                check_declared(f"the length of {what}", announced, max_bytes=max_bytes)
+            parts: list[bytes] = []
+            got = 0
+            while block := response.read(STREAM_CHUNK_SIZE, decode_content=False):
+                got += len(block)
+                check_declared(f"the body of {what}", got, max_bytes=max_bytes)
+                parts.append(block)
             complete = True
-            return bytes(data)
+            return b"".join(parts)
         finally:
             release(response, complete=complete)
 
