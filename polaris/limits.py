@@ -41,10 +41,11 @@ def check_declared(
     max_bytes: int | None = None,
     item_bytes: int = 1,
     artifact: str | None = None,
+    reason: str | None = None,
 ) -> int:
     """``declared`` items of ``item_bytes`` each, refused when they would exceed ``max_bytes`` (the ceiling).
 
-    Returns ``declared``.
+    Returns ``declared``. ``reason`` says where ``max_bytes`` comes from when it is not the ceiling itself.
 
     Raises:
         DeclaredSizeError: negative, or more bytes than the ceiling allows.
@@ -57,7 +58,7 @@ def check_declared(
     allowed = ceiling // max(1, item_bytes)
     if declared > allowed:
         unit = "" if item_bytes == 1 else f" at {item_bytes} bytes each"
-        reason = f"the max_declared_bytes ceiling of {ceiling} bytes{unit}"
+        reason = reason or f"the max_declared_bytes ceiling of {ceiling} bytes{unit}"
         raise DeclaredSizeError(field, declared, allowed, reason=reason, artifact=artifact)
     return declared
 

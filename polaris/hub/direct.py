@@ -114,7 +114,7 @@ def zarr_v2_keys(
             raise StorageError(f"the .zmetadata entry {key!r} has a shape or chunk grid that is not integers") from exc
         if len(chunks) != len(shape) or any(n < 0 for n in shape) or any(c <= 0 for c in chunks):
             raise StorageError(f"the .zmetadata entry {key!r} declares shape {shape[:8]} with chunks {chunks[:8]}")
-        check_declared(f"{prefix or '/'} chunk of {chunks[:8]}", math.prod(chunks), max_bytes=max_bytes,
+        check_declared(f"{prefix.rstrip('/') or '/'} chunk of {chunks[:8]}", math.prod(chunks), max_bytes=max_bytes,
                        item_bytes=_itemsize(doc.get("dtype")), artifact=artifact)  # fmt: skip
         counts = [math.ceil(s / c) for s, c in zip(shape, chunks, strict=True)]
         n_chunks = math.prod(counts) if shape else 1
@@ -249,15 +249,18 @@ class DirectReader:
         from polaris.limits import check_declared
 
         limit = self.max_bytes if max_bytes is None else min(int(max_bytes), self.max_bytes)
+        why = None if limit == self.max_bytes else "the size the artifact declares for it"
         md5 = hashlib.md5()
         n = 0
         with self._open(url, artifact=artifact) as (response, size):
             if size is not None:
-                check_declared(f"the length of {_plain(url)}", size, max_bytes=limit, artifact=artifact or None)
+                check_declared(f"the length of {_plain(url)}", size, max_bytes=limit, artifact=artifact or None,
+                               reason=why)  # fmt: skip
             for chunk in response.iter_bytes(_STREAM_CHUNK):
                 n += len(chunk)
                 if n > limit:  # no length announced (or a wrong one): the body is still read with a limit
-                    check_declared(f"the body of {_plain(url)}", n, max_bytes=limit, artifact=artifact or None)
+                    check_declared(f"the body of {_plain(url)}", n, max_bytes=limit, artifact=artifact or None,
+                                   reason=why)  # fmt: skip
                 md5.update(chunk)
                 sink(chunk)
                 if size is not None and n > size:
