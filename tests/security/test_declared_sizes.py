@@ -270,3 +270,58 @@ def test_the_ceiling_is_configurable(local_hub: Any, tmp_path: Path) -> None:
     assert result.fields["declared"] == 524_288 and result.fields["limit"] == 131_072
     assert "1048576 bytes at 8 bytes each" in result.fields["reason"]
     assert "POLARIS_MAX_DECLARED_BYTES" in result.message  # the hint says how to raise it
+
+
+# ---------------------------------------------------------------------------------------------- without a Hub
+def test_overlap_of_two_2_32_row_sets_is_computed_on_the_bitmaps() -> None:
+    """Two sets of 2^32 rows each, in full overlap: the refusal counts on the bitmaps, no list of rows is made."""
+    code = """
+    from pyroaring import BitMap
+    from polaris.artifacts import IndexSet
+    from polaris.artifacts.benchmark_v2 import check_index_sets
+    b = BitMap()
+    b.add_range(0, 2**32)
+    b.run_optimize()
+    raw = bytes(b.serialize())
+    a, c = IndexSet.deserialize(raw), IndexSet.deserialize(raw)
+    assert a.datapoints == 2**32 and a.max_index() == 2**32 - 1
+    check_index_sets(a, c, n_rows=2**32, artifact="urn:polaris:benchmark:x:y")
+    """
+    result = run_client(code)
+    assert result.error == "InvalidArtifactError", result.output[-3000:]
+    assert "overlaps the training set at 4294967296 rows, first [0, 1, 2" in result.message
+    assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
+
+
+def test_a_chunk_grid_bomb_in_a_local_archive_is_refused(tmp_path: Path) -> None:
+    """Three rows, one chunk declared 2e9 long: reading one row would decode 16 GB."""
+    from polaris.errors import DeclaredSizeError
+
+    root = tmp_path / "grid.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("x", shape=(3,), chunks=(2_000_000_000,), dtype="int64", fill_value=0)
+    zarr.consolidate_metadata(str(root), zarr_format=2)
+    with pytest.raises(DeclaredSizeError) as err:
+        DatasetV2(name="grid-bomb", zarr_root_path=str(root), license="CC0-1.0")
+    assert err.value.field == "x chunk of [2000000000]"
+    assert err.value.limit == 2 * 1024**3 // 8
+
+
+@pytest.mark.parametrize("method", ["read", "read_hashed"])
+def test_a_storage_object_without_length_is_read_with_a_limit(method: str) -> None:
+    """A storage endpoint answering with a binary body, no Content-Length and no end: bounded by ``max_bytes``."""
+    code = f"""
+    import os
+    from polaris.hub.storage.reader import ObjectReader
+    from polaris.hub.storage.tokens import ObjectLocation, StorageToken
+    token = StorageToken(access_token="t", key="k", secret="s", endpoint=os.environ["PROBE_ENDPOINT"], paths={{}})
+    reader = ObjectReader(token, timeout=(5.0, 30.0), ca_bundle=None, max_connections=1)
+    reader.{method}(ObjectLocation("bucket", "bomb/test.roaring"), max_bytes=8 * 1024 * 1024)
+    """
+    with HostileHub("http://127.0.0.1:9/") as hostile:  # nothing is forwarded: every path is its own
+        hostile.serve("/bucket/bomb/test.roaring", Served(endless(), "application/octet-stream"))
+        result = run_client(code, env={"PROBE_ENDPOINT": hostile.url})
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"] == "the body of the object 'bomb/test.roaring'"
+    assert result.fields["limit"] == 8 * 1024 * 1024
+    assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
