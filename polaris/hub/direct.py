@@ -245,10 +245,13 @@ class DirectReader:
             response.close()
 
     def _stream_to(self, url: str, sink: Any, *, artifact: str, max_bytes: int | None = None) -> tuple[str, int]:
-        """Stream the object into ``sink``; at most ``max_bytes`` (default: the ceiling), whatever its type."""
+        """Stream the object into ``sink``; into memory (``max_bytes`` given) at most that many bytes, never more
+        than the ceiling, whatever its content type. To a file the announced length bounds it."""
+        import sys
+
         from polaris.limits import check_declared
 
-        limit = self.max_bytes if max_bytes is None else min(int(max_bytes), self.max_bytes)
+        limit = sys.maxsize if max_bytes is None else min(int(max_bytes), self.max_bytes)
         why = None if limit == self.max_bytes else "the size the artifact declares for it"
         md5 = hashlib.md5()
         n = 0
@@ -285,7 +288,8 @@ class DirectReader:
             StorageError: any other failure (a redirect to another host included).
         """
         parts: list[bytes] = []
-        digest, _ = self._stream_to(url, parts.append, artifact=artifact, max_bytes=max_bytes)
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        digest, _ = self._stream_to(url, parts.append, artifact=artifact, max_bytes=limit)
         if expected_md5 is not None:
             checksum.verify_md5(expected_md5, digest, artifact=artifact or url)
         return b"".join(parts)

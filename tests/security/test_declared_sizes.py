@@ -31,6 +31,13 @@ DEMO_V2_BENCHMARK = "polaris-demo/freesolv-zarr-expt"
 DEMO_ZARR_COMPETITION = "polaris-demo/freesolv-zarr-challenge"
 
 
+def _shown(result: Any) -> Any:
+    """Print what the user saw and the child's peak RSS (visible with ``pytest -s``) and return the result."""
+    print(f"\n[probe] {result.error}: {result.message.splitlines()[0] if result.message else ''}")
+    print(f"[probe] peak RSS of the client process: {result.peak_rss_mb:.0f} MiB")
+    return result
+
+
 def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -101,9 +108,11 @@ def index_bomb(local_hub: Any, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 def test_index_bomb_is_refused_before_allocation(local_hub: Any, tmp_path: Path, index_bomb: str, lazy: bool) -> None:
-    result = run_client(
-        _CLIENT + f"client.get_dataset('demo-user', {index_bomb!r}, lazy={lazy})\n",
-        env=_settings_env(local_hub, tmp_path),
+    result = _shown(
+        run_client(
+            _CLIENT + f"client.get_dataset('demo-user', {index_bomb!r}, lazy={lazy})\n",
+            env=_settings_env(local_hub, tmp_path),
+        )
     )
     assert result.error == "DeclaredSizeError", result.output[-3000:]
     assert result.fields["field"] == "mol/__index__ length"
@@ -151,9 +160,11 @@ def test_index_sets_of_2_32_rows_are_refused_without_expanding_them(local_hub: A
     assert len(huge) < 1024 * 1024  # a bitmap of 2^32 rows is tiny on the wire
     with HostileHub(local_hub.url) as hostile:
         _benchmark_lies(hostile, huge, huge, (2**32, 2**32))
-        result = run_client(
-            _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
-            env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
         )
         served = [r for r in hostile.requests if "/bomb/" in r]
     assert result.error == "DeclaredSizeError", result.output[-3000:]
@@ -173,9 +184,11 @@ def test_overlapping_index_sets_are_checked_on_the_bitmaps_and_never_cached(loca
     test = bytes(BitMap(range(50, 120)).serialize())
     with HostileHub(local_hub.url) as hostile:
         _benchmark_lies(hostile, train, test, (100, 70))
-        result = run_client(
-            _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
-            env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
         )
     assert result.error == "InvalidArtifactError", result.output[-3000:]
     assert "overlaps the training set at 50 rows" in result.message
@@ -189,9 +202,11 @@ def test_out_of_range_index_sets_never_enter_the_cache(local_hub: Any, tmp_path:
     test = bytes(BitMap([10, 11, 10_000_000]).serialize())
     with HostileHub(local_hub.url) as hostile:
         _benchmark_lies(hostile, train, test, (10, 3))
-        result = run_client(
-            _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
-            env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
         )
     assert result.error == "InvalidArtifactError", result.output[-3000:]
     assert "index 10000000 is out of range" in result.message
@@ -207,9 +222,11 @@ def test_an_index_set_answer_without_length_is_read_with_a_limit(local_hub: Any,
         _benchmark_lies(hostile, small, small, (10, 10))
         hostile.serve("/bomb/test.roaring", Served(endless(), "application/octet-stream"))
         hostile.served["/bomb/training.roaring"] = Served(small, "application/octet-stream", length=False)
-        result = run_client(
-            _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
-            env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_benchmark({DEMO_V2_BENCHMARK!r})\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
         )
     assert result.error == "DeclaredSizeError", result.output[-3000:]
     assert result.fields["field"].startswith("the body of ")
@@ -243,9 +260,11 @@ def test_a_zmetadata_declaring_3e8_chunks_is_not_enumerated(local_hub: Any, tmp_
     zmetadata = {"metadata": {".zgroup": {"zarr_format": 2}, "calc/.zarray": _zarray(300_000_000, 1)}}
     with HostileHub(local_hub.url) as hostile:
         _competition_lies(hostile, zmetadata)
-        result = run_client(
-            _CLIENT + f"client.get_competition({DEMO_ZARR_COMPETITION!r})\n",
-            env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_competition({DEMO_ZARR_COMPETITION!r})\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
         )
     assert result.error == "DeclaredSizeError", result.output[-3000:]
     assert result.fields["field"] == "the chunk keys of .zmetadata"
@@ -261,9 +280,11 @@ def test_the_ceiling_is_configurable(local_hub: Any, tmp_path: Path) -> None:
     with HostileHub(local_hub.url) as hostile:
         _competition_lies(hostile, zmetadata)
         env = _settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False)
-        result = run_client(
-            _CLIENT + f"client.get_competition({DEMO_ZARR_COMPETITION!r})\n",
-            env={**env, "POLARIS_MAX_DECLARED_BYTES": str(1024 * 1024)},
+        result = _shown(
+            run_client(
+                _CLIENT + f"client.get_competition({DEMO_ZARR_COMPETITION!r})\n",
+                env={**env, "POLARIS_MAX_DECLARED_BYTES": str(1024 * 1024)},
+            )
         )
     assert result.error == "DeclaredSizeError", result.output[-3000:]
     assert result.fields["field"] == "a chunk of [524288]"
@@ -287,7 +308,7 @@ def test_overlap_of_two_2_32_row_sets_is_computed_on_the_bitmaps() -> None:
     assert a.datapoints == 2**32 and a.max_index() == 2**32 - 1
     check_index_sets(a, c, n_rows=2**32, artifact="urn:polaris:benchmark:x:y")
     """
-    result = run_client(code)
+    result = _shown(run_client(code))
     assert result.error == "InvalidArtifactError", result.output[-3000:]
     assert "overlaps the training set at 4294967296 rows, first [0, 1, 2" in result.message
     assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
@@ -320,7 +341,7 @@ def test_a_storage_object_without_length_is_read_with_a_limit(method: str) -> No
     """
     with HostileHub("http://127.0.0.1:9/") as hostile:  # nothing is forwarded: every path is its own
         hostile.serve("/bucket/bomb/test.roaring", Served(endless(), "application/octet-stream"))
-        result = run_client(code, env={"PROBE_ENDPOINT": hostile.url})
+        result = _shown(run_client(code, env={"PROBE_ENDPOINT": hostile.url}))
     assert result.error == "DeclaredSizeError", result.output[-3000:]
     assert result.fields["field"] == "the body of the object 'bomb/test.roaring'"
     assert result.fields["limit"] == 8 * 1024 * 1024
