@@ -32,6 +32,7 @@ from polaris.errors import ArtifactNotFoundError, PolarisError, StorageError
 __all__ = [
     "DIRECT_MAX_WORKERS",
     "MAX_SAME_HOST_REDIRECTS",
+    "METADATA_MAX_BYTES",
     "DirectReader",
     "is_direct_url",
     "zarr_v2_keys",
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_SAME_HOST_REDIRECTS = 5
 #: Parallel object reads of one Zarr archive.
 DIRECT_MAX_WORKERS = 8
+#: Largest ``.zmetadata`` read (a JSON document parsed in memory, so far below the ceiling: the Hub's JSON cap).
+METADATA_MAX_BYTES = 64 * 1024 * 1024
 #: Bytes handed to the hash and the file at a time.
 _STREAM_CHUNK = 1024 * 1024
 _INCOMPLETE = ".incomplete"
@@ -244,15 +247,21 @@ class DirectReader:
         finally:
             response.close()
 
-    def _stream_to(self, url: str, sink: Any, *, artifact: str, max_bytes: int | None = None) -> tuple[str, int]:
+    def _stream_to(
+        self, url: str, sink: Any, *, artifact: str, max_bytes: int | None = None, why: str | None = None
+    ) -> tuple[str, int]:
         """Stream the object into ``sink``; into memory (``max_bytes`` given) at most that many bytes, never more
-        than the ceiling, whatever its content type. To a file the announced length bounds it."""
+        than the ceiling, whatever its content type. To a file the announced length bounds it. ``why`` says where
+        a ``max_bytes`` below the ceiling comes from."""
         import sys
 
         from polaris.limits import check_declared
 
         limit = sys.maxsize if max_bytes is None else min(int(max_bytes), self.max_bytes)
-        why = None if limit == self.max_bytes else "the size the artifact declares for it"
+        if limit == self.max_bytes:
+            why = None
+        elif why is None:
+            why = "the size the artifact declares for it"
         md5 = hashlib.md5()
         n = 0
         with self._open(url, artifact=artifact) as (response, size):
@@ -274,7 +283,13 @@ class DirectReader:
 
     # ------------------------------------------------------------------ files
     def read_bytes(
-        self, url: str, *, expected_md5: str | None = None, artifact: str = "", max_bytes: int | None = None
+        self,
+        url: str,
+        *,
+        expected_md5: str | None = None,
+        artifact: str = "",
+        max_bytes: int | None = None,
+        why: str | None = None,
     ) -> bytes:
         """The whole object, checked against ``expected_md5`` before it is returned.
 
@@ -289,7 +304,7 @@ class DirectReader:
         """
         parts: list[bytes] = []
         limit = self.max_bytes if max_bytes is None else max_bytes
-        digest, _ = self._stream_to(url, parts.append, artifact=artifact, max_bytes=limit)
+        digest, _ = self._stream_to(url, parts.append, artifact=artifact, max_bytes=limit, why=why)
         if expected_md5 is not None:
             checksum.verify_md5(expected_md5, digest, artifact=artifact or url)
         return b"".join(parts)
@@ -347,7 +362,12 @@ class DirectReader:
         Raises:
             StorageError: no readable ``.zmetadata``.
         """
-        raw = self.read_bytes(_join(root_url, ".zmetadata"), artifact=artifact)
+        raw = self.read_bytes(
+            _join(root_url, ".zmetadata"),
+            artifact=artifact,
+            max_bytes=METADATA_MAX_BYTES,
+            why=f"the {METADATA_MAX_BYTES} bytes a JSON metadata document may take",
+        )
         try:
             doc = json.loads(raw)
         except ValueError as exc:

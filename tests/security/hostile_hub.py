@@ -10,7 +10,7 @@ forwarded to it unchanged, except that
 
 :func:`run_client` runs a client snippet in a child process under an address-space limit (so a bomb that gets
 through fails fast instead of taking the machine down) and reports the exception it ended with and its peak RSS,
-read from the kernel's accounting of that child alone (``os.wait4``).
+read from the kernel's accounting of that child alone (the child's own ``VmHWM``, else ``os.wait4``).
 
 Imported by name (tests/security is on sys.path), as ``attack_helpers`` is.
 """
@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import textwrap
@@ -200,6 +199,8 @@ except BaseException as exc:
     out["message"] = str(exc)[:2000]
     out["fields"] = {{k: getattr(exc, k) for k in ("field", "declared", "limit", "reason") if hasattr(exc, k)}}
     traceback.print_exc()
+with open("/proc/self/status") as status:  # VmHWM: this process's peak RSS since its exec (kB)
+    out["vmhwm"] = next((int(l.split()[1]) for l in status if l.startswith("VmHWM:")), None)
 print("PROBE-RESULT " + json.dumps(out, default=str), flush=True)
 """
 
@@ -208,7 +209,8 @@ def run_client(code: str, *, env: dict[str, str] | None = None, limit: int = CHI
     """Run ``code`` (statements; ``polaris`` importable) in a child process and report how it ended.
 
     The child runs under ``RLIMIT_AS = limit``: a bomb that gets through ends in ``MemoryError`` (or a kill), not
-    in swapping the machine. Its peak RSS comes from ``os.wait4`` (that child only, not every child so far).
+    in swapping the machine. Its peak RSS is its own ``VmHWM`` (``/proc``), or when it could not report it, the
+    ``ru_maxrss`` ``os.wait4`` gives for that child alone (not every child so far; an upper bound).
     """
     script = _RUNNER.format(limit=int(limit), code=textwrap.indent(textwrap.dedent(code), "    "))
     child_env = {**os.environ, **(env or {})}
@@ -224,14 +226,13 @@ def run_client(code: str, *, env: dict[str, str] | None = None, limit: int = CHI
     finally:
         timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    # ru_maxrss of the child (kB on Linux) carries over the RSS it had when it was forked from this process, so it
+    # is an upper bound; the child's own VmHWM (reset by exec) is exact when it got to report it.
+    peak = usage.ru_maxrss * 1024
     found = [line for line in output.splitlines() if line.startswith("PROBE-RESULT ")]
     if not found:
         return ProbeResult("killed", "", {}, peak, proc.returncode, output)
     data = json.loads(found[-1][len("PROBE-RESULT ") :])
+    if data.get("vmhwm"):
+        peak = int(data["vmhwm"]) * 1024
     return ProbeResult(data["error"], data["message"], data["fields"], peak, proc.returncode, output)
-
-
-def self_rss_limit_note() -> int:
-    """This process's own peak RSS in bytes (for messages)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -346,3 +346,21 @@ def test_a_storage_object_without_length_is_read_with_a_limit(method: str) -> No
     assert result.fields["field"] == "the body of the object 'bomb/test.roaring'"
     assert result.fields["limit"] == 8 * 1024 * 1024
     assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
+
+
+def test_an_endless_zmetadata_is_read_only_up_to_the_json_cap() -> None:
+    """A ``.zmetadata`` is parsed in memory: at most 64 MiB of it is read, whatever the content type says."""
+    code = """
+    import os
+    from polaris.hub.direct import DirectReader
+    with DirectReader() as reader:
+        reader.zarr_keys(os.environ["PROBE_ROOT"], artifact="owner/competition")
+    """
+    with HostileHub("http://127.0.0.1:9/") as hostile:
+        url = hostile.serve("/bomb/archive.zarr/.zmetadata", Served(endless(b"[" * 65536), "application/octet-stream"))
+        result = _shown(run_client(code, env={"PROBE_ROOT": url.rsplit("/", 1)[0]}))
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"].startswith("the body of http://127.0.0.1:")
+    assert result.fields["limit"] == 64 * 1024 * 1024
+    assert "JSON metadata document" in result.fields["reason"]
+    assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
