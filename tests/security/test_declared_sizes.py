@@ -364,3 +364,50 @@ def test_an_endless_zmetadata_is_read_only_up_to_the_json_cap() -> None:
     assert result.fields["limit"] == 64 * 1024 * 1024
     assert "JSON metadata document" in result.fields["reason"]
     assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
+
+
+# ---------------------------------------------------------------------------------------------- manifests
+@pytest.mark.parametrize(
+    ("rows", "refusal"),
+    [
+        ([("calc/0", "0" * 32), ("calc//0", "1" * 32)], "holds an empty segment"),
+        ([("calc/0", "0" * 32), ("calc/0", "1" * 32)], "is listed twice"),
+        ([("calc/0", "/etc/passwd")], "not 32 hex digits"),
+        ([("../../outside", "0" * 32)], "holds a '..' segment"),
+    ],
+    ids=["alias", "duplicate", "path-as-md5", "dotdot"],
+)
+def test_a_hostile_manifest_is_refused_before_anything_is_read(
+    local_hub: Any, tmp_path: Path, rows: list[tuple[str, str]], refusal: str
+) -> None:
+    """The V2 dataset answer names a manifest (with its right md5) whose keys or values are paths, not data."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "manifest.parquet"
+    pq.write_table(pa.table({"path": [r[0] for r in rows], "md5_checksum": [r[1] for r in rows]}), path)
+    manifest = path.read_bytes()
+    with HostileHub(local_hub.url) as hostile:
+        hostile.serve("/bomb/zarr_manifest.parquet", Served(manifest, "application/vnd.apache.parquet"))
+        root = hostile.url.rstrip("/") + "/bomb/archive.zarr"
+
+        def lie(answer: Any) -> Any:
+            answer["root"] = root
+            answer["zarrManifestMd5Sum"] = hashlib.md5(manifest).hexdigest()
+            answer.pop("zarrManifestFileContent", None)
+            return answer
+
+        hostile.rewrite(r"/v2/dataset/polaris-demo/freesolv-zarr$", lie)
+        result = _shown(
+            run_client(
+                _CLIENT + "client.get_dataset('polaris-demo/freesolv-zarr')\n",
+                env=_settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False),
+            )
+        )
+        archive_reads = [r for r in hostile.requests if "/bomb/archive.zarr" in r]
+    assert result.error == "InvalidArtifactError", result.output[-3000:]
+    assert refusal in result.message
+    assert not archive_reads, f"objects were read from a refused manifest: {archive_reads}"
+    assert not list((tmp_path / "probe-cache").rglob("metadata.json")), "a refused dataset reached the cache"
