@@ -9,7 +9,7 @@ import os
 from typing import Any, cast
 
 import numpy as np
-from pydantic import PrivateAttr, computed_field, field_validator, model_validator
+from pydantic import PrivateAttr, ValidationInfo, computed_field, field_validator, model_validator
 
 from polaris import checksum
 from polaris.artifacts._base import require_md5
@@ -66,7 +66,7 @@ class DatasetV2(_DatasetBase):
         return obj
 
     @model_validator(mode="after")
-    def _check(self) -> DatasetV2:
+    def _check(self, info: ValidationInfo) -> DatasetV2:
         if is_remote_path(self.zarr_root_path):
             return self
         path = _local_path(self.zarr_root_path)
@@ -78,7 +78,8 @@ class DatasetV2(_DatasetBase):
             root = zarr.open_group(str(path), mode="r")
         except Exception as exc:
             raise ValueError(f"zarr_root_path: {str(path)!r} is not a Zarr group ({exc})") from exc
-        n_rows, kinds = _check_v2_layout(root)
+        context = info.context if isinstance(info.context, dict) else {}
+        n_rows, kinds = _check_v2_layout(root, max_bytes=context.get("max_declared_bytes"))
         self._zarr_root = root
         self._n_rows = n_rows
         self._n_columns = len(kinds)
@@ -176,16 +177,29 @@ class DatasetV2(_DatasetBase):
         return out
 
     @classmethod
-    def from_wire(cls, data: Any, **extra: Any) -> Any:
+    def from_wire(cls, data: Any, *, max_declared_bytes: int | None = None, **extra: Any) -> Any:
         """Build from a GET ``/v2/dataset`` response; pass the storage location as ``zarr_root_path=...``.
+
+        ``max_declared_bytes``: the ceiling the local archive's chunk grids and ``__index__`` are checked against
+        (default: :data:`polaris.limits.DEFAULT_MAX_DECLARED_BYTES`).
 
         Raises:
             pydantic.ValidationError: the data breaks a rule.
+            DeclaredSizeError: the archive declares a size beyond what it holds or beyond the ceiling.
         """
         cleaned = {k: v for k, v in dict(data).items() if k not in ("zarrRootPath", "zarr_root_path")}
         if "zarr_root_path" not in extra:
             extra["zarr_root_path"] = data.get("zarrRootPath", data.get("zarr_root_path", REMOTE_ZARR_PLACEHOLDER))
-        return super().from_wire(cleaned, **extra)
+        if max_declared_bytes is None:
+            return super().from_wire(cleaned, **extra)
+        from pydantic.alias_generators import to_camel
+
+        merged = dict(cleaned)
+        for key in extra:  # as the base class's from_wire: a keyword wins over either spelling in the answer
+            merged.pop(key, None)
+            merged.pop(to_camel(key), None)
+        merged.update(extra)
+        return cls.model_validate(merged, context={"max_declared_bytes": max_declared_bytes})
 
 
 def _array_limits(path: str, node: Any, max_bytes: int | None, artifact: str | None) -> None:

@@ -181,11 +181,12 @@ class _DatasetDownloads(_RemoteDatasets):
         entry = self.cache.fetch(key, fill, verified=verify != "ignore", resume=True)
         return self._v2_from_entry(data, entry)
 
-    @staticmethod
-    def _v2_from_entry(data: Mapping[str, Any], entry: Path) -> DatasetV2:
+    def _v2_from_entry(self, data: Mapping[str, Any], entry: Path) -> DatasetV2:
         from polaris.artifacts import DatasetV2
 
-        dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=str(entry / ZARR_DIR))
+        dataset: DatasetV2 = DatasetV2.from_wire(
+            data, zarr_root_path=str(entry / ZARR_DIR), max_declared_bytes=self.settings.max_declared_bytes
+        )
         return dataset
 
     def _remember(self, kind: str, artifact_id: str, data: Mapping[str, Any]) -> None:

@@ -411,3 +411,23 @@ def test_a_hostile_manifest_is_refused_before_anything_is_read(
     assert refusal in result.message
     assert not archive_reads, f"objects were read from a refused manifest: {archive_reads}"
     assert not list((tmp_path / "probe-cache").rglob("metadata.json")), "a refused dataset reached the cache"
+
+
+def test_the_ceiling_applies_to_an_eager_download_too(local_hub: Any, tmp_path: Path) -> None:
+    """An honest archive whose 16-element chunks exceed a ceiling lowered to 64 bytes: refused, nothing cached."""
+    name = _unique("ceiling")
+    root = tmp_path / "honest.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("x", shape=(40,), chunks=(16,), dtype="float64")[:] = np.arange(40.0)
+    zarr.consolidate_metadata(str(root), zarr_format=2)
+    settings = local_hub.settings(username="demo-user", password=local_hub.users["demo-user"])
+    with PolarisHubClient(settings, cache_auth_token=False) as client:
+        client.show_progress = False
+        client.login()
+        client.upload_dataset(DatasetV2(name=name, owner="demo-user", zarr_root_path=str(root), license="CC0-1.0"))
+    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "64"}
+    result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {name!r})\n", env=env))
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"] == "x chunk of [16]"
+    assert result.fields["declared"] == 16 and result.fields["limit"] == 8
+    assert not list((tmp_path / "probe-cache").rglob("metadata.json"))
