@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris.errors import PolarisChecksumError
+from polaris.errors import InvalidArtifactError, PolarisChecksumError
 from polaris.types import MD5_PATTERN, ChecksumStrategy
 
 if TYPE_CHECKING:
@@ -44,9 +44,12 @@ __all__ = [
     "file_md5",
     "index_set_md5",
     "is_md5",
+    "manifest_from_wire",
+    "manifest_key",
     "md5_b64",
     "metric_checksum_strings",
     "read_zarr_manifest",
+    "require_manifest_md5",
     "row_hashes",
     "should_verify",
     "table_md5",
@@ -414,6 +417,100 @@ def is_md5(value: object) -> bool:
     return isinstance(value, str) and re.fullmatch(MD5_PATTERN, value) is not None
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def manifest_key(key: object, *, source: str = "the manifest") -> str:
+    """A manifest key as data, never as a path: returned unchanged when it is a plain relative ``/`` path.
+
+    Refused: anything but a non-empty ``str``; an absolute path; a backslash; a NUL (or any control character); an
+    empty segment (``a//b``, a leading or trailing ``/``); a ``.`` or ``..`` segment. What is left names exactly
+    one file under the archive root and has exactly one spelling, so no two keys can alias one file.
+
+    Raises:
+        InvalidArtifactError: the key is not such a path (the message names it).
+    """
+    if not isinstance(key, str) or not key:
+        raise InvalidArtifactError(f"{source}: key {key!r} is not a non-empty string")
+    problem = None
+    if key.startswith("/"):
+        problem = "is an absolute path"
+    elif "\\" in key:
+        problem = "holds a backslash"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in key):
+        problem = "holds a NUL or control character"
+    else:
+        for part in key.split("/"):
+            if part == "":
+                problem = "holds an empty segment"
+            elif part in (".", ".."):
+                problem = f"holds a {part!r} segment"
+            if problem:
+                break
+    if problem:
+        raise InvalidArtifactError(
+            f"{source}: key {key[:200]!r} {problem}; manifest keys must be plain relative paths",
+            hint="The artifact's manifest is damaged or hostile; nothing was read from it.",
+        )
+    return key
+
+
+def require_manifest_md5(value: object, *, key: str, source: str = "the manifest") -> str:
+    """The md5 of a manifest entry, lowercased, when it is exactly 32 hex digits.
+
+    Raises:
+        InvalidArtifactError: anything else (a path, a shorter or longer string, a non-string).
+    """
+    if not isinstance(value, str) or len(value) != _MD5_RE_LEN or not set(value) <= _HEX_DIGITS:
+        shown = value[:80] if isinstance(value, str) else value
+        raise InvalidArtifactError(
+            f"{source}: the md5 of {key[:200]!r} is {shown!r}, not 32 hex digits",
+            hint="The artifact's manifest is damaged or hostile; nothing was read from it.",
+        )
+    return value.lower()
+
+
+def _checked_manifest(pairs: Iterable[tuple[object, object]], source: str) -> dict[str, str]:
+    """``{key: md5}`` from ``(key, md5)`` pairs, each key and md5 checked, duplicates and aliases refused."""
+    out: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    for raw_key, raw_md5 in pairs:
+        key = manifest_key(raw_key, source=source)
+        md5 = require_manifest_md5(raw_md5, key=key, source=source)
+        if key in out:
+            raise InvalidArtifactError(
+                f"{source}: key {key[:200]!r} is listed twice",
+                hint="The artifact's manifest is damaged or hostile; nothing was read from it.",
+            )
+        # Keys that would name one file on a case-insensitive or Unicode-normalising file system are aliases.
+        import unicodedata
+
+        fold = unicodedata.normalize("NFC", key).casefold()
+        other = folded.get(fold)
+        if other is not None:
+            raise InvalidArtifactError(
+                f"{source}: key {key[:200]!r} is an alias of {other[:200]!r}",
+                hint="The artifact's manifest is damaged or hostile; nothing was read from it.",
+            )
+        folded[fold] = key
+        out[key] = md5
+    return out
+
+
+def manifest_from_wire(entries: object, *, source: str = "zarrContent") -> dict[str, str] | None:
+    """``{key: md5}`` of a V1 ``zarrContent`` list (``None`` when empty), every entry checked as in
+    :func:`manifest_key` / :func:`require_manifest_md5`, duplicates and aliases refused.
+
+    Raises:
+        InvalidArtifactError: not a list of ``{path, md5sum}`` objects, or an entry is refused.
+    """
+    if not entries:
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise InvalidArtifactError(f"{source}: expected a list of {{path, md5sum, size}} objects")
+    return _checked_manifest(((e.get("path"), e.get("md5sum", e.get("md5Sum"))) for e in entries), source)
+
+
 @dataclass(frozen=True)
 class ZarrFileEntry:
     """One file of a Zarr archive: path relative to the root (``/`` separated), md5 hex, size in bytes."""
@@ -471,9 +568,7 @@ def zarr_tree_digest_from_entries(entries: Iterable[ZarrFileEntry | tuple[str, s
     root = _Dir()
     for entry in entries:
         path, md5, size = (entry.path, entry.md5sum, entry.size) if isinstance(entry, ZarrFileEntry) else entry
-        parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-        if not parts or path.startswith("/"):
-            raise ValueError(f"invalid relative path in Zarr manifest: {path!r}")
+        parts = manifest_key(path, source="Zarr manifest").split("/")
         node = root
         for part in parts[:-1]:
             if part in node.files:
@@ -481,6 +576,8 @@ def zarr_tree_digest_from_entries(entries: Iterable[ZarrFileEntry | tuple[str, s
             node = node.dirs.setdefault(part, _Dir())
         if parts[-1] in node.dirs:
             raise ValueError(f"{path!r} is both a file and a directory")
+        if parts[-1] in node.files:
+            raise InvalidArtifactError(f"Zarr manifest: key {path!r} is listed twice")
         node.files[parts[-1]] = (md5, int(size))
     digest, _, _ = _digest_dir(root)
     return digest
@@ -567,9 +664,13 @@ def write_zarr_manifest_entries(entries: Sequence[ZarrFileEntry], out_path: str 
 def read_zarr_manifest(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{relative path: md5 hex}`` from a V2 manifest Parquet file.
 
+    Every key must be a plain relative path (:func:`manifest_key`) and every md5 32 hex digits; a key listed twice
+    or an alias of another is refused.
+
     Raises:
         OSError: the file cannot be read.
         ValueError: the file lacks the ``path`` / ``md5_checksum`` columns.
+        InvalidArtifactError: a key or md5 is refused (a ``ValueError`` too).
     """
     import pyarrow.parquet as pq
 
@@ -579,7 +680,7 @@ def read_zarr_manifest(path: str | os.PathLike[str]) -> dict[str, str]:
         raise ValueError(f"Zarr manifest {str(path)!r} lacks columns {sorted(missing)}")
     paths = table.column("path").to_pylist()
     md5s = table.column("md5_checksum").to_pylist()
-    return {str(p).replace("\\", "/"): str(m) for p, m in zip(paths, md5s, strict=True)}
+    return _checked_manifest(zip(paths, md5s, strict=True), f"the Zarr manifest {Path(path).name!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
     ├── UnsafeCacheError                a cache folder or file could be controlled by someone else (PermissionError)
+    ├── DeclaredSizeError               a size an answer or an archive declares is beyond what the artifact
+    │                                   declares or the configured ceiling (refused before allocating)
     ├── InvalidArtifactError            an artifact fails a client-side rule (ValueError)
     │   └── LicenseRequiredError
     ├── InvalidPredictionsError         predictions a metric cannot score (ValueError): names target and test set
@@ -43,6 +45,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "CABundleNotFoundError",
     "ClientClosedError",
+    "DeclaredSizeError",
     "HubConnectionError",
     "HubServerError",
     "IncompleteUploadError",
@@ -259,6 +262,40 @@ class PolarisChecksumError(PolarisError, ValueError):
         if expected or actual:
             parts.append(f"expected={expected} actual={actual}")
         super().__init__(" | ".join(parts), hint=hint)
+
+
+class DeclaredSizeError(PolarisError):
+    """A size that a Hub answer or an archive's metadata declares is refused before anything is allocated.
+
+    ``field`` names what declared it (``"data/__index__ shape"``, ``"test index set datapoints"``, ...),
+    ``declared`` the value, ``limit`` the most the client accepts there and ``reason`` where that limit comes from
+    (what the artifact itself declares, or the ``max_declared_bytes`` ceiling).
+
+    Not a ``ValueError`` on purpose: raised inside a pydantic validator it reaches the caller as itself.
+    """
+
+    default_hint = (
+        "The artifact's metadata does not match its data (a damaged or hostile artifact). If it is genuine and "
+        "only large, raise the ceiling with POLARIS_MAX_DECLARED_BYTES (PolarisHubSettings.max_declared_bytes)."
+    )
+
+    def __init__(
+        self,
+        field: str,
+        declared: int,
+        limit: int,
+        *,
+        reason: str = "the max_declared_bytes ceiling",
+        artifact: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.field = field
+        self.declared = declared
+        self.limit = limit
+        self.reason = reason
+        self.artifact = artifact
+        where = f"{artifact}: " if artifact else ""
+        super().__init__(f"{where}{field} declares {declared}, more than the {limit} allowed by {reason}", hint=hint)
 
 
 class InvalidArtifactError(PolarisError, ValueError):

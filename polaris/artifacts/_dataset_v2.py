@@ -9,7 +9,7 @@ import os
 from typing import Any, cast
 
 import numpy as np
-from pydantic import PrivateAttr, computed_field, field_validator, model_validator
+from pydantic import PrivateAttr, ValidationInfo, computed_field, field_validator, model_validator
 
 from polaris import checksum
 from polaris.artifacts._base import require_md5
@@ -59,10 +59,14 @@ class DatasetV2(_DatasetBase):
             if obj._n_rows is None:
                 obj._n_rows = n_rows
                 obj._n_columns = n_cols
+            elif isinstance(n_rows, int) and not isinstance(n_rows, bool):
+                from polaris.limits import check_equal
+
+                check_equal("the archive's row count", obj._n_rows, n_rows, by="the dataset's nRows")
         return obj
 
     @model_validator(mode="after")
-    def _check(self) -> DatasetV2:
+    def _check(self, info: ValidationInfo) -> DatasetV2:
         if is_remote_path(self.zarr_root_path):
             return self
         path = _local_path(self.zarr_root_path)
@@ -74,7 +78,8 @@ class DatasetV2(_DatasetBase):
             root = zarr.open_group(str(path), mode="r")
         except Exception as exc:
             raise ValueError(f"zarr_root_path: {str(path)!r} is not a Zarr group ({exc})") from exc
-        n_rows, kinds = _check_v2_layout(root)
+        context = info.context if isinstance(info.context, dict) else {}
+        n_rows, kinds = _check_v2_layout(root, max_bytes=context.get("max_declared_bytes"))
         self._zarr_root = root
         self._n_rows = n_rows
         self._n_columns = len(kinds)
@@ -173,34 +178,92 @@ class DatasetV2(_DatasetBase):
         return out
 
     @classmethod
-    def from_wire(cls, data: Any, **extra: Any) -> Any:
+    def from_wire(cls, data: Any, *, max_declared_bytes: int | None = None, **extra: Any) -> Any:
         """Build from a GET ``/v2/dataset`` response; pass the storage location as ``zarr_root_path=...``.
+
+        ``max_declared_bytes``: the ceiling the local archive's chunk grids and ``__index__`` are checked against
+        (default: :data:`polaris.limits.DEFAULT_MAX_DECLARED_BYTES`).
 
         Raises:
             pydantic.ValidationError: the data breaks a rule.
+            DeclaredSizeError: the archive declares a size beyond what it holds or beyond the ceiling.
         """
         cleaned = {k: v for k, v in dict(data).items() if k not in ("zarrRootPath", "zarr_root_path")}
         if "zarr_root_path" not in extra:
             extra["zarr_root_path"] = data.get("zarrRootPath", data.get("zarr_root_path", REMOTE_ZARR_PLACEHOLDER))
-        return super().from_wire(cleaned, **extra)
+        if max_declared_bytes is None:
+            return super().from_wire(cleaned, **extra)
+        from pydantic.alias_generators import to_camel
+
+        merged = dict(cleaned)
+        for key in extra:  # as the base class's from_wire: a keyword wins over either spelling in the answer
+            merged.pop(key, None)
+            merged.pop(to_camel(key), None)
+        merged.update(extra)
+        return cls.model_validate(merged, context={"max_declared_bytes": max_declared_bytes})
 
 
-def _check_v2_layout(root: Any) -> tuple[int | None, dict[str, str]]:
+def _array_limits(path: str, node: Any, max_bytes: int | None, artifact: str | None) -> None:
+    """Refuse an array whose one chunk (or shard) would be larger than the ceiling once decoded.
+
+    Zarr decodes a whole chunk to read one element of it: a declared chunk grid of ``[2e9]`` is a 16 GB
+    allocation for a single row, whatever the array's shape.
+    """
+    from polaris.limits import check_declared
+
+    itemsize = max(1, int(getattr(node.dtype, "itemsize", 0) or 8))
+    for label in ("shards", "chunks"):
+        try:
+            grid = getattr(node, label, None)
+        except Exception:  # zarr raises for irregular grids / unsharded arrays on some versions
+            grid = None
+        if not grid:
+            continue
+        elements = 1
+        for n in grid:
+            elements *= max(0, int(n))
+        check_declared(f"{path} {label[:-1]} of {list(grid)}", elements, max_bytes=max_bytes, item_bytes=itemsize,
+                       artifact=artifact)  # fmt: skip
+
+
+def _check_v2_layout(
+    root: Any, *, n_rows: int | None = None, max_bytes: int | None = None, artifact: str | None = None
+) -> tuple[int | None, dict[str, str]]:
     """Check section 6.6's layout; return (n_rows, {top-level key: dtype name}).
+
+    Every declared size is checked before anything is read: a group's ``__index__`` must be one-dimensional and
+    exactly as long as the group has members, every top-level length must equal ``n_rows`` (the Hub's ``nRows``,
+    when given) and every chunk must fit the ``max_declared_bytes`` ceiling.
 
     Raises:
         ValueError: a group without a valid ``__index__``, or top-level lengths that differ.
+        DeclaredSizeError: a shape, an ``__index__`` length or a chunk grid beyond what the archive itself declares
+            (its members, ``n_rows``) or beyond the ceiling.
     """
     import zarr
+
+    from polaris.limits import check_declared, check_equal
 
     lengths: dict[str, int] = {}
     kinds: dict[str, str] = {}
     for key, node in sorted(root.members(), key=lambda kv: kv[0]):
         if isinstance(node, zarr.Group):
-            members = {k for k, _ in node.members()} - {V2_INDEX_ARRAY}
-            if V2_INDEX_ARRAY not in {k for k, _ in node.members()}:
+            names = {k for k, _ in node.members()}
+            members = names - {V2_INDEX_ARRAY}
+            if V2_INDEX_ARRAY not in names:
                 raise ValueError(f"zarr_root_path: group {key!r} has no {V2_INDEX_ARRAY} array")
             index_array: Any = node[V2_INDEX_ARRAY]
+            if not isinstance(index_array, zarr.Array) or len(index_array.shape) != 1:
+                raise ValueError(f"zarr_root_path: {key}/{V2_INDEX_ARRAY} must be a one-dimensional array")
+            field = f"{key}/{V2_INDEX_ARRAY} length"
+            declared = int(index_array.shape[0])
+            check_equal(field, declared, len(members), by=f"the {len(members)} members of group {key!r}",
+                        artifact=artifact)  # fmt: skip
+            if n_rows is not None:
+                check_equal(field, declared, n_rows, by="the dataset's nRows", artifact=artifact)
+            check_declared(field, declared, max_bytes=max_bytes, item_bytes=max(1, index_array.dtype.itemsize or 8),
+                           artifact=artifact)  # fmt: skip
+            _array_limits(f"{key}/{V2_INDEX_ARRAY}", index_array, max_bytes, artifact)
             index = [str(v) for v in np.asarray(index_array[:]).tolist()]
             if len(index) != len(members) or set(index) != members:
                 raise ValueError(
@@ -210,9 +273,13 @@ def _check_v2_layout(root: Any) -> tuple[int | None, dict[str, str]]:
             lengths[key] = len(index)
             kinds[key] = "object"
         else:
-            lengths[key] = int(node.shape[0]) if node.shape else 0
+            length = int(node.shape[0]) if node.shape else 0
+            if n_rows is not None:
+                check_equal(f"{key} shape[0]", length, n_rows, by="the dataset's nRows", artifact=artifact)
+            _array_limits(key, node, max_bytes, artifact)
+            lengths[key] = length
             kinds[key] = str(node.dtype)
     if len(set(lengths.values())) > 1:
         raise ValueError(f"zarr_root_path: top-level arrays and group indices have different lengths {lengths}")
-    n_rows = next(iter(lengths.values())) if lengths else None
-    return n_rows, kinds
+    found_rows = next(iter(lengths.values())) if lengths else None
+    return found_rows, kinds

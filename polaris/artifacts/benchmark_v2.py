@@ -44,7 +44,7 @@ from polaris.types import AccessType, HubOwner, TargetType, TaskType
 if TYPE_CHECKING:
     from polaris.artifacts.results import BenchmarkResults
 
-__all__ = ["SPLIT_KEYS", "TEST_SET_NAME", "BenchmarkV2Specification", "SplitV2"]
+__all__ = ["SPLIT_KEYS", "TEST_SET_NAME", "BenchmarkV2Specification", "SplitV2", "check_index_sets"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,22 @@ class SplitV2(BaseModel):
         if self.test.datapoints == 0:
             raise ValueError("split: the test set is empty")
         if self.training.is_loaded and self.test.is_loaded:
-            overlap = self.training.intersection(self.test)
-            if overlap:
-                raise ValueError(f"split: the test set overlaps the training set at {overlap[:10]}")
+            count, first = self.training.overlap(self.test)  # on the bitmaps: no row is expanded
+            if count:
+                raise ValueError(f"split: the test set overlaps the training set at {count} rows, first {first}")
         return self
+
+    def check_rows(self, n_rows: int | None) -> None:
+        """Every position of both sets must be a row of a dataset of ``n_rows`` rows (checked on the bitmaps).
+
+        Raises:
+            ValueError: a position at or beyond ``n_rows``.
+        """
+        if n_rows is None or not self.is_loaded:
+            return
+        top = self.max_index()
+        if top is not None and top >= n_rows:
+            raise ValueError(f"split: index {top} is out of range for a dataset of {n_rows} rows")
 
     @property
     def is_loaded(self) -> bool:
@@ -140,6 +152,27 @@ class SplitV2(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """``{"training": {datapoints, md5Checksum}, "test": {...}}``."""
         return {key: s.to_wire() for key, s in self.index_sets().items()}
+
+
+def check_index_sets(training: IndexSet, test: IndexSet, *, n_rows: int | None, artifact: str) -> SplitV2:
+    """The split of two loaded index sets, checked on their bitmaps (overlap, empty test set, range) before the
+    caller keeps them anywhere (a cache entry included).
+
+    Raises:
+        InvalidArtifactError: the sets overlap, the test set is empty, or a position is beyond ``n_rows``.
+    """
+    from pydantic import ValidationError
+
+    try:
+        split = SplitV2(training=training, test=test)
+        split.check_rows(n_rows)
+    except (ValidationError, ValueError) as exc:
+        detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise InvalidArtifactError(
+            f"the index sets of {artifact} are refused: {detail}",
+            hint="The benchmark on the Hub is inconsistent with its dataset; nothing was cached. Tell its owner.",
+        ) from exc
+    return split
 
 
 def _as_list(value: Any) -> Any:
@@ -252,11 +285,7 @@ class BenchmarkV2Specification(VersionedArtifactModel):
             for m in self.metrics:
                 if m.config is not None and m.config.group_by not in columns:
                     raise ValueError(f"metrics: {m.name!r} groups by {m.config.group_by!r}, not a dataset column")
-            n_rows = dataset.n_rows
-            if n_rows is not None and self.split.is_loaded:
-                top = self.split.max_index()
-                if top is not None and top >= n_rows:
-                    raise ValueError(f"split: index {top} is out of range for a dataset of {n_rows} rows")
+            self.split.check_rows(dataset.n_rows)
         return self
 
     # -- derived fields -------------------------------------------------------------------------------------------

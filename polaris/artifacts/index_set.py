@@ -16,12 +16,23 @@ from pydantic.alias_generators import to_camel
 
 from polaris import checksum
 
-__all__ = ["MAX_INDEX", "ROARING_CONTENT_TYPE", "IndexSet"]
+__all__ = ["MAX_INDEX", "ROARING_CONTENT_TYPE", "IndexSet", "roaring_max_bytes"]
 
 #: Largest row position a 32-bit Roaring bitmap can hold.
 MAX_INDEX = 2**32 - 1
 #: Content type of a serialised index set in object storage.
 ROARING_CONTENT_TYPE = "application/vnd.roaringbitmap"
+
+
+def roaring_max_bytes(datapoints: int) -> int:
+    """The most bytes a portable Roaring serialisation of ``datapoints`` positions can take.
+
+    A header (cookie, container count, per-container key/cardinality and offset: 16 bytes each at most) plus, per
+    position, at most 4 bytes (an array container takes 2, a run container of single-element runs 4; a bitmap
+    container is only ever smaller). An answer longer than this is not the set it claims to be.
+    """
+    containers = min(max(0, datapoints), 65536)
+    return 64 + 16 * containers + 4 * max(0, datapoints)
 
 
 def _as_positions(values: Iterable[Any]) -> Any:
@@ -152,6 +163,16 @@ class IndexSet(BaseModel):
             PolarisChecksumError: the bytes do not match the checksum this set carries.
             ValueError: not a Roaring bitmap, or it holds a different number of rows than announced.
         """
+        if self._wire_datapoints is not None:
+            from polaris.limits import check_at_most
+
+            check_at_most(
+                "index set body length",
+                len(data),
+                roaring_max_bytes(self._wire_datapoints),
+                by=f"a Roaring bitmap of the {self._wire_datapoints} datapoints announced",
+                artifact=artifact,
+            )
         loaded = type(self).deserialize(data, expected_md5=self._wire_md5, artifact=artifact)
         if self._wire_datapoints is not None and loaded.datapoints != self._wire_datapoints:
             raise ValueError(
@@ -159,6 +180,27 @@ class IndexSet(BaseModel):
                 f"{self._wire_datapoints} announced"
             )
         return loaded
+
+    def read_limit(
+        self, *, n_rows: int | None = None, max_bytes: int | None = None, artifact: str | None = None
+    ) -> int:
+        """The most bytes the stored form of this announced set may take, checked before it is read.
+
+        The announced ``datapoints`` must not exceed ``n_rows`` (the dataset's rows); the bound is what a Roaring
+        bitmap of that many positions can take (:func:`roaring_max_bytes`, of ``n_rows`` when no size was
+        announced), and never more than the ``max_declared_bytes`` ceiling.
+
+        Raises:
+            DeclaredSizeError: ``datapoints`` beyond ``n_rows``.
+        """
+        from polaris.limits import DEFAULT_MAX_DECLARED_BYTES, check_at_most
+
+        ceiling = DEFAULT_MAX_DECLARED_BYTES if max_bytes is None else int(max_bytes)
+        size = self._wire_datapoints if self._bitmap is None else len(self._bitmap)
+        if size is not None and n_rows is not None:
+            check_at_most("index set datapoints", size, n_rows, by="the dataset's nRows", artifact=artifact)
+        rows = size if size is not None else n_rows
+        return ceiling if rows is None else min(ceiling, roaring_max_bytes(rows))
 
     # -- content --------------------------------------------------------------------------------------------------
 
@@ -180,11 +222,24 @@ class IndexSet(BaseModel):
 
     @property
     def indices(self) -> list[int]:
-        """Sorted row positions."""
+        """Sorted row positions, as a Python list (a caller asking for rows; see :meth:`to_numpy`)."""
         return [int(i) for i in self.bitmap]
 
+    def to_numpy(self) -> Any:
+        """Sorted row positions as a NumPy ``int64`` array (8 bytes a row, not a Python ``int`` each).
+
+        Raises:
+            DeclaredSizeError: more rows than the default ``max_declared_bytes`` ceiling allows at 8 bytes each.
+        """
+        import numpy as np
+
+        from polaris.limits import ROW_COST_BYTES, check_declared
+
+        check_declared("index set rows", len(self.bitmap), item_bytes=ROW_COST_BYTES)
+        return np.frombuffer(self.bitmap.to_array(), dtype=np.uint32).astype(np.int64)
+
     def __iter__(self) -> Iterator[int]:  # type: ignore[override]
-        return iter(self.indices)
+        return (int(i) for i in self.bitmap)
 
     def __len__(self) -> int:
         return self.datapoints
@@ -206,8 +261,17 @@ class IndexSet(BaseModel):
         return int(self.bitmap.max()) if len(self.bitmap) else None
 
     def intersection(self, other: IndexSet) -> list[int]:
-        """Sorted positions in both sets."""
+        """Sorted positions in both sets (a list: see :meth:`overlap` for a bounded look)."""
         return [int(i) for i in self.bitmap & other.bitmap]
+
+    def overlap(self, other: IndexSet, *, first: int = 10) -> tuple[int, list[int]]:
+        """``(how many positions both sets hold, the first ``first`` of them)``, computed on the bitmaps."""
+        import itertools
+
+        count = int(self.bitmap.intersection_cardinality(other.bitmap))
+        if not count:
+            return 0, []
+        return count, [int(i) for i in itertools.islice(self.bitmap & other.bitmap, first)]
 
     def serialize(self) -> bytes:
         """CRoaring's portable format of the run-optimised bitmap (byte for byte what the Hub stores)."""

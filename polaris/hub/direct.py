@@ -32,6 +32,7 @@ from polaris.errors import ArtifactNotFoundError, PolarisError, StorageError
 __all__ = [
     "DIRECT_MAX_WORKERS",
     "MAX_SAME_HOST_REDIRECTS",
+    "METADATA_MAX_BYTES",
     "DirectReader",
     "DirectSession",
     "is_direct_url",
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 MAX_SAME_HOST_REDIRECTS = 5
 #: Parallel object reads of one Zarr archive.
 DIRECT_MAX_WORKERS = 8
+#: Largest ``.zmetadata`` read (a JSON document parsed in memory, so far below the ceiling: the Hub's JSON cap).
+METADATA_MAX_BYTES = 64 * 1024 * 1024
 #: Bytes handed to the hash and the file at a time.
 _STREAM_CHUNK = 1024 * 1024
 _INCOMPLETE = ".incomplete"
@@ -62,6 +65,21 @@ def _join(base: str, key: str) -> str:
     return base.rstrip("/") + "/" + key.lstrip("/")
 
 
+def _itemsize(dtype: Any) -> int:
+    """Bytes per element of a Zarr v2 ``dtype`` (1 when it cannot be parsed: the count alone is then bounded)."""
+    import numpy as np
+
+    try:
+        return max(1, int(np.dtype(dtype if isinstance(dtype, str) else [tuple(f) for f in dtype]).itemsize))
+    except Exception:
+        return 1
+
+
+def _plain(url: str) -> str:
+    """``url`` without its query (presigned URLs carry credentials there)."""
+    return url.split("?", 1)[0]
+
+
 def _safe_key(key: str) -> PurePosixPath:
     path = PurePosixPath(key)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -69,27 +87,49 @@ def _safe_key(key: str) -> PurePosixPath:
     return path
 
 
-def zarr_v2_keys(zmetadata: Mapping[str, Any]) -> list[str]:
+def zarr_v2_keys(
+    zmetadata: Mapping[str, Any], *, max_bytes: int | None = None, artifact: str | None = None
+) -> list[str]:
     """Every key of a consolidated Zarr format 2 archive: metadata documents and all chunk keys of its arrays.
+
+    The number of chunk keys the document declares is counted first (from the shapes and chunk grids, without
+    enumerating them) and bounded by the ``max_declared_bytes`` ceiling at ``KEY_COST_BYTES`` a key, and every
+    chunk must fit the ceiling once decoded: a ``.zmetadata`` declaring 3e8 chunks is refused, not listed.
 
     Raises:
         StorageError: the document is not consolidated Zarr v2 metadata.
+        DeclaredSizeError: more chunk keys, or a larger chunk, than the ceiling allows.
     """
+    from polaris.limits import check_count, check_declared
+
     meta = zmetadata.get("metadata")
     if not isinstance(meta, Mapping):
         raise StorageError("the archive's .zmetadata has no 'metadata' object (not consolidated Zarr format 2)")
-    keys = [".zmetadata", *sorted(str(k) for k in meta)]
+    grids: list[tuple[str, list[int], str]] = []
+    total = 1 + len(meta)
     for key, doc in sorted(meta.items()):
         if not str(key).endswith(".zarray") or not isinstance(doc, Mapping):
             continue
         prefix = str(key)[: -len(".zarray")]
-        shape = [int(n) for n in doc.get("shape") or []]
-        chunks = [int(n) for n in doc.get("chunks") or []]
-        sep = str(doc.get("dimension_separator") or ".")
-        if not shape:
+        try:
+            shape = [int(n) for n in doc.get("shape") or []]
+            chunks = [int(n) for n in doc.get("chunks") or []]
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"the .zmetadata entry {key!r} has a shape or chunk grid that is not integers") from exc
+        if len(chunks) != len(shape) or any(n < 0 for n in shape) or any(c <= 0 for c in chunks):
+            raise StorageError(f"the .zmetadata entry {key!r} declares shape {shape[:8]} with chunks {chunks[:8]}")
+        check_declared(f"{prefix.rstrip('/') or '/'} chunk of {chunks[:8]}", math.prod(chunks), max_bytes=max_bytes,
+                       item_bytes=_itemsize(doc.get("dtype")), artifact=artifact)  # fmt: skip
+        counts = [math.ceil(s / c) for s, c in zip(shape, chunks, strict=True)]
+        n_chunks = math.prod(counts) if shape else 1
+        total += n_chunks
+        check_count("the chunk keys of .zmetadata", total, max_bytes=max_bytes, artifact=artifact)
+        grids.append((prefix, counts, str(doc.get("dimension_separator") or ".")))
+    keys = [".zmetadata", *sorted(str(k) for k in meta)]
+    for prefix, counts, sep in grids:
+        if not counts:
             keys.append(prefix + "0")
             continue
-        counts = [math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=False)]
         for idx in itertools.product(*(range(n) for n in counts)):
             keys.append(prefix + sep.join(str(i) for i in idx))
     return keys
@@ -103,6 +143,8 @@ class DirectReader:
         timeout: httpx timeout.
         transport: httpx transport (the client's retrying transport by default).
         max_workers: parallel reads of one Zarr archive.
+        max_bytes: the ``max_declared_bytes`` ceiling: no object is read past it, whatever its content type, and
+            a ``.zmetadata`` may not declare more keys than it allows.
     """
 
     def __init__(
@@ -112,10 +154,13 @@ class DirectReader:
         timeout: Any = None,
         transport: httpx.BaseTransport | None = None,
         max_workers: int = DIRECT_MAX_WORKERS,
+        max_bytes: int | None = None,
     ) -> None:
         from polaris.hub._transport import RetryTransport
+        from polaris.limits import DEFAULT_MAX_DECLARED_BYTES
 
         self.max_workers = max_workers
+        self.max_bytes = DEFAULT_MAX_DECLARED_BYTES if max_bytes is None else int(max_bytes)
         self.http = httpx.Client(
             timeout=timeout if timeout is not None else httpx.Timeout(10.0, read=200.0),
             transport=transport if transport is not None else RetryTransport(httpx.HTTPTransport(verify=verify)),
@@ -203,14 +248,34 @@ class DirectReader:
         finally:
             response.close()
 
-    def _stream_to(self, url: str, sink: Any, *, artifact: str) -> tuple[str, int]:
+    def _stream_to(
+        self, url: str, sink: Any, *, artifact: str, max_bytes: int | None = None, why: str | None = None
+    ) -> tuple[str, int]:
+        """Stream the object into ``sink``; into memory (``max_bytes`` given) at most that many bytes, never more
+        than the ceiling, whatever its content type. To a file the announced length bounds it. ``why`` says where
+        a ``max_bytes`` below the ceiling comes from."""
+        import sys
+
+        from polaris.limits import check_declared
+
+        limit = sys.maxsize if max_bytes is None else min(int(max_bytes), self.max_bytes)
+        if limit == self.max_bytes:
+            why = None
+        elif why is None:
+            why = "the size the artifact declares for it"
         md5 = hashlib.md5()
         n = 0
         with self._open(url, artifact=artifact) as (response, size):
+            if size is not None:
+                check_declared(f"the length of {_plain(url)}", size, max_bytes=limit, artifact=artifact or None,
+                               reason=why)  # fmt: skip
             for chunk in response.iter_bytes(_STREAM_CHUNK):
+                n += len(chunk)
+                if n > limit:  # no length announced (or a wrong one): the body is still read with a limit
+                    check_declared(f"the body of {_plain(url)}", n, max_bytes=limit, artifact=artifact or None,
+                                   reason=why)  # fmt: skip
                 md5.update(chunk)
                 sink(chunk)
-                n += len(chunk)
                 if size is not None and n > size:
                     raise StorageError(f"GET {url}: more bytes than the {size} announced")
             if size is not None and n != size:
@@ -218,16 +283,29 @@ class DirectReader:
         return md5.hexdigest(), n
 
     # ------------------------------------------------------------------ files
-    def read_bytes(self, url: str, *, expected_md5: str | None = None, artifact: str = "") -> bytes:
+    def read_bytes(
+        self,
+        url: str,
+        *,
+        expected_md5: str | None = None,
+        artifact: str = "",
+        max_bytes: int | None = None,
+        why: str | None = None,
+    ) -> bytes:
         """The whole object, checked against ``expected_md5`` before it is returned.
 
+        At most ``max_bytes`` (never more than the reader's ceiling) are read, whatever the content type and
+        whether or not the answer announces a length.
+
         Raises:
+            DeclaredSizeError: the object is (or announces itself) longer than ``max_bytes`` / the ceiling.
             PolarisChecksumError: the bytes differ from ``expected_md5``.
             ArtifactNotFoundError: the object is not public (401/403) or missing (404).
             StorageError: any other failure (a redirect to another host included).
         """
         parts: list[bytes] = []
-        digest, _ = self._stream_to(url, parts.append, artifact=artifact)
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        digest, _ = self._stream_to(url, parts.append, artifact=artifact, max_bytes=limit, why=why)
         if expected_md5 is not None:
             checksum.verify_md5(expected_md5, digest, artifact=artifact or url)
         return b"".join(parts)
@@ -260,10 +338,17 @@ class DirectReader:
                 return False
             if not response.is_success:
                 raise self._fail(response, f"Zarr key {key!r}", artifact)
+            from polaris.limits import check_declared
+
             md5 = hashlib.md5()
+            n = 0
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as fh:
                 for chunk in response.iter_bytes(_STREAM_CHUNK):
+                    n += len(chunk)
+                    if n > self.max_bytes:
+                        check_declared(f"the body of Zarr key {key!r}", n, max_bytes=self.max_bytes,
+                                       artifact=artifact or None)  # fmt: skip
                     md5.update(chunk)
                     fh.write(chunk)
         finally:
@@ -278,12 +363,17 @@ class DirectReader:
         Raises:
             StorageError: no readable ``.zmetadata``.
         """
-        raw = self.read_bytes(_join(root_url, ".zmetadata"), artifact=artifact)
+        raw = self.read_bytes(
+            _join(root_url, ".zmetadata"),
+            artifact=artifact,
+            max_bytes=METADATA_MAX_BYTES,
+            why=f"the {METADATA_MAX_BYTES} bytes a JSON metadata document may take",
+        )
         try:
             doc = json.loads(raw)
         except ValueError as exc:
             raise StorageError(f"the .zmetadata of {artifact or root_url} is not JSON") from exc
-        return zarr_v2_keys(doc)
+        return zarr_v2_keys(doc, max_bytes=self.max_bytes, artifact=artifact or None)
 
     def download_zarr(
         self,
@@ -361,5 +451,5 @@ class DirectSession:
     ) -> Path:
         return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact)
 
-    def read_bytes(self, url: str) -> bytes:
-        return self.reader.read_bytes(url)
+    def read_bytes(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        return self.reader.read_bytes(url, max_bytes=max_bytes)

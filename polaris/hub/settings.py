@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from polaris.hub.redact import redact_text, redact_url
+from polaris.limits import DEFAULT_MAX_DECLARED_BYTES
 from polaris.types import TimeoutTypes
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ class PolarisHubSettings(BaseSettings):
         offline: ``POLARIS_OFFLINE=1``: send no request at all; artifacts come from the verified local cache.
         progress: ``POLARIS_PROGRESS=0`` turns progress bars off (``rich``/``notebook``/``log`` force a kind, see
             :mod:`polaris.progress`).
+        max_declared_bytes: ``POLARIS_MAX_DECLARED_BYTES``: the most memory one size declared by a Hub answer or an
+            archive's metadata (a chunk, an ``__index__``, an index set, an object read into memory, a key listing)
+            may make the client reserve; beyond it the artifact is refused with ``DeclaredSizeError`` before
+            anything is allocated (default 2 GiB, see :mod:`polaris.limits`).
 
     Raises:
         pydantic.ValidationError: a URL is not an absolute http(s) URL, or a value has the wrong type.
@@ -109,6 +114,7 @@ class PolarisHubSettings(BaseSettings):
     default_timeout: TimeoutTypes = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
     offline: bool = False
     progress: bool = True
+    max_declared_bytes: int = Field(default=DEFAULT_MAX_DECLARED_BYTES, gt=0)
 
     @field_validator("progress", mode="before")
     @classmethod

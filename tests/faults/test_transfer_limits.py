@@ -393,10 +393,32 @@ def _lazy(endpoint: str, manifest: dict[str, str], **options: Any) -> Any:
     return HubZarrStore(lambda: token, "s3://b/x", manifest=manifest, session=session)
 
 
+def test_a_length_beyond_the_ceiling_is_refused_before_anything_is_reserved() -> None:
+    from polaris.errors import DeclaredSizeError
+    from polaris.hub import retry
+    from polaris.limits import DEFAULT_MAX_DECLARED_BYTES
+
+    server = Announcer(b"x" * 1000, announce=1 << 40)  # "1 TiB follows", then 1000 bytes and the connection closes
+    endpoint = server.start()
+    store = _lazy(
+        endpoint,
+        {"obj": hashlib.md5(b"x" * 1000).hexdigest()},
+        retry_policy=retry.RetryPolicy(max_attempts=3, backoff_base=0.01),
+    )
+    try:
+        with pytest.raises(DeclaredSizeError) as err:  # refused on the announcement: no buffer, no retry
+            store.fetch("obj")
+    finally:
+        store.close()
+        server.close()
+    assert err.value.declared == 1 << 40 and err.value.limit == DEFAULT_MAX_DECLARED_BYTES
+    assert server.gets == 1
+
+
 def test_a_huge_announced_length_reserves_no_memory_and_the_short_body_is_retried() -> None:
     from polaris.hub import retry
 
-    server = Announcer(b"x" * 1000, announce=1 << 40)  # "1 TiB follows", then 1000 bytes and the connection closes
+    server = Announcer(b"x" * 1000, announce=1 << 30)  # "1 GiB follows", then 1000 bytes and the connection closes
     endpoint = server.start()
     store = _lazy(
         endpoint,

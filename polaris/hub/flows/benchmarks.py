@@ -36,7 +36,7 @@ from polaris.hub.wire.generations import Generation
 from polaris.types import ChecksumStrategy, HubOwner, artifact_urn, slugify
 
 if TYPE_CHECKING:
-    from polaris.artifacts import BenchmarkResults, BenchmarkSpecification, BenchmarkV2Specification, Model
+    from polaris.artifacts import BenchmarkResults, BenchmarkSpecification, BenchmarkV2Specification, IndexSet, Model
 
 __all__ = ["Benchmarks", "benchmark_generation"]
 
@@ -97,15 +97,6 @@ class Benchmarks:
         from polaris.artifacts import BenchmarkV2Specification, DatasetV2, IndexSet, SplitV2
 
         data = fetched.data
-        entry = fetched.entry if fetched.entry is not None else self._index_sets_into_cache(owner, name, data)
-        meta = _index_set_meta(data)
-        # The index sets were verified before the entry was created; they are read back with their md5 again.
-        sets = {
-            key: IndexSet.deserialize(
-                (entry / f"{key}{ROARING_SUFFIX}").read_bytes(), expected_md5=meta[key].get("md5Checksum")
-            )
-            for key in ("training", "test")
-        }
         ds_id = data.get("datasetArtifactId")
         ref = data.get("dataset")
         if isinstance(ref, Mapping) and ref.get("name"):
@@ -114,18 +105,36 @@ class Benchmarks:
             ds_owner, ds_name = owner_and_name(ds_id)
         else:
             raise InvalidArtifactError(f"V2 benchmark {owner}/{name}: the Hub's answer names no dataset")
+        # The dataset comes first: its nRows bound the index sets before any of their bytes are read.
         dataset = self.datasets.get(ds_owner, ds_name, verify_checksum, parent=fetched)
         if not isinstance(dataset, DatasetV2):
             raise InvalidArtifactError(f"V2 benchmark {owner}/{name} must be built on a V2 dataset, not a V1 one")
+        entry = (
+            fetched.entry
+            if fetched.entry is not None
+            else self._index_sets_into_cache(owner, name, data, n_rows=dataset.n_rows)
+        )
+        meta = _index_set_meta(data)
+        # The index sets were verified before the entry was created; they are read back with their md5 again.
+        sets = {
+            key: IndexSet.deserialize(
+                (entry / f"{key}{ROARING_SUFFIX}").read_bytes(), expected_md5=meta[key].get("md5Checksum")
+            )
+            for key in ("training", "test")
+        }
         cleaned = {k: v for k, v in data.items() if k not in ("split", "splitContent", "dataset")}
         benchmark: BenchmarkV2Specification = BenchmarkV2Specification.from_wire(
             cleaned, split=SplitV2(training=sets["training"], test=sets["test"]), dataset=dataset
         )
         return benchmark
 
-    def _index_sets_into_cache(self, owner: str, name: str, data: dict[str, Any]) -> Path:
-        """The cache entry holding both verified index sets of a V2 benchmark (read from storage on a miss)."""
-        from polaris.artifacts.benchmark_v2 import SPLIT_KEYS
+    def _index_sets_into_cache(self, owner: str, name: str, data: dict[str, Any], *, n_rows: int | None) -> Path:
+        """The cache entry holding both verified index sets of a V2 benchmark (read from storage on a miss).
+
+        Each set's announced ``datapoints`` is checked against the dataset's ``n_rows`` and the byte ceiling before
+        its bytes are read; the pair (overlap, range) is checked on the bitmaps before anything is written.
+        """
+        from polaris.artifacts.benchmark_v2 import SPLIT_KEYS, check_index_sets
 
         artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
         meta = _index_set_meta(data)
@@ -136,10 +145,12 @@ class Benchmarks:
 
         def fill(tmp: Path) -> None:
             tmp.mkdir(parents=True, exist_ok=True)
+            limits = {key: self._index_set_limit(key, meta[key], n_rows, urn) for key in SPLIT_KEYS}
+            raws: dict[str, bytes] = {}
             if not self.ctx.wire.anonymous:
                 with self.ctx.storage(urn, "read") as session:
                     for key in SPLIT_KEYS:
-                        _store_index_set(key, meta[key], session.read_bytes(session.token.paths[key]), tmp, urn)
+                        raws[key] = session.read_bytes(session.token.paths[key], max_bytes=limits[key])
             else:
                 for key in SPLIT_KEYS:
                     url = split_answer.get(key)
@@ -148,8 +159,13 @@ class Benchmarks:
                             f"reading the index sets of {artifact_id} needs a login", hint=NOT_PUBLIC_HINT
                         )
                     expected = meta[key].get("md5Checksum")
-                    raw = self.ctx.direct.read_bytes(str(url), expected_md5=expected, artifact=urn)
-                    _store_index_set(key, meta[key], raw, tmp, urn)
+                    raws[key] = self.ctx.direct.read_bytes(
+                        str(url), expected_md5=expected, artifact=urn, max_bytes=limits[key]
+                    )
+            sets = {key: _load_index_set(key, meta[key], raws[key], urn) for key in SPLIT_KEYS}
+            check_index_sets(sets["training"], sets["test"], n_rows=n_rows, artifact=urn)  # before caching
+            for key in SPLIT_KEYS:
+                (tmp / f"{key}{ROARING_SUFFIX}").write_bytes(raws[key])
             self.ctx.write_metadata(tmp, Generation.V2, data)
 
         if all(isinstance(m, str) for m in md5s):
@@ -160,6 +176,15 @@ class Benchmarks:
         entry = Path(tempfile.mkdtemp(prefix="polaris-benchmark-")) / "entry"
         fill(entry)
         return entry
+
+    def _index_set_limit(self, key: str, meta: Mapping[str, Any], n_rows: int | None, urn: str) -> int:
+        """Bytes the stored ``key`` set may take (its announced ``datapoints`` checked against ``n_rows`` first)."""
+        from polaris.artifacts import IndexSet
+
+        announced = IndexSet.model_validate(meta) if meta else IndexSet.model_validate({"datapoints": None})
+        return announced.read_limit(
+            n_rows=n_rows, max_bytes=self.ctx.settings.max_declared_bytes, artifact=f"{urn} {key}"
+        )
 
     # ------------------------------------------------------------------ upload
     def upload(
@@ -316,15 +341,14 @@ def _index_set_meta(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _store_index_set(key: str, meta: Mapping[str, Any], raw: bytes, tmp: Path, urn: str) -> None:
-    """Verify one serialised index set (md5, row count) and write it into the entry being built."""
+def _load_index_set(key: str, meta: Mapping[str, Any], raw: bytes, urn: str) -> IndexSet:
+    """Verify one serialised index set (md5, row count) and return it; the caller checks the pair, then writes."""
     from polaris.artifacts import IndexSet
 
     announced = IndexSet.model_validate(meta) if meta else IndexSet.model_validate({"datapoints": None})
     try:
-        announced.load(raw, artifact=f"{urn} {key}")
+        return announced.load(raw, artifact=f"{urn} {key}")
     except ValueError as exc:
         if isinstance(exc, PolarisChecksumError):
             raise
         raise StorageError(f"the {key} index set of {urn} is not usable: {exc}") from exc
-    (tmp / f"{key}{ROARING_SUFFIX}").write_bytes(raw)

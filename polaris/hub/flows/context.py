@@ -229,7 +229,11 @@ class FlowContext:
     def direct(self) -> DirectReader:
         """The reader of public objects at direct URLs (created on first use)."""
         if self._direct is None:
-            self._direct = DirectReader(verify=self.settings.httpx_verify(), timeout=self.settings.httpx_timeout())
+            self._direct = DirectReader(
+                verify=self.settings.httpx_verify(),
+                timeout=self.settings.httpx_timeout(),
+                max_bytes=self.settings.max_declared_bytes,
+            )
         return self._direct
 
     @contextmanager

@@ -131,7 +131,7 @@ class Datasets:
         table_md5 = (data.get("tableContent") or {}).get("md5Sum")
         annotations = data.get("annotations") or {}
         has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
-        manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []} or None
+        manifest = checksum.manifest_from_wire(data.get("zarrContent"))
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 
@@ -234,11 +234,12 @@ class Datasets:
         entry = self.ctx.cache.fetch(key, fill, verified=verify != "ignore", resume=True)
         return self.v2_from_entry(data, entry)
 
-    @staticmethod
-    def v2_from_entry(data: Mapping[str, Any], entry: Path) -> DatasetV2:
+    def v2_from_entry(self, data: Mapping[str, Any], entry: Path) -> DatasetV2:
         from polaris.artifacts import DatasetV2
 
-        dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=str(entry / ZARR_DIR))
+        dataset: DatasetV2 = DatasetV2.from_wire(
+            data, zarr_root_path=str(entry / ZARR_DIR), max_declared_bytes=self.ctx.settings.max_declared_bytes
+        )
         return dataset
 
     # ------------------------------------------------------------------ lazy (remote) datasets
@@ -262,7 +263,7 @@ class Datasets:
                 manifest = _manifest_from_parquet(_read_verified(session, paths["manifest"], expected, artifact_id))
                 store_url = paths["root"]
             else:
-                manifest = {e["path"]: e["md5sum"] for e in data.get("zarrContent") or []}
+                manifest = checksum.manifest_from_wire(data.get("zarrContent")) or {}
                 table_md5 = (data.get("tableContent") or {}).get("md5Sum")
                 table_bytes = _read_verified(session, paths["root"], table_md5, artifact_id)
                 annotations = data.get("annotations") or {}
@@ -290,7 +291,7 @@ class Datasets:
         dataset: DatasetV1 | DatasetV2
         if v2:
             assert store is not None
-            dataset = _remote_v2(data, RemoteArchive(store))
+            dataset = _remote_v2(data, RemoteArchive(store), self.ctx.settings.max_declared_bytes)
         else:
             import pandas as pd
 
@@ -306,13 +307,13 @@ class Datasets:
         return self._linked(dataset, owner, name)
 
 
-def _remote_v2(data: Mapping[str, Any], remote: Any) -> DatasetV2:
+def _remote_v2(data: Mapping[str, Any], remote: Any, max_bytes: int | None = None) -> DatasetV2:
     from polaris.artifacts import DatasetV2
     from polaris.artifacts.dataset import ColumnAnnotation, _check_v2_layout
 
     dataset: DatasetV2 = DatasetV2.from_wire(data, zarr_root_path=remote.store.store_url)
     group = remote.group()
-    n_rows, kinds = _check_v2_layout(group)
+    n_rows, kinds = _check_v2_layout(group, n_rows=dataset.n_rows, max_bytes=max_bytes)
     dataset.zarr_root = group
     dataset._remote = remote
     dataset._n_rows = n_rows

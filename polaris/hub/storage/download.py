@@ -98,17 +98,18 @@ def exists(session: StorageSession, url: str) -> bool:
     return head(session, parse_url(url)) is not None
 
 
-def read_bytes(session: StorageSession, url: str) -> bytes:
-    """The whole object at ``url``, in memory (use :meth:`download_file` for big objects).
+def read_bytes(session: StorageSession, url: str, *, max_bytes: int | None = None) -> bytes:
+    """The whole object at ``url``, in memory, at most ``max_bytes`` (use :meth:`download_file` for big objects).
 
     Raises:
+        DeclaredSizeError: the object is longer than ``max_bytes`` (default: the default ceiling).
         StorageError: missing object, or the storage could not be reached.
     """
     loc = parse_url(url)
 
     def attempt() -> tuple[int, bytes]:
         generation, reader = session._get_reader()
-        return generation, reader.read(loc)
+        return generation, reader.read(loc, max_bytes=max_bytes)
 
     try:
         return session._call(f"GET {loc.bucket}/{loc.key}", attempt)

@@ -149,31 +149,50 @@ class ObjectReader:
             raise _client_error(response.status, body, {k.lower(): v for k, v in response.headers.items()})
         return response
 
-    def read(self, loc: ObjectLocation) -> bytes:
-        """The whole object in memory.
+    def read(self, loc: ObjectLocation, *, max_bytes: int | None = None) -> bytes:
+        """The whole object in memory, at most ``max_bytes`` (default: the ``max_declared_bytes`` default ceiling).
+
+        The bound holds whatever the content type and whether or not a length is announced: a longer announced
+        length is refused before the body is read, a longer body as soon as its bytes pass the bound.
 
         Raises:
+            DeclaredSizeError: the object is (or announces itself) longer than ``max_bytes``.
             botocore.exceptions.ClientError: the storage answered with a status >= 300.
             urllib3.exceptions.HTTPError: the connection failed, timed out, or the body was cut short.
         """
+        from polaris.limits import check_declared
+
         response = self.get(loc)
         complete = False
+        what = f"the object {loc.key!r}"
         try:
-            data = response.read(decode_content=False)
+            announced = _announced_length(response)
+            if announced is not None:
+                check_declared(f"the length of {what}", announced, max_bytes=max_bytes)
+            parts: list[bytes] = []
+            got = 0
+            while block := response.read(STREAM_CHUNK_SIZE, decode_content=False):
+                got += len(block)
+                check_declared(f"the body of {what}", got, max_bytes=max_bytes)
+                parts.append(block)
             complete = True
-            return bytes(data)
+            return b"".join(parts)
         finally:
             release(response, complete=complete)
 
-    def read_hashed(self, loc: ObjectLocation, *, size_hint: int | None = None) -> tuple[memoryview, str]:
+    def read_hashed(
+        self, loc: ObjectLocation, *, size_hint: int | None = None, max_bytes: int | None = None
+    ) -> tuple[memoryview, str]:
         """The whole object in one buffer, and the md5 (hex) of exactly those bytes, computed as they arrived.
 
         The buffer is allocated once, sized from the answer's ``Content-Length``, but never larger up front than
         ``size_hint`` (the size the caller expects, when it knows it) or :data:`PREALLOCATE_MAX`: a server
         announcing a huge length cannot make the client reserve it; a body that really is longer grows the buffer
-        (doubling) as its bytes arrive. The result is a read-only view of exactly the body.
+        (doubling) as its bytes arrive, up to ``max_bytes`` (default: the default ``max_declared_bytes`` ceiling),
+        whatever the answer announced. The result is a read-only view of exactly the body.
 
         Raises:
+            DeclaredSizeError: the body is (or announces itself) longer than ``max_bytes``.
             botocore.exceptions.ClientError: the storage answered with a status >= 300 (at most
                 :data:`ERROR_BODY_MAX` of its body is read).
             urllib3.exceptions.IncompleteRead: the body ended before its announced ``Content-Length``
@@ -183,7 +202,7 @@ class ObjectReader:
         response = self.get(loc)
         complete = False
         try:
-            data, md5 = _read_all_hashed(response, self._pool, loc.key, size_hint)
+            data, md5 = _read_all_hashed(response, self._pool, loc.key, size_hint, max_bytes)
             complete = True
             return data, md5
         finally:
@@ -221,10 +240,17 @@ def _allocate(size: int) -> memoryview:
     return memoryview(bytearray(size))
 
 
-def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint: int | None) -> tuple[memoryview, str]:
+def _read_all_hashed(
+    response: BaseHTTPResponse, pool: Any, what: str, size_hint: int | None, max_bytes: int | None = None
+) -> tuple[memoryview, str]:
     from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 
+    from polaris.limits import DEFAULT_MAX_DECLARED_BYTES, check_declared
+
+    ceiling = DEFAULT_MAX_DECLARED_BYTES if max_bytes is None else max_bytes
     announced = _announced_length(response)
+    if announced is not None:
+        check_declared(f"the length of the object {what!r}", announced, max_bytes=ceiling)
     cap = PREALLOCATE_MAX if size_hint is None else max(0, size_hint)
     view = _allocate(max(1, min(announced, cap) if announced is not None else min(GROW_MIN, cap)))
     # Straight from the socket into the buffer (http.client's readinto -> recv_into). urllib3's own readinto reads
@@ -236,7 +262,9 @@ def _read_all_hashed(response: BaseHTTPResponse, pool: Any, what: str, size_hint
     try:
         while announced is None or filled < announced:
             if filled == len(view):
-                grown = _allocate(_grown(len(view), announced))
+                if filled >= ceiling:  # an answer without a length grows the buffer only this far
+                    check_declared(f"the body of the object {what!r}", filled + 1, max_bytes=ceiling)
+                grown = _allocate(min(_grown(len(view), announced), ceiling))
                 grown[:filled] = view[:filled]
                 view = grown
             block = view[filled : filled + min(STREAM_CHUNK_SIZE, len(view) - filled)]

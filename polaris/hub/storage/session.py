@@ -41,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from polaris.errors import ClientClosedError, PolarisChecksumError, StorageError
+from polaris.errors import ClientClosedError, DeclaredSizeError, PolarisChecksumError, StorageError
 from polaris.hub.retry import DEFAULT_POLICY, RetryPolicy
 from polaris.hub.storage import download, upload
 from polaris.hub.storage.classify import ObjectMissing, PreconditionFailed, classify, describe
@@ -287,7 +287,7 @@ class StorageSession:
             generation, _ = self._state()
             try:
                 return attempt_fn()[1]
-            except (PolarisChecksumError, ClientClosedError, StorageError):
+            except (PolarisChecksumError, ClientClosedError, StorageError, DeclaredSizeError):
                 raise
             except Exception as exc:
                 kind, retry_after = classify(exc)
@@ -345,13 +345,14 @@ class StorageSession:
         """
         return download.exists(self, url)
 
-    def read_bytes(self, url: str) -> bytes:
-        """The whole object at ``url``, in memory (use :meth:`download_file` for big objects).
+    def read_bytes(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """The whole object at ``url``, in memory, at most ``max_bytes`` (use :meth:`download_file` for big objects).
 
         Raises:
+            DeclaredSizeError: the object is longer than ``max_bytes`` (default: the default ceiling).
             StorageError: missing object, or the storage could not be reached.
         """
-        return download.read_bytes(self, url)
+        return download.read_bytes(self, url, max_bytes=max_bytes)
 
     def download_file(self, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = "") -> Path:
         """Stream the object at ``url`` to ``dest`` (via ``dest.incomplete``, renamed when complete and verified).
