@@ -22,15 +22,22 @@ from polaris.errors import (
     NotCachedError,
     OfflineError,
     PolarisError,
-    PolarisUnauthorizedError,
     SettingsError,
 )
 from polaris.hub._client_listings import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from polaris.hub._client_listings import MAX_PAGES as MAX_PAGES
 from polaris.hub._client_listings import HubListingsMixin
 from polaris.hub._client_v2 import HubGenerationsMixin
+from polaris.hub import arguments
 from polaris.hub._transport import RetryTransport
-from polaris.hub.auth import ConsoleLoginUI, HubAuthenticator, LoginResult, LoginUI, load_oauth2_client_class
+from polaris.hub.auth import (
+    ConsoleLoginUI,
+    HubAuthenticator,
+    LoginResult,
+    LoginUI,
+    load_oauth2_client_class,
+    not_logged_in,
+)
 from polaris.hub.redact import install_log_redaction, mask_secret, redact_url
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
@@ -97,7 +104,8 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     """A client of one Polaris Hub.
 
     Args:
-        settings: where the Hub is and how to log in (default: read from ``POLARIS_*`` and ``.env``).
+        settings: where the Hub is and how to log in (default: read from ``POLARIS_*`` and ``.env``); a Hub URL
+            string is taken as ``PolarisHubSettings(hub_url=...)``.
         cache_auth_token: keep tokens in the per-Hub cache file (``False``: memory only, nothing written).
         **kwargs: passed to authlib / httpx (``headers``, ``timeout``, ``transport``, ...). A ``transport``
             you pass replaces the retrying default.
@@ -106,7 +114,8 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     :class:`~polaris.errors.ClientClosedError`.
 
     Raises:
-        pydantic.ValidationError: invalid settings read from the environment.
+        InvalidSettingError: invalid settings read from the environment (names the variable).
+        TypeError: ``settings`` is neither settings, a URL string nor a dict.
         CABundleNotFoundError: ``ca_bundle`` names a missing file (a ``FileNotFoundError`` too).
 
     With ``settings.offline`` (``POLARIS_OFFLINE=1``) no request is ever sent: requests raise
@@ -117,6 +126,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     def __init__(
         self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
     ) -> None:
+        settings = arguments.client_settings(settings)
         install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
         self.settings = settings if settings is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
@@ -246,7 +256,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
         if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
             return
         if not self.ensure_active_token():
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+            raise not_logged_in(self.settings)
 
     def request(
         self,
@@ -282,6 +292,8 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
         """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
         self._check_open()
         self._refuse_offline(f"{request.method} {request.url.path}")
+        if kwargs.get("auth") is getattr(self, "token_auth", None):  # the Hub token goes only where the Hub is
+            self.settings.check_token_destination(str(request.url))
         response = super().send(request, **kwargs)
         if response.status_code != 401:
             return response
@@ -413,18 +425,22 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
         return removed
 
     def whoami(self) -> str:
-        """Who is logged in (e-mail or user name), after making sure the login is still usable.
+        """Who is logged in (e-mail or user name), after the Hub accepted the login (one authenticated request).
+
+        Offline, the cached identity is returned as it is (nothing can be checked).
 
         Raises:
-            PolarisUnauthorizedError: not logged in, or the login can no longer be renewed.
-            HubConnectionError, HubServerError, TokenExchangeError: renewing the Hub token failed.
+            PolarisUnauthorizedError: not logged in, or the Hub refused the login and it could not be renewed.
+            CachedLoginError: the cached login is unreadable, or expired and cannot be renewed.
+            HubConnectionError, HubServerError, TokenExchangeError: the Hub could not be asked, or renewing failed.
         """
         self._check_open()
         if self.offline and self.is_logged_in:
             return self._authenticator.identity()  # as cached: renewing it would need the network
         self._refuse_offline("checking your login")
         if not self.ensure_active_token():
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+            raise not_logged_in(self.settings)
+        self._authenticator.check_with_hub(lambda: self._wire.list_datasets(limit=1, offset=0))
         return self._authenticator.identity()
 
     # ------------------------------------------------------------------ helpers
@@ -471,6 +487,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             PolarisUnauthorizedError: not logged in.
             StorageError: the object storage could not be read.
         """
+        arguments.check_get("get_dataset", owner, name, verify_checksum)
         owner, name = _split(owner, name)
         with self._cached_only("dataset", f"{owner}/{name}"):
             return self._artifacts.get_dataset(owner, name, verify_checksum, lazy=lazy)
@@ -491,6 +508,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             PolarisChecksumError: the benchmark or its dataset does not match the Hub's checksum.
             PolarisUnauthorizedError: not logged in.
         """
+        arguments.check_get("get_benchmark", owner, name, verify_checksum)
         owner, name = _split(owner, name)
         with self._cached_only("benchmark", f"{owner}/{name}"):
             return self._artifacts.get_benchmark(owner, name, verify_checksum)
@@ -511,6 +529,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             PolarisChecksumError: the dataset does not match the Hub's masked checksum.
             PolarisUnauthorizedError: not logged in.
         """
+        arguments.check_get("get_competition", owner, name, verify_checksum)
         owner, name = _split(owner, name)
         with self._cached_only("competition", f"{owner}/{name}"):
             return self._artifacts.get_competition(owner, name, verify_checksum)
@@ -543,6 +562,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
                 object differs from ours (named in the message).
             PartialUploadError: part of the data was sent; its hint gives the call that completes it.
         """
+        arguments.check_dataset(dataset, access, owner, if_exists)
         with self._timeout_for(timeout) as pair:
             return self._artifacts.upload_dataset(
                 dataset,
@@ -591,6 +611,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             InvalidArtifactError: the dataset is not on the Hub, or the benchmark breaks a rule.
             PolarisCreateArtifactError: you may not create artifacts for this owner.
         """
+        arguments.check_benchmark(benchmark, access, owner)
         return self._artifacts.upload_benchmark(
             benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
         )
@@ -614,13 +635,14 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             ArtifactNotFoundError: the benchmark is not on the Hub.
             PolarisCreateArtifactError: ``owner`` is not you.
         """
+        arguments.check_results(results, access, owner, model)
         uploaded, url = self._artifacts.upload_results(results, access=access, owner=owner, model=model)
         uploaded.hub_url = url
         return uploaded
 
     def evaluate_competition(
         self,
-        competition: CompetitionSpecification,
+        competition: CompetitionSpecification | str,
         competition_predictions: CompetitionPredictions | Any,
         *,
         name: str | None = None,
@@ -637,10 +659,17 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
         ``competition_predictions`` is a :class:`CompetitionPredictions` or any prediction shape
         ``benchmark.evaluate`` accepts (a list for one target and one test set, ``{test: {target: values}}``...).
 
+        ``competition`` may be its ``"owner/name"`` (it is then fetched with :meth:`get_competition`).
+
         Raises:
-            ValueError: the predictions do not fit the competition's test sets.
+            InvalidPredictionsError: the predictions do not fit the competition's test sets (a ``ValueError``;
+                nothing is sent).
+            TypeError: ``competition`` is neither a competition nor ``"owner/name"``.
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
+        competition, competition_predictions = arguments.competition_and_predictions(
+            self, competition, competition_predictions, owner
+        )
         return self._artifacts.evaluate_competition(
             competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
         )

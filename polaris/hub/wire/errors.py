@@ -16,11 +16,13 @@ from polaris.errors import (
     HubServerError,
     IncompleteUploadError,
     InvalidRequestError,
+    NotAPolarisHubError,
     PolarisCreateArtifactError,
     PolarisHubError,
     PolarisUnauthorizedError,
     RateLimitedError,
 )
+from polaris.errors import _NotAPolarisHubNotFoundError
 from polaris.hub._transport import parse_retry_after
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "error_for_response",
     "error_for_status",
     "hub_message",
+    "looks_like_a_hub_answer",
+    "not_a_hub_error",
     "raise_for_response",
 ]
 
@@ -89,6 +93,30 @@ def hub_message(content: bytes, headers: Mapping[str, str] | None = None) -> str
     return message
 
 
+def looks_like_a_hub_answer(content: bytes, headers: Mapping[str, str] | None) -> bool:
+    """True when a body could come from the Hub's API: empty, or JSON. An HTML page or other text is not."""
+    if not content or not content.strip():
+        return True
+    content_type = (headers or {}).get("content-type", "").lower()
+    if "html" in content_type:
+        return False
+    return _json_or_none(content) is not None or content.strip() == b"null"
+
+
+def not_a_hub_error(
+    status: int | None, headers: Mapping[str, str] | None, *, method: str | None, url: str | None
+) -> NotAPolarisHubError:
+    """The error for an answer that is not what a Polaris Hub sends (an HTML page, text where JSON belongs)."""
+    content_type = ((headers or {}).get("content-type") or "no content type").split(";")[0].strip()
+    where = f"{method} {url}" if method and url else "The request"
+    message = (
+        f"{where}: the server answered (HTTP {status}, {content_type}) but not as a Polaris Hub does; "
+        "this URL does not look like a Polaris Hub API"
+    )
+    error_class = _NotAPolarisHubNotFoundError if status == 404 else NotAPolarisHubError
+    return error_class(message, method=method, url=url)
+
+
 def _json_or_none(content: bytes) -> Any:
     try:
         return json.loads(content) if content else None
@@ -118,7 +146,14 @@ def error_for_status(
     method: str | None = None,
     url: str | None = None,
 ) -> PolarisHubError:
-    """The typed error for a non-2xx answer (the caller raises it)."""
+    """The typed error for a non-2xx answer (the caller raises it).
+
+    A 404 or 405 whose body is an HTML page (or other non-JSON text) did not come from a Hub's API:
+    :class:`NotAPolarisHubError` (for a 404 also an :class:`ArtifactNotFoundError`) says so instead of hinting at a
+    login.
+    """
+    if status in (404, 405) and not looks_like_a_hub_answer(content, headers):
+        return not_a_hub_error(status, headers, method=method, url=url)
     message = hub_message(content, headers)
     where = f"{method} {url}" if method and url else "The Hub request"
     kwargs: dict[str, Any] = {"status_code": status, "hub_message": message, "method": method, "url": url}
