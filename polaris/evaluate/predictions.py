@@ -42,7 +42,8 @@ def _as_array(values: Any, where: str, *, test_set: str | None, target: str | No
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise _bad(f"predictions for {where} are not a flat list of values ({exc})", test_set=test_set, target=target)
+        message = f"predictions for {where} are not a flat list of values ({exc})"
+        raise _bad(message, test_set=test_set, target=target) from None
     if arr.ndim == 0:
         raise _bad(f"predictions for {where} must be a list or array, got a scalar", test_set=test_set, target=target)
     return arr

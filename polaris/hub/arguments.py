@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings
 
 __all__ = [
+    "check_benchmark",
     "check_choice",
     "check_dataset",
-    "check_benchmark",
     "check_get",
     "check_owner",
     "check_results",
@@ -144,7 +144,9 @@ def check_results(results: Any, access: Any, owner: Any, model: Any) -> None:
         raise TypeError(f"upload_results(model=...) takes a Model or an 'owner/slug' string, not {_shown(model)}")
 
 
-def competition_and_predictions(client: Any, competition: Any, predictions: Any, owner: Any) -> tuple[Any, Any]:
+def competition_and_predictions(
+    client: Any, competition: Any, predictions: Any, owner: Any
+) -> tuple[CompetitionSpecification, Any]:
     """``evaluate_competition(competition, predictions, owner=...)``: ``competition`` may be ``"owner/name"`` (it is
     then fetched); predictions that do not fit its test sets raise :class:`~polaris.errors.InvalidPredictionsError`
     before anything is sent.

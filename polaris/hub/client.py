@@ -24,11 +24,11 @@ from polaris.errors import (
     PolarisError,
     SettingsError,
 )
+from polaris.hub import arguments
 from polaris.hub._client_listings import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from polaris.hub._client_listings import MAX_PAGES as MAX_PAGES
 from polaris.hub._client_listings import HubListingsMixin
 from polaris.hub._client_v2 import HubGenerationsMixin
-from polaris.hub import arguments
 from polaris.hub._transport import RetryTransport
 from polaris.hub.auth import (
     ConsoleLoginUI,
@@ -667,11 +667,11 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
             TypeError: ``competition`` is neither a competition nor ``"owner/name"``.
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
-        competition, competition_predictions = arguments.competition_and_predictions(
+        spec, competition_predictions = arguments.competition_and_predictions(
             self, competition, competition_predictions, owner
         )
         return self._artifacts.evaluate_competition(
-            competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
+            spec, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
         )
 
 

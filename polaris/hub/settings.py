@@ -23,7 +23,6 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationI
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from polaris.errors import InvalidSettingError
-
 from polaris.hub.redact import redact_text, redact_url
 from polaris.types import TimeoutTypes
 
@@ -150,7 +149,7 @@ def _settings_error(exc: ValidationError) -> InvalidSettingError:
         else:
             problems.append(f"{_env_name(field)} ({field}): {msg}{given}")
     return InvalidSettingError(
-        "Invalid Polaris settings: " + "; ".join(problems),
+        "Invalid settings: " + "; ".join(problems),
         variables=list(dict.fromkeys(variables)),
     )
 

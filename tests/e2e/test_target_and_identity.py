@@ -129,9 +129,9 @@ def test_a_hub_without_discovery_is_refused_naming_the_variables() -> None:
     site = _HtmlSite(404)
     try:
         ui = _RecordingUI()
-        with PolarisHubClient(PolarisHubSettings(hub_url=site.url), cache_auth_token=False) as client:
-            with pytest.raises(IdentityProviderUnknownError) as err:
-                client.login(ui=ui)
+        client = PolarisHubClient(PolarisHubSettings(hub_url=site.url), cache_auth_token=False)
+        with client, pytest.raises(IdentityProviderUnknownError) as err:
+            client.login(ui=ui)
     finally:
         site.close()
     text = str(err.value)
@@ -143,9 +143,9 @@ def test_a_hub_without_discovery_is_refused_naming_the_variables() -> None:
 
 
 def test_an_aborted_login_names_the_hub(local_hub: Any) -> None:
-    with PolarisHubClient(local_hub.settings(), cache_auth_token=False) as client:
-        with pytest.raises(PolarisUnauthorizedError) as err:
-            client.login(ui=_RecordingUI())
+    client = PolarisHubClient(local_hub.settings(), cache_auth_token=False)
+    with client, pytest.raises(PolarisUnauthorizedError) as err:
+        client.login(ui=_RecordingUI())
     assert f"Login to {local_hub.url} aborted: no authorization code was given" in str(err.value)
 
 
@@ -179,9 +179,9 @@ def test_an_expired_cached_login_is_reported(local_hub: Any) -> None:
     data = json.loads(cache.path.read_bytes())
     data["hub_token"]["expires_at"] = int(time.time()) - 3600
     cache.path.write_text(json.dumps(data))
-    with PolarisHubClient(local_hub.settings()) as client:  # no password now: nothing can renew it
-        with pytest.raises(CachedLoginError) as err:
-            client.list_datasets()
+    client = PolarisHubClient(local_hub.settings())  # no password now: nothing can renew it
+    with client, pytest.raises(CachedLoginError) as err:
+        client.list_datasets()
     text = str(err.value)
     assert f"Your login to the Polaris Hub at {local_hub.url} expired at" in text and "cannot be renewed" in text
 
@@ -192,17 +192,15 @@ def test_whoami_asks_the_hub(local_hub: Any) -> None:
     data = json.loads(cache.path.read_bytes())
     data["hub_token"]["access_token"] = "garbage"
     cache.path.write_text(json.dumps(data))
-    with PolarisHubClient(local_hub.settings()) as client:
-        with pytest.raises(PolarisUnauthorizedError) as err:
-            client.whoami()
+    with PolarisHubClient(local_hub.settings()) as client, pytest.raises(PolarisUnauthorizedError) as err:
+        client.whoami()
     assert f"The Polaris Hub at {local_hub.url} refused your login" in str(err.value)
     assert "login --overwrite" in str(err.value)
 
 
 def test_not_logged_in_names_the_hub(local_hub: Any) -> None:
-    with PolarisHubClient(local_hub.settings()) as client:
-        with pytest.raises(PolarisUnauthorizedError) as err:
-            client.whoami()
+    with PolarisHubClient(local_hub.settings()) as client, pytest.raises(PolarisUnauthorizedError) as err:
+        client.whoami()
     assert f"You are not logged in to the Polaris Hub at {local_hub.url}" in str(err.value)
 
 

@@ -193,7 +193,7 @@ def test_rejected_cached_hub_token_is_renewed_by_exchanging_the_login(
     bad = _tamper_cached_hub_token(settings)
     grants = _GrantCounter(monkeypatch)
     with PolarisHubClient(settings) as client:
-        assert "demo-user" in client.whoami()  # whoami only checks expiry; the Hub request below is what fails
+        assert "demo-user" in client.whoami()  # whoami asks the Hub: the 401 renews the token once
         assert isinstance(client.list_datasets(), list)
         assert grants.exchange == 1 and grants.password == 0
     assert _cached(settings).hub_token["access_token"] != bad  # type: ignore[index]

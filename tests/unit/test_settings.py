@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from polaris.errors import InvalidSettingError
 
+from polaris.errors import InvalidSettingError
 from polaris.hub.settings import PolarisHubSettings
 
 
@@ -41,7 +41,9 @@ def test_derived_urls_drop_the_path_of_hub_url() -> None:
 
 def test_explicit_urls_win_over_derivation() -> None:
     s = PolarisHubSettings(
-        hub_url="http://127.0.0.1:9000", api_url="http://127.0.0.1:9001/rest", allow_token_origins="http://127.0.0.1:9001"
+        hub_url="http://127.0.0.1:9000",
+        api_url="http://127.0.0.1:9001/rest",
+        allow_token_origins="http://127.0.0.1:9001",
     )
     assert s.api_url == "http://127.0.0.1:9001/rest"
     assert s.hub_token_url == "http://127.0.0.1:9000/api/auth/token"

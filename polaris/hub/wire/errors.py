@@ -21,8 +21,8 @@ from polaris.errors import (
     PolarisHubError,
     PolarisUnauthorizedError,
     RateLimitedError,
+    _NotAPolarisHubNotFoundError,
 )
-from polaris.errors import _NotAPolarisHubNotFoundError
 from polaris.hub._transport import parse_retry_after
 
 __all__ = [
