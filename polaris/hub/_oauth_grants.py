@@ -70,7 +70,10 @@ def _post_token_form(
         raise connection_error(exc, method="POST", url=url) from exc
     if response.status_code >= 500:
         raise HubServerError(
-            f"{step}: the token endpoint failed", status_code=response.status_code, method="POST", url=url
+            f"{step}: the token endpoint {redact_url(url)} failed",
+            status_code=response.status_code,
+            method="POST",
+            url=url,
         )
     try:
         data = response.json()
@@ -78,7 +81,7 @@ def _post_token_form(
         data = None
     if isinstance(data, dict) and data.get("error"):
         raise TokenExchangeError(
-            f"{step} failed",
+            f"{step} at {redact_url(url)} failed",
             error=str(data["error"]),
             error_description=str(data["error_description"]) if data.get("error_description") else None,
             status_code=response.status_code,
@@ -95,10 +98,14 @@ def _post_token_form(
             url=url,
         )
     if not isinstance(data.get("access_token"), str):
-        raise PolarisHubError(f"{step}: the token endpoint answered without an access token", method="POST", url=url)
+        raise PolarisHubError(
+            f"{step}: the token endpoint {redact_url(url)} answered without an access token", method="POST", url=url
+        )
     answered_type = data.get("token_type")
     if answered_type is not None and str(answered_type).lower() != token_type:
-        raise PolarisHubError(f"{step}: unexpected token type {answered_type!r}", method="POST", url=url)
+        raise PolarisHubError(
+            f"{step}: {redact_url(url)} answered an unexpected token type {answered_type!r}", method="POST", url=url
+        )
     return with_expires_at(data)
 
 

@@ -226,3 +226,22 @@ def test_evaluate_competition_takes_owner_name_and_checks_predictions(hub_client
     assert f"have length 3, expected {size}" in str(err.value) and err.value.test_set == "test"
     result = hub_client.evaluate_competition(COMPETITION, [0.0] * size)  # "owner/name" is what a user means
     assert result.competition_name == competition.name
+
+
+def test_logging_in_to_a_url_that_is_not_a_hub_says_so(html_site: _HtmlSite) -> None:
+    settings = PolarisHubSettings(hub_url=html_site.url, username="someone", password="pw")
+    client = PolarisHubClient(settings, cache_auth_token=False)
+    with client, pytest.raises(NotAPolarisHubError) as err:
+        client.login()
+    text = str(err.value)
+    assert f"{html_site.url}api/auth/token" in text and "Polaris Hub" in text
+    assert "try again later" not in text.lower()
+
+
+def test_a_refused_password_names_the_token_endpoint(local_hub: Any) -> None:
+    from polaris.errors import TokenExchangeError
+
+    client = PolarisHubClient(local_hub.settings(username="demo-user", password="wrong"), cache_auth_token=False)
+    with client, pytest.raises(TokenExchangeError) as err:
+        client.login()
+    assert f"Logging in with username and password at {local_hub.hub_token_url} failed" in str(err.value)
