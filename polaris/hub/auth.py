@@ -592,6 +592,13 @@ class HubAuthenticator:
         URL is on the identity provider's own origin (they are never handed to another party).
         """
         url = self.settings.resolved_revoke_url
+        if not self.settings.may_receive_token(url):
+            logger.warning(
+                "Not revoking at %s: it is not on the origin of the Hub %s (POLARIS_REVOKE_URL)",
+                redact_url(url),
+                redact_url(self.settings.hub_url),
+            )
+            return
         opened_here = self._http is None  # e.g. a logout after close(): do not leave a client open
         http = self._token_http()
         try:

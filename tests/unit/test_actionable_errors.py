@@ -251,3 +251,16 @@ def test_every_prediction_shape_problem_is_invalid_predictions() -> None:
             benchmark.evaluate(predictions)
         assert words in str(err.value), str(err.value)
         assert "in test order" in str(err.value)  # the hint lists the accepted shapes
+
+
+def test_logout_does_not_revoke_at_another_origin(
+    workdir: Path, recorder: _Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = PolarisHubSettings(hub_url="http://127.0.0.1:9/")
+    settings.revoke_url = recorder.url + "/oauth/revoke"  # changed after validation
+    with PolarisHubClient(settings, cache_auth_token=False) as client:
+        client._authenticator.tokens.hub_token = {"access_token": "the-hub-token", "token_type": "Bearer"}
+        with caplog.at_level(logging.WARNING, logger="polaris.hub.auth"):
+            client.logout()
+    assert recorder.requests == []
+    assert "Not revoking at" in caplog.text and "POLARIS_REVOKE_URL" in caplog.text
