@@ -58,6 +58,17 @@ def with_expires_at(token: dict[str, Any], *, now: float | None = None) -> dict[
     return result
 
 
+#: (file, problem) pairs already warned about in this process: a broken file is reported once, then at DEBUG.
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(message: str, path: Path) -> None:
+    key = (str(path), message)
+    level = logging.DEBUG if key in _WARNED else logging.WARNING
+    _WARNED.add(key)
+    logger.log(level, message, path)
+
+
 def _is_token(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("access_token"), str) and bool(value["access_token"])
 
@@ -163,13 +174,13 @@ class TokenCache:
         try:
             data = json.loads(raw_bytes.decode("utf-8"))
         except ValueError:
-            logger.warning("Ignoring a corrupt token cache file %s", self.path)
+            _warn_once("Ignoring a corrupt token cache file %s", self.path)
             return CachedTokens(problem="the token cache file is corrupt (not JSON)")
         if not isinstance(data, dict) or data.get("version") != CACHE_FORMAT_VERSION:
-            logger.warning("Ignoring a token cache file of another format: %s", self.path)
+            _warn_once("Ignoring a token cache file of another format: %s", self.path)
             return CachedTokens(problem="the token cache file has another format")
         if str(data.get("hub_url", "")).rstrip("/").lower() != self.hub_url.rstrip("/").lower():
-            logger.warning("Ignoring a token cache file written for another Hub: %s", self.path)
+            _warn_once("Ignoring a token cache file written for another Hub: %s", self.path)
             return CachedTokens(problem="the token cache file was written for another Hub")
         external = data.get(_EXTERNAL)
         hub = data.get(_HUB)
@@ -180,7 +191,7 @@ class TokenCache:
             identity=identity if isinstance(identity, dict) else None,
         )
         if tokens.external_token is None and tokens.hub_token is None:
-            logger.warning("Ignoring a token cache file without a usable token: %s", self.path)
+            _warn_once("Ignoring a token cache file without a usable token: %s", self.path)
             tokens.problem = "the token cache file holds no usable token"
         return tokens
 
