@@ -221,9 +221,9 @@ def score(
     target. A score may be NaN (serialisation turns it into null).
 
     Raises:
-        InvalidPredictionsError: predictions with NaN, of the wrong type, or refused by a metric (names the target,
-            the test set and the metric).
-        ValueError: a metric needs predictions that were not given, or lengths/targets do not match.
+        InvalidPredictionsError: predictions with NaN, of the wrong type, missing for a target or a metric, or
+            refused by a metric (names the target, the test set and the metric).
+        ValueError: no metric to score.
         NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
     """
     parsed = [m if isinstance(m, Metric) else Metric.model_validate(m) for m in metrics]
@@ -240,9 +240,21 @@ def score(
                     continue
                 source = y_prob if metric.y_type == "y_prob" else y_pred
                 if source is None:
-                    raise ValueError(f"metric {metric.name!r} needs {metric.y_type}, which was not given")
+                    raise InvalidPredictionsError(
+                        f"metric {metric.name!r} needs {metric.y_type}, which was not given",
+                        test_set=test,
+                        target=target,
+                        metric=metric.name,
+                        hint=f"Pass {metric.y_type}=... too (probabilities for y_prob, predicted values for y_pred).",
+                    )
                 if test not in source or target not in source[test]:
-                    raise ValueError(f"no {metric.y_type} for test set {test!r}, target {target!r}")
+                    raise InvalidPredictionsError(
+                        f"no {metric.y_type} for test set {test!r}, target {target!r}",
+                        test_set=test,
+                        target=target,
+                        metric=metric.name,
+                        hint=_SHAPES_HINT,
+                    )
                 values = _checked(source[test][target], metric, test, target, target_type)
                 kwargs: dict[str, Any] = {metric.y_type: values}
                 try:

@@ -124,11 +124,11 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
     """
 
     def __init__(
-        self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
+        self, settings: PolarisHubSettings | str | None = None, cache_auth_token: bool = True, **kwargs: Any
     ) -> None:
-        settings = arguments.client_settings(settings)
+        given = arguments.client_settings(settings)
         install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
-        self.settings = settings if settings is not None else PolarisHubSettings()
+        self.settings = given if given is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
             try:

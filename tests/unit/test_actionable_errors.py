@@ -187,7 +187,7 @@ def test_a_bad_url_names_the_variable_without_echoing_credentials(workdir: Path)
 
 # ------------------------------------------------------------------------------------------- argument types
 def test_settings_may_be_a_hub_url_string(workdir: Path) -> None:
-    with PolarisHubClient(settings="http://127.0.0.1:9/", cache_auth_token=False) as client:  # type: ignore[arg-type]
+    with PolarisHubClient(settings="http://127.0.0.1:9/", cache_auth_token=False) as client:
         assert client.settings.hub_url == "http://127.0.0.1:9/"
         assert str(client.base_url).startswith("http://127.0.0.1:9/api")
     with pytest.raises(TypeError, match=r"PolarisHubClient\(settings=\.\.\.\) takes a PolarisHubSettings, a Hub URL"):
@@ -264,3 +264,16 @@ def test_logout_does_not_revoke_at_another_origin(
             client.logout()
     assert recorder.requests == []
     assert "Not revoking at" in caplog.text and "POLARIS_REVOKE_URL" in caplog.text
+
+
+def test_missing_predictions_for_a_metric_are_invalid_predictions() -> None:
+    import numpy as np
+
+    from polaris.evaluate import score
+
+    y = {"test": {"y": np.array([0, 1])}}
+    with pytest.raises(InvalidPredictionsError, match="needs y_prob") as err:
+        score(["roc_auc"], y, y)
+    assert err.value.metric == "roc_auc" and err.value.target == "y"
+    with pytest.raises(InvalidPredictionsError, match="no y_pred for test set 'test', target 'y'"):
+        score(["mean_absolute_error"], y, {"test": {}})
