@@ -247,14 +247,21 @@ class PolarisHubSettings(BaseSettings):
     allow_token_origins: str | None = None
     #: Origins a discovery document of ``hub_url`` named for its token endpoint (trusted: the Hub said so).
     _learnt_origins: set[str] = PrivateAttr(default_factory=set)
+    _env_files_read: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, **values: Any) -> None:
         env_file = values.get("_env_file", self.model_config.get("env_file"))
-        _log_env_file(env_file)
+        read = _log_env_file(env_file)
         try:
             super().__init__(**values)
         except ValidationError as exc:
             raise _settings_error(exc) from None
+        self._env_files_read = read
+
+    @property
+    def env_files_read(self) -> tuple[str, ...]:
+        """The ``.env`` files these settings were read from (absolute paths; empty when none exists)."""
+        return tuple(getattr(self, "_env_files_read", ()))
 
     @classmethod
     def settings_customise_sources(
@@ -499,14 +506,20 @@ class PolarisHubSettings(BaseSettings):
         return urljoin(base, "/".join(p.strip("/") for p in parts))
 
 
-def _log_env_file(env_file: Any) -> None:
-    """Say which ``.env`` file the settings are read from (or that none is), so a planted one cannot go unseen."""
+def _log_env_file(env_file: Any) -> tuple[str, ...]:
+    """Say which ``.env`` file the settings are read from (or that none is), so a planted one cannot go unseen.
+
+    Returns the absolute paths of the files that exist.
+    """
     files = env_file if isinstance(env_file, list | tuple) else [env_file]
+    read: list[str] = []
     for item in files:
         if item is None:
             continue
         path = Path(os.fspath(item)).expanduser()
         if path.is_file():
             logger.info("Reading Polaris settings from %s", path.resolve())
+            read.append(str(path.resolve()))
         else:
             logger.debug("No settings file %s (in %s)", path, Path.cwd())
+    return tuple(read)

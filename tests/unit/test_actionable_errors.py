@@ -97,6 +97,9 @@ def test_the_env_file_read_is_always_logged(workdir: Path, caplog: pytest.LogCap
         settings = PolarisHubSettings()
     assert settings.scopes == "profile"
     assert f"Reading Polaris settings from {(workdir / '.env').resolve()}" in caplog.text
+    assert settings.env_files_read == (str((workdir / ".env").resolve()),)
+    (workdir / ".env").unlink()
+    assert PolarisHubSettings().env_files_read == ()
 
 
 def test_the_allow_setting_is_not_taken_from_a_env_file(workdir: Path, caplog: pytest.LogCaptureFixture) -> None:
