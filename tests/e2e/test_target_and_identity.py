@@ -41,6 +41,7 @@ class _HtmlSite:
     """A loopback web site that is not a Polaris Hub: every path answers an HTML page (``status``)."""
 
     def __init__(self, status: int) -> None:
+        self.status = status
         self.paths: list[str] = []
         site = self
 
@@ -211,6 +212,7 @@ def test_a_url_that_is_not_a_hub_says_so(html_site: _HtmlSite) -> None:
             client.list_datasets()
         text = str(err.value)
         assert "but not as a Polaris Hub does" in text and "text/html" in text and "POLARIS_HUB_URL" in text
+        assert err.value.status_code == html_site.status
         assert "log in" not in text.lower() and "try again later" not in text.lower()
         with pytest.raises(NotAPolarisHubError) as err:
             client.get_dataset("someone/some-data")
