@@ -357,15 +357,21 @@ class PolarisHubSettings(BaseSettings):
 
     def _check_token_origins(self) -> None:
         allowed = self.token_origins
-        for field in TOKEN_URL_FIELDS:
-            url = getattr(self, field)
-            if url is not None and origin_of(url) not in allowed:
-                raise ValueError(
-                    f"{_env_name(field)} ({redact_url(url)}) is on another origin than POLARIS_HUB_URL "
-                    f"({redact_url(self.hub_url)}), so the Hub token would be sent there; refused. Unset "
-                    f"{_env_name(field)} (check the .env file), or allow that origin explicitly with "
-                    f"POLARIS_ALLOW_TOKEN_ORIGINS={_origin_text(url)} in the environment"
-                )
+        foreign = [
+            (field, url)
+            for field in TOKEN_URL_FIELDS
+            if (url := getattr(self, field)) is not None and origin_of(url) not in allowed
+        ]
+        if foreign:
+            named = ", ".join(f"{_env_name(field)} ({redact_url(url)})" for field, url in foreign)
+            origins = ",".join(dict.fromkeys(_origin_text(url) for _, url in foreign))
+            raise ValueError(
+                f"{named} {'is' if len(foreign) == 1 else 'are'} on another origin than POLARIS_HUB_URL "
+                f"({redact_url(self.hub_url)}), so the Hub token would be sent there; refused. Unset "
+                f"{' and '.join(_env_name(field) for field, _ in foreign)} (check the .env file), or allow "
+                f"{'that origin' if ',' not in origins else 'those origins'} explicitly with "
+                f"POLARIS_ALLOW_TOKEN_ORIGINS={origins} in the environment"
+            )
 
     def may_receive_token(self, url: str) -> bool:
         """True when ``url`` is on an origin allowed to receive the Hub token (see :attr:`token_origins`)."""
