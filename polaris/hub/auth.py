@@ -158,6 +158,7 @@ class HubAuthenticator:
         self._http: httpx.Client | None = None
         self._lock = threading.RLock()
         self._idp_known = not settings.idp_needs_discovery
+        self._accepted_token: str | None = None  # the Hub token the Hub last answered without a 401
         self.tokens: CachedTokens = cache.load()
 
     def __repr__(self) -> str:
@@ -422,13 +423,27 @@ class HubAuthenticator:
         )
 
     # -- identity
+    def note_answer(self, sent: httpx.Request, status: int) -> None:
+        """Remember that the Hub answered ``status`` to a request carrying one of our Hub tokens."""
+        scheme, _, value = sent.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value and status < 400 and status != 401:
+            self._accepted_token = value
+
+    def _hub_accepted_current_token(self) -> bool:
+        current = (self.tokens.hub_token or {}).get("access_token")
+        return bool(current) and current == getattr(self, "_accepted_token", None)
+
     def check_with_hub(self, probe: Callable[[], object]) -> None:
         """Run ``probe`` (one authenticated Hub request): the cached login counts only when the Hub accepts it.
+
+        No request is made when the Hub already answered a request carrying the current Hub token.
 
         Raises:
             PolarisUnauthorizedError: the Hub refused the login (after one renewal attempt), naming the Hub.
             HubConnectionError, HubServerError: the Hub could not be asked.
         """
+        if self._hub_accepted_current_token():
+            return
         try:
             probe()
         except PolarisUnauthorizedError as exc:

@@ -295,6 +295,7 @@ class PolarisHubClient(HubListingsMixin, HubGenerationsMixin, _OAuth2ClientBase)
         if kwargs.get("auth") is getattr(self, "token_auth", None):  # the Hub token goes only where the Hub is
             self.settings.check_token_destination(str(request.url))
         response = super().send(request, **kwargs)
+        self._authenticator.note_answer(response.request, response.status_code)  # lets whoami skip its probe
         if response.status_code != 401:
             return response
         rejected = self._rejected_hub_token(response.request, request)

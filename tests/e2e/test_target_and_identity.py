@@ -247,3 +247,13 @@ def test_a_refused_password_names_the_token_endpoint(local_hub: Any) -> None:
     with client, pytest.raises(TokenExchangeError) as err:
         client.login()
     assert f"Logging in with username and password at {local_hub.hub_token_url} failed" in str(err.value)
+
+
+def test_whoami_after_an_accepted_request_sends_nothing_more(hub_client: PolarisHubClient) -> None:
+    hub_client.list_datasets()  # the Hub answered a request carrying the current token
+    sent: list[str] = []
+    hub_client.event_hooks["request"].append(lambda request: sent.append(request.url.path))
+    assert "demo-user" in hub_client.whoami()
+    assert sent == []
+    hub_client.list_datasets()
+    assert sent  # the hook does see the client's requests
