@@ -240,7 +240,7 @@ class NotAPolarisHubError(PolarisHubError):
 
     default_hint = (
         "Check POLARIS_HUB_URL (or --hub-url): it must be the root of a Polaris Hub, e.g. https://polarishub.io/ "
-        "or a local Hub started with `polaris-hub-emulator`."
+        "or a local Hub started with `polaris emulator start`."
     )
 
 
