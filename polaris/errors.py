@@ -17,6 +17,7 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   │   └── OfflineError                    offline mode is on: no request was sent
     │   ├── ResponseTooLargeError           the Hub's answer is larger than the client accepts
     │   ├── NotAPolarisHubError             the URL answers, but not as a Polaris Hub does
+    │   │   └── NotAPolarisHubNotFoundError     ... with an HTML 404 (also an ArtifactNotFoundError)
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
     ├── UnsafeCacheError                a cache folder or file could be controlled by someone else (PermissionError)
@@ -58,6 +59,7 @@ __all__ = [
     "InvalidSettingError",
     "LicenseRequiredError",
     "NotAPolarisHubError",
+    "NotAPolarisHubNotFoundError",
     "NotCachedError",
     "ObjectConflictError",
     "OfflineError",
@@ -244,7 +246,7 @@ class NotAPolarisHubError(PolarisHubError):
     )
 
 
-class _NotAPolarisHubNotFoundError(NotAPolarisHubError, ArtifactNotFoundError):
+class NotAPolarisHubNotFoundError(NotAPolarisHubError, ArtifactNotFoundError):
     """A 404 from something that is not a Hub: still an :class:`ArtifactNotFoundError` for code that falls back on
     404 (the V1 -> V2 dataset lookup), but saying what it is."""
 

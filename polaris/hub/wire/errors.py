@@ -17,11 +17,11 @@ from polaris.errors import (
     IncompleteUploadError,
     InvalidRequestError,
     NotAPolarisHubError,
+    NotAPolarisHubNotFoundError,
     PolarisCreateArtifactError,
     PolarisHubError,
     PolarisUnauthorizedError,
     RateLimitedError,
-    _NotAPolarisHubNotFoundError,
 )
 from polaris.hub._transport import parse_retry_after
 
@@ -124,7 +124,7 @@ def not_a_hub_error(
         f"{where}: the server answered ({content_type}) but not as a Polaris Hub does; "
         "this URL does not look like a Polaris Hub API"
     )
-    error_class = _NotAPolarisHubNotFoundError if status == 404 else NotAPolarisHubError
+    error_class = NotAPolarisHubNotFoundError if status == 404 else NotAPolarisHubError
     return error_class(message, status_code=status, method=method, url=url)
 
 
