@@ -5,6 +5,7 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     PolarisError
     ├── PolarisHubError                 a request to the Hub failed (carries status + Hub message)
     │   ├── PolarisUnauthorizedError        401 / no usable token
+    │   │   └── CachedLoginError                the cached login is unreadable or expired (never used as anonymous)
     │   ├── PolarisCreateArtifactError      403 (alias: PolarisForbiddenError)
     │   ├── ArtifactNotFoundError           404 (alias: PolarisRetrieveArtifactError), also a LookupError
     │   ├── ArtifactConflictError           409
@@ -15,6 +16,8 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   ├── HubConnectionError              connection refused, DNS, TLS, timeouts
     │   │   └── OfflineError                    offline mode is on: no request was sent
     │   ├── ResponseTooLargeError           the Hub's answer is larger than the client accepts
+    │   ├── NotAPolarisHubError             the URL answers, but not as a Polaris Hub does
+    │   │   └── NotAPolarisHubNotFoundError     ... with an HTML 404 (also an ArtifactNotFoundError)
     │   └── TokenExchangeError              RFC 6749 error from a token endpoint
     ├── PolarisChecksumError            downloaded or local data does not match its checksum (ValueError)
     ├── UnsafeCacheError                a cache folder or file could be controlled by someone else (PermissionError)
@@ -29,6 +32,8 @@ One tree, so callers can catch as broadly or as narrowly as they like::
     │   └── PartialUploadError              some objects were sent; re-run with if_exists="skip"
     ├── ClientClosedError               the client was used after close() (RuntimeError)
     ├── SettingsError                   the settings cannot work as given (ValueError)
+    │   ├── InvalidSettingError             a POLARIS_* value is refused (names the variable and what it accepts)
+    │   ├── IdentityProviderUnknownError    another Hub, and its identity provider could not be learnt
     │   └── CABundleNotFoundError           ca_bundle names a missing file (also FileNotFoundError)
     └── NotCachedError                  offline, and the artifact is not in the local cache (LookupError)
 
@@ -44,15 +49,20 @@ __all__ = [
     "ArtifactExistsError",
     "ArtifactNotFoundError",
     "CABundleNotFoundError",
+    "CachedLoginError",
     "ClientClosedError",
     "DeclaredSizeError",
     "HubConnectionError",
     "HubServerError",
+    "IdentityProviderUnknownError",
     "IncompleteUploadError",
     "InvalidArtifactError",
     "InvalidPredictionsError",
     "InvalidRequestError",
+    "InvalidSettingError",
     "LicenseRequiredError",
+    "NotAPolarisHubError",
+    "NotAPolarisHubNotFoundError",
     "NotCachedError",
     "ObjectConflictError",
     "OfflineError",
@@ -134,6 +144,23 @@ class PolarisUnauthorizedError(PolarisHubError):
     default_hint = "Log in with `polaris login` (or `polaris login --overwrite` if your session expired)."
 
 
+class CachedLoginError(PolarisUnauthorizedError):
+    """The cached login of this Hub cannot be used (unreadable file, or expired with nothing to renew it).
+
+    Requests are not sent anonymously instead: the user would get answers for nobody (``[]``) without a word.
+
+    Attributes:
+        hub_url: the Hub of the login; path: the cache file (``None`` for a login kept in memory).
+    """
+
+    default_hint = "Log in again with `polaris login --overwrite` (or `polaris logout` to use the Hub anonymously)."
+
+    def __init__(self, message: str, *, hub_url: str, path: str | None = None, **kwargs: Any) -> None:
+        self.hub_url = hub_url
+        self.path = path
+        super().__init__(message, **kwargs)
+
+
 class PolarisCreateArtifactError(PolarisHubError):
     default_hint = (
         "You cannot create or change artifacts for this owner. If you just joined the organization, "
@@ -211,6 +238,20 @@ class ResponseTooLargeError(PolarisHubError):
     """The Hub's answer exceeded the size the client reads into memory (see ``polaris.hub._transport``)."""
 
     default_hint = "The Hub (or something pretending to be it) sent an oversized answer; check hub_url and retry."
+
+
+class NotAPolarisHubError(PolarisHubError):
+    """The URL answered, but not as a Polaris Hub does (an HTML page, a 404/405 without a Hub's JSON body...)."""
+
+    default_hint = (
+        "Check POLARIS_HUB_URL (or --hub-url): it must be the root of a Polaris Hub, e.g. https://polarishub.io/ "
+        "or a local Hub started with `polaris emulator start`."
+    )
+
+
+class NotAPolarisHubNotFoundError(NotAPolarisHubError, ArtifactNotFoundError):
+    """A 404 from something that is not a Hub: still an :class:`ArtifactNotFoundError` for code that falls back on
+    404 (the V1 -> V2 dataset lookup), but saying what it is."""
 
 
 class TokenExchangeError(PolarisHubError):
@@ -419,6 +460,36 @@ class SettingsError(PolarisError, ValueError):
     """The settings are valid one by one but cannot work together (e.g. a user name without a password)."""
 
     default_hint = "Check the POLARIS_* environment variables, .env and --hub-url."
+
+
+class InvalidSettingError(SettingsError):
+    """A setting (``POLARIS_*`` variable, ``.env`` line or argument) is refused.
+
+    Attributes:
+        variables: the ``POLARIS_*`` variables named in the message.
+    """
+
+    default_hint = "Fix the POLARIS_* variables named above (in the environment, the .env file or --hub-url)."
+
+    def __init__(self, message: str, *, variables: list[str] | None = None, hint: str | None = None) -> None:
+        self.variables = list(variables or [])
+        super().__init__(message, hint=hint)
+
+
+class IdentityProviderUnknownError(SettingsError):
+    """``hub_url`` is not the real Hub, the identity-provider settings are defaults, and the Hub does not say which
+    identity provider it uses: logging in there with the real Hub's identity provider would be wrong.
+
+    Attributes:
+        hub_url: the Hub; variables: the settings to set.
+    """
+
+    def __init__(self, message: str, *, hub_url: str, variables: list[str], hint: str | None = None) -> None:
+        self.hub_url = hub_url
+        self.variables = list(variables)
+        if hint is None:
+            hint = "Set " + ", ".join(variables) + " to the identity provider of that Hub (or use the password grant)."
+        super().__init__(message, hint=hint)
 
 
 class CABundleNotFoundError(SettingsError, FileNotFoundError):

@@ -18,6 +18,7 @@ from polaris.emulator.routes import (
     competitions,
     control,
     datasets,
+    discovery,
     idp,
     models,
     results,
@@ -54,6 +55,7 @@ def create_app(state: HubState) -> Starlette:
         *token.routes(state),
         *idp.routes(state, idp_pages),
         *revoke.routes(state),
+        *discovery.routes(state),
         *web.routes(state, idp_pages),
         *control.routes(state),
     ]

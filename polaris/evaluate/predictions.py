@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
+from polaris.errors import InvalidPredictionsError
 from polaris.evaluate.metrics import Metric
 
 __all__ = [
@@ -27,14 +28,32 @@ RESULTS_COLUMNS: tuple[str, str, str, str] = ("Test set", "Target label", "Metri
 Normalized = dict[str, dict[str, npt.NDArray[Any]]]
 
 
-def _as_array(values: Any, where: str) -> npt.NDArray[Any]:
+_SHAPES_HINT = (
+    "Give one value per test row, in test order: a list for one target and one test set, {test set: values} for "
+    "one target, {target: values} for one test set, or {test set: {target: values}}."
+)
+
+
+def _bad(message: str, *, test_set: str | None = None, target: str | None = None) -> InvalidPredictionsError:
+    return InvalidPredictionsError(message, test_set=test_set, target=target, hint=_SHAPES_HINT)
+
+
+def _as_array(values: Any, where: str, *, test_set: str | None, target: str | None) -> npt.NDArray[Any]:
     if isinstance(values, Mapping):
-        raise ValueError(f"predictions for {where} must be a list or array, got a mapping with keys {sorted(values)}")
+        raise _bad(
+            f"predictions for {where} must be a list or array, got a mapping with keys {sorted(map(str, values))}",
+            test_set=test_set,
+            target=target,
+        )
     if isinstance(values, (str, bytes)):
-        raise ValueError(f"predictions for {where} must be a list or array, got a string")
-    arr = np.asarray(values)
+        raise _bad(f"predictions for {where} must be a list or array, got a string", test_set=test_set, target=target)
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        message = f"predictions for {where} are not a flat list of values ({exc})"
+        raise _bad(message, test_set=test_set, target=target) from None
     if arr.ndim == 0:
-        raise ValueError(f"predictions for {where} must be a list or array, got a scalar")
+        raise _bad(f"predictions for {where} must be a list or array, got a scalar", test_set=test_set, target=target)
     return arr
 
 
@@ -54,15 +73,17 @@ def normalize_predictions(
     ``{test set: array}`` (1 target); ``{target: array}`` (1 test set). Every array must have its test set's size.
 
     Raises:
-        ValueError: unknown/missing test set or target names, a shape that does not fit the benchmark, or an array
-            whose length differs from its test set size (the message names test set, target, expected and got).
+        InvalidPredictionsError: (a ``ValueError``) unknown/missing test set or target names, a shape that does not
+            fit the benchmark, or an array whose length differs from its test set size (the message names test set,
+            target, expected and got).
+        ValueError: the benchmark itself has no target or no test set.
     """
     targets = list(target_labels)
     tests = list(test_set_labels)
     if not targets or not tests:
         raise ValueError("a benchmark needs at least one target and one test set to take predictions")
     if predictions is None:
-        raise ValueError("no predictions given")
+        raise _bad("no predictions given")
     inner = getattr(predictions, "predictions", None)
     if isinstance(predictions, BaseModel) and isinstance(inner, Mapping):
         predictions = inner  # BenchmarkPredictions / CompetitionPredictions: already normalised
@@ -71,7 +92,7 @@ def normalize_predictions(
     if _is_mapping_of_mappings(predictions):
         keys = set(predictions)
         if keys != set(tests):
-            raise ValueError(
+            raise _bad(
                 f"predictions are keyed by test sets {sorted(map(str, keys))} "
                 f"but the benchmark has test sets {sorted(tests)}"
             )
@@ -79,35 +100,47 @@ def normalize_predictions(
         for test in tests:
             inner = predictions[test]
             if set(inner) != set(targets):
-                raise ValueError(
+                raise _bad(
                     f"predictions for test set {test!r} have targets {sorted(map(str, inner))}, "
-                    f"expected {sorted(targets)}"
+                    f"expected {sorted(targets)}",
+                    test_set=test,
                 )
-            result[test] = {t: _as_array(inner[t], f"test set {test!r}, target {t!r}") for t in targets}
+            result[test] = {
+                t: _as_array(inner[t], f"test set {test!r}, target {t!r}", test_set=test, target=t) for t in targets
+            }
     elif isinstance(predictions, Mapping):
         keys = set(predictions)
         if len(targets) == 1 and keys == set(tests):
-            result = {test: {targets[0]: _as_array(predictions[test], f"test set {test!r}")} for test in tests}
+            result = {
+                test: {targets[0]: _as_array(predictions[test], f"test set {test!r}", test_set=test, target=targets[0])}
+                for test in tests
+            }
         elif len(tests) == 1 and keys == set(targets):
-            result = {tests[0]: {t: _as_array(predictions[t], f"target {t!r}") for t in targets}}
+            result = {
+                tests[0]: {t: _as_array(predictions[t], f"target {t!r}", test_set=tests[0], target=t) for t in targets}
+            }
         elif len(targets) > 1 and len(tests) > 1:
-            raise ValueError(
+            raise _bad(
                 "this benchmark has several targets and several test sets: give predictions as "
                 f"{{test set: {{target: values}}}} with test sets {sorted(tests)} and targets {sorted(targets)}"
             )
         else:
             expected = sorted(tests) if len(targets) == 1 else sorted(targets)
             what = "test set" if len(targets) == 1 else "target"
-            raise ValueError(
-                f"predictions are keyed by {sorted(map(str, keys))}; expected one entry per {what}: {expected}"
-            )
+            raise _bad(f"predictions are keyed by {sorted(map(str, keys))}; expected one entry per {what}: {expected}")
     else:
         if len(targets) != 1 or len(tests) != 1:
-            raise ValueError(
+            raise _bad(
                 "a flat list of predictions only fits a benchmark with one target and one test set; this one has "
                 f"targets {targets} and test sets {sorted(tests)}"
             )
-        result = {tests[0]: {targets[0]: _as_array(predictions, f"test set {tests[0]!r}, target {targets[0]!r}")}}
+        result = {
+            tests[0]: {
+                targets[0]: _as_array(
+                    predictions, f"test set {tests[0]!r}, target {targets[0]!r}", test_set=tests[0], target=targets[0]
+                )
+            }
+        }
 
     for test, per_target in result.items():
         if test not in test_set_sizes:
@@ -115,9 +148,11 @@ def normalize_predictions(
         expected_len = int(test_set_sizes[test])
         for target, arr in per_target.items():
             if arr.shape[0] != expected_len:
-                raise ValueError(
+                raise _bad(
                     f"predictions for test set {test!r}, target {target!r} have length {arr.shape[0]}, "
-                    f"expected {expected_len} (the size of the test set)"
+                    f"expected {expected_len} (the size of the test set)",
+                    test_set=test,
+                    target=target,
                 )
     return result
 
@@ -139,8 +174,6 @@ def _checked(
     Probabilities and regression predictions must be numbers without NaN (probabilities within [0, 1]);
     class predictions may be labels of any type, but numeric ones must not be NaN.
     """
-    from polaris.errors import InvalidPredictionsError
-
     where = f"test set {test!r}, target {target!r}"
     arr = np.asarray(values)
     numeric_metric = "regression" in metric.target_types  # regression metrics take numbers
@@ -199,13 +232,11 @@ def score(
     target. A score may be NaN (serialisation turns it into null).
 
     Raises:
-        InvalidPredictionsError: predictions with NaN, of the wrong type, or refused by a metric (names the target,
-            the test set and the metric).
-        ValueError: a metric needs predictions that were not given, or lengths/targets do not match.
+        InvalidPredictionsError: predictions with NaN, of the wrong type, missing for a target or a metric, or
+            refused by a metric (names the target, the test set and the metric).
+        ValueError: no metric to score.
         NotImplementedError: a metric that cannot be computed here (``rmsd_coverage``).
     """
-    from polaris.errors import InvalidPredictionsError
-
     parsed = [m if isinstance(m, Metric) else Metric.model_validate(m) for m in metrics]
     if not parsed:
         raise ValueError("no metrics to score")
@@ -220,9 +251,21 @@ def score(
                     continue
                 source = y_prob if metric.y_type == "y_prob" else y_pred
                 if source is None:
-                    raise ValueError(f"metric {metric.name!r} needs {metric.y_type}, which was not given")
+                    raise InvalidPredictionsError(
+                        f"metric {metric.name!r} needs {metric.y_type}, which was not given",
+                        test_set=test,
+                        target=target,
+                        metric=metric.name,
+                        hint=f"Pass {metric.y_type}=... too (probabilities for y_prob, predicted values for y_pred).",
+                    )
                 if test not in source or target not in source[test]:
-                    raise ValueError(f"no {metric.y_type} for test set {test!r}, target {target!r}")
+                    raise InvalidPredictionsError(
+                        f"no {metric.y_type} for test set {test!r}, target {target!r}",
+                        test_set=test,
+                        target=target,
+                        metric=metric.name,
+                        hint=_SHAPES_HINT,
+                    )
                 values = _checked(source[test][target], metric, test, target, target_type)
                 kwargs: dict[str, Any] = {metric.y_type: values}
                 try:

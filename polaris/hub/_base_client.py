@@ -20,10 +20,10 @@ from polaris.errors import (
     ClientClosedError,
     OfflineError,
     PolarisError,
-    PolarisUnauthorizedError,
 )
+from polaris.hub import arguments
 from polaris.hub._transport import RetryTransport
-from polaris.hub.auth import HubAuthenticator, load_oauth2_client_class
+from polaris.hub.auth import HubAuthenticator, load_oauth2_client_class, not_logged_in
 from polaris.hub.redact import install_log_redaction, mask_secret
 from polaris.hub.settings import PolarisHubSettings
 from polaris.hub.token_cache import TokenCache
@@ -77,10 +77,11 @@ class HubHTTPClient(_OAuth2ClientBase):
     """The HTTP side of a Hub client (arguments: see :class:`~polaris.hub.client.PolarisHubClient`)."""
 
     def __init__(
-        self, settings: PolarisHubSettings | None = None, cache_auth_token: bool = True, **kwargs: Any
+        self, settings: PolarisHubSettings | str | None = None, cache_auth_token: bool = True, **kwargs: Any
     ) -> None:
+        given = arguments.client_settings(settings)
         install_log_redaction()  # again: loggers created since import (botocore...) get the filter too
-        self.settings = settings if settings is not None else PolarisHubSettings()
+        self.settings = given if given is not None else PolarisHubSettings()
         verify = kwargs.pop("verify", None)
         if verify is None:
             try:
@@ -188,7 +189,7 @@ class HubHTTPClient(_OAuth2ClientBase):
         if withhold_token or auth is not httpx.USE_CLIENT_DEFAULT:
             return
         if not self.ensure_active_token():
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+            raise not_logged_in(self.settings)
 
     def request(
         self,
@@ -224,7 +225,10 @@ class HubHTTPClient(_OAuth2ClientBase):
         """Send a request; a 401 to the Hub token it carried renews that token once and resends the request."""
         self._check_open()
         self._refuse_offline(f"{request.method} {request.url.path}")
+        if kwargs.get("auth") is getattr(self, "token_auth", None):  # the Hub token goes only where the Hub is
+            self.settings.check_token_destination(str(request.url))
         response = super().send(request, **kwargs)
+        self._authenticator.note_answer(response.request, response.status_code)  # lets whoami skip its probe
         if response.status_code != 401:
             return response
         rejected = self._rejected_hub_token(response.request, request)

@@ -10,9 +10,12 @@ import httpx
 
 from polaris.errors import (
     HubServerError,
+    InvalidSettingError,
+    NotAPolarisHubError,
     PolarisHubError,
     TokenExchangeError,
 )
+from polaris.hub.redact import redact_url
 from polaris.hub.token_cache import with_expires_at
 from polaris.hub.wire import connection_error, error_for_status
 
@@ -33,6 +36,23 @@ _FORM_HEADERS = {
 
 
 # ---------------------------------------------------------------------------------------------- token endpoints
+def token_endpoint(settings: PolarisHubSettings) -> str:
+    """``hub_token_url``, after checking it may receive a token or a password (the Hub's origin, an origin the Hub's
+    discovery document named, or one allowed with ``POLARIS_ALLOW_TOKEN_ORIGINS``).
+
+    Raises:
+        InvalidSettingError: it is on another origin (changed after the settings were validated).
+    """
+    url = settings.resolved_hub_token_url
+    if not settings.may_receive_token(url):
+        raise InvalidSettingError(
+            f"Refusing to send a token to {redact_url(url)}: POLARIS_HUB_TOKEN_URL is not on the origin of "
+            f"POLARIS_HUB_URL ({redact_url(settings.hub_url)})",
+            variables=["POLARIS_HUB_TOKEN_URL", "POLARIS_ALLOW_TOKEN_ORIGINS"],
+        )
+    return url
+
+
 def _post_token_form(
     http: httpx.Client, url: str, form: dict[str, str], *, step: str, token_type: str = "bearer"
 ) -> dict[str, Any]:
@@ -50,7 +70,10 @@ def _post_token_form(
         raise connection_error(exc, method="POST", url=url) from exc
     if response.status_code >= 500:
         raise HubServerError(
-            f"{step}: the token endpoint failed", status_code=response.status_code, method="POST", url=url
+            f"{step}: the token endpoint {redact_url(url)} failed",
+            status_code=response.status_code,
+            method="POST",
+            url=url,
         )
     try:
         data = response.json()
@@ -58,7 +81,7 @@ def _post_token_form(
         data = None
     if isinstance(data, dict) and data.get("error"):
         raise TokenExchangeError(
-            f"{step} failed",
+            f"{step} at {redact_url(url)} failed",
             error=str(data["error"]),
             error_description=str(data["error_description"]) if data.get("error_description") else None,
             status_code=response.status_code,
@@ -67,11 +90,22 @@ def _post_token_form(
         )
     if not 200 <= response.status_code < 300:
         raise error_for_status(response.status_code, response.content, response.headers, method="POST", url=url)
-    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-        raise PolarisHubError(f"{step}: the token endpoint answered without an access token", method="POST", url=url)
+    if not isinstance(data, dict):
+        raise NotAPolarisHubError(
+            f"{step}: {redact_url(url)} answered HTTP {response.status_code} with something that is not a token "
+            "(not JSON): it is not a Polaris Hub token endpoint",
+            method="POST",
+            url=url,
+        )
+    if not isinstance(data.get("access_token"), str):
+        raise PolarisHubError(
+            f"{step}: the token endpoint {redact_url(url)} answered without an access token", method="POST", url=url
+        )
     answered_type = data.get("token_type")
     if answered_type is not None and str(answered_type).lower() != token_type:
-        raise PolarisHubError(f"{step}: unexpected token type {answered_type!r}", method="POST", url=url)
+        raise PolarisHubError(
+            f"{step}: {redact_url(url)} answered an unexpected token type {answered_type!r}", method="POST", url=url
+        )
     return with_expires_at(data)
 
 
@@ -89,7 +123,7 @@ def exchange_for_hub_token(
         "requested_token_type": JWT_TOKEN_TYPE,
         "client_id": HUB_CLIENT_ID,
     }
-    token = _post_token_form(http, settings.resolved_hub_token_url, form, step="Exchanging the login for a Hub token")
+    token = _post_token_form(http, token_endpoint(settings), form, step="Exchanging the login for a Hub token")
     token.pop("refresh_token", None)  # Hub tokens are renewed by a new exchange, never refreshed
     return token
 
@@ -114,7 +148,7 @@ def exchange_for_storage_token(
         "client_id": HUB_CLIENT_ID,
     }
     step = f"Getting {scope} access to the storage of {resource}"
-    return _post_token_form(http, settings.resolved_hub_token_url, form, step=step, token_type="storage")
+    return _post_token_form(http, token_endpoint(settings), form, step=step, token_type="storage")
 
 
 def password_grant(http: httpx.Client, settings: PolarisHubSettings) -> dict[str, Any]:
@@ -128,7 +162,7 @@ def password_grant(http: httpx.Client, settings: PolarisHubSettings) -> dict[str
         "password": settings.password_value() or "",
         "client_id": HUB_CLIENT_ID,
     }
-    token = _post_token_form(http, settings.resolved_hub_token_url, form, step="Logging in with username and password")
+    token = _post_token_form(http, token_endpoint(settings), form, step="Logging in with username and password")
     token.pop("refresh_token", None)
     return token
 

@@ -17,12 +17,15 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from polaris.errors import (
+    CachedLoginError,
     HubServerError,
+    IdentityProviderUnknownError,
+    NotAPolarisHubError,
     PolarisError,
     PolarisHubError,
     PolarisUnauthorizedError,
@@ -71,6 +74,19 @@ SHORT_TOKEN_LEEWAY_FRACTION = 0.25
 
 #: Path of the generated user-info operation (relative to the identity provider's base URL).
 USER_INFO_PATH = "/oauth/userinfo"
+#: Where a Hub says which identity provider it uses (served by the local Hub; the real Hub's values are defaults).
+DISCOVERY_PATH = "/.well-known/polaris-hub"
+#: The settings a user must give when a Hub cannot tell its identity provider.
+IDP_VARIABLES = ["POLARIS_AUTHORIZE_URL", "POLARIS_TOKEN_FETCH_URL", "POLARIS_USER_INFO_URL", "POLARIS_CLIENT_ID"]
+
+
+def not_logged_in(settings: PolarisHubSettings) -> PolarisUnauthorizedError:
+    """The error for "no login at all" (names the Hub)."""
+    hub = redact_url(settings.hub_url)
+    return PolarisUnauthorizedError(
+        f"You are not logged in to the Polaris Hub at {hub}",
+        hint=f"Log in with `polaris login --hub-url {hub}` (or client.login()).",
+    )
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -141,6 +157,8 @@ class HubAuthenticator:
         self._http_options = http_options
         self._http: httpx.Client | None = None
         self._lock = threading.RLock()
+        self._idp_known = not settings.idp_needs_discovery
+        self._accepted_token: str | None = None  # the Hub token the Hub last answered without a 401
         self.tokens: CachedTokens = cache.load()
 
     def __repr__(self) -> str:
@@ -154,7 +172,7 @@ class HubAuthenticator:
         """
         hub = self.active_hub_token()
         if hub is None:
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+            raise not_logged_in(self.settings)
         try:
             return exchange_for_storage_token(
                 self._token_http(), self.settings, str(hub["access_token"]), resource=resource, scope=scope
@@ -205,11 +223,60 @@ class HubAuthenticator:
         if disk.external_token is not None or disk.hub_token is not None:
             self.tokens = disk
 
+    # -- identity provider of another Hub
+    def ensure_identity_provider(self) -> None:
+        """Learn the identity provider from the Hub's discovery document when ``hub_url`` is another Hub and the
+        identity-provider settings are the real Hub's defaults (never silently log in elsewhere).
+
+        Raises:
+            IdentityProviderUnknownError: the Hub has no usable discovery document (names the variables to set).
+            NotAPolarisHubError: the URL answers, but not as a Hub does. HubConnectionError: it does not answer.
+        """
+        if self._idp_known:
+            return
+        settings = self.settings
+        hub = redact_url(settings.hub_url)
+        url = urljoin(settings.hub_url, DISCOVERY_PATH)
+        try:
+            response = self._token_http().get(url, headers={"Accept": "application/json"})
+        except httpx.TransportError as exc:
+            raise connection_error(exc, method="GET", url=url) from None
+        try:
+            data = response.json() if response.status_code == 200 else None
+        except ValueError:
+            data = None
+        if response.status_code == 200 and not isinstance(data, dict):
+            raise NotAPolarisHubError(
+                f"{hub} answered GET {DISCOVERY_PATH} with something that is not a Polaris Hub discovery document, "
+                "so its identity provider is unknown",
+                status_code=response.status_code,
+                method="GET",
+                url=url,
+            )
+        if not isinstance(data, dict):
+            raise IdentityProviderUnknownError(
+                f"{hub} is not the default Polaris Hub and does not say which identity provider it uses "
+                f"(GET {url} answered HTTP {response.status_code}); the default Hub's identity provider is not used "
+                "for it",
+                hub_url=hub,
+                variables=IDP_VARIABLES,
+            )
+        try:
+            settings.apply_discovery(data)
+        except ValueError as exc:
+            raise IdentityProviderUnknownError(
+                f"The discovery document of {hub} ({url}) is not usable: {exc}", hub_url=hub, variables=IDP_VARIABLES
+            ) from None
+        self._idp_known = True
+        logger.info("Using the identity provider %s named by the Hub at %s", redact_url(settings.authorize_url), hub)
+
     # -- external token
     def _refresh_external(self, token: dict[str, Any]) -> dict[str, Any] | None:
         if not token.get("refresh_token"):
             return None
         from authlib.integrations.base_client import OAuthError
+
+        self.ensure_identity_provider()
 
         with self._external_oauth(self.settings.resolved_callback_url) as oauth:
             try:
@@ -304,9 +371,13 @@ class HubAuthenticator:
             return None if hub is None else self._store_hub_token(hub)
 
     def active_hub_token(self) -> dict[str, Any] | None:
-        """The Hub token, renewed without asking the user when it expired; ``None`` if that is impossible.
+        """The Hub token, renewed without asking the user when it expired; ``None`` when there is no login at all.
+
+        A login that exists but cannot be used (an unreadable cache file, or an expired login that nothing can
+        renew) raises instead: requests must not silently go out anonymously.
 
         Raises:
+            CachedLoginError: the cached login is unreadable, or expired and cannot be renewed.
             HubConnectionError, HubServerError, TokenExchangeError: renewing failed.
         """
         with self._lock:
@@ -319,11 +390,73 @@ class HubAuthenticator:
                 if token is not None and not is_expired(token):
                     return token  # another process renewed it
                 if token is None and not self.settings.uses_password_grant and self.tokens.external_token is None:
+                    self._raise_if_cache_broken()
                     return None
                 hub = self._new_hub_token()
-                return None if hub is None else self._store_hub_token(hub)
+                if hub is None:
+                    raise self._expired_login(token)
+                return self._store_hub_token(hub)
+
+    def _raise_if_cache_broken(self) -> None:
+        problem = self.tokens.problem
+        if problem is None:
+            return
+        hub = redact_url(self.settings.hub_url)
+        raise CachedLoginError(
+            f"The cached login for the Polaris Hub at {hub} cannot be used: {problem} ({self.cache.path}); "
+            "nothing was sent anonymously in its place",
+            hub_url=hub,
+            path=str(self.cache.path),
+        )
+
+    def _expired_login(self, token: dict[str, Any] | None) -> CachedLoginError:
+        hub = redact_url(self.settings.hub_url)
+        when = ""
+        expires_at = (token or {}).get("expires_at")
+        if isinstance(expires_at, int | float):
+            when = " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(expires_at)))
+        return CachedLoginError(
+            f"Your login to the Polaris Hub at {hub} expired{when} and cannot be renewed (no refreshable login "
+            "or password); nothing was sent anonymously in its place",
+            hub_url=hub,
+            path=str(self.cache.path) if self.cache.persist else None,
+        )
 
     # -- identity
+    def note_answer(self, sent: httpx.Request, status: int) -> None:
+        """Remember that the Hub answered ``status`` to a request carrying one of our Hub tokens."""
+        scheme, _, value = sent.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value and status < 400 and status != 401:
+            self._accepted_token = value
+
+    def _hub_accepted_current_token(self) -> bool:
+        current = (self.tokens.hub_token or {}).get("access_token")
+        return bool(current) and current == getattr(self, "_accepted_token", None)
+
+    def check_with_hub(self, probe: Callable[[], object]) -> None:
+        """Run ``probe`` (one authenticated Hub request): the cached login counts only when the Hub accepts it.
+
+        No request is made when the Hub already answered a request carrying the current Hub token.
+
+        Raises:
+            PolarisUnauthorizedError: the Hub refused the login (after one renewal attempt), naming the Hub.
+            HubConnectionError, HubServerError: the Hub could not be asked.
+        """
+        if self._hub_accepted_current_token():
+            return
+        try:
+            probe()
+        except PolarisUnauthorizedError as exc:
+            hub = redact_url(self.settings.hub_url)
+            raise PolarisUnauthorizedError(
+                f"The Polaris Hub at {hub} refused your login and it could not be renewed",
+                status_code=exc.status_code,
+                hub_message=exc.hub_message,
+                method=exc.method,
+                url=exc.url,
+                hint=f"Log in again with `polaris login --overwrite --hub-url {hub}`.",
+            ) from None
+
     def identity(self) -> str:
         """Who is logged in: e-mail or user name from the identity provider, or the password-grant user."""
         claims = self.tokens.identity or {}
@@ -408,6 +541,7 @@ class HubAuthenticator:
         from authlib.common.security import generate_token
         from authlib.integrations.base_client import OAuthError
 
+        self.ensure_identity_provider()
         verifier = generate_token(PKCE_VERIFIER_LENGTH)
         settings = self.settings
         server: LoopbackCallbackServer | None = None
@@ -424,34 +558,38 @@ class HubAuthenticator:
                     params = server.wait()
                     if params.get("error"):
                         raise TokenExchangeError(
-                            "The identity provider refused the login",
+                            f"The identity provider refused the login to {redact_url(settings.hub_url)}",
                             error=params["error"],
                             error_description=params.get("error_description"),
                         )
                     if params.get("state") != state:
                         raise PolarisUnauthorizedError(
-                            "Login aborted: the callback's state does not match this login (possible forgery)",
+                            f"Login to {redact_url(settings.hub_url)} aborted: the callback's state does not match "
+                            "this login (possible forgery)",
                             hint="Run `polaris login` again and use the link it prints.",
                         )
                     code = params.get("code", "")
                 else:
                     code = ui.ask_code().strip()
                 if not code:
-                    raise PolarisUnauthorizedError("Login aborted: no authorization code was given")
+                    raise PolarisUnauthorizedError(
+                        f"Login to {redact_url(settings.hub_url)} aborted: no authorization code was given"
+                    )
                 try:
                     token = oauth.fetch_token(
                         settings.token_fetch_url, code=code, code_verifier=verifier, redirect_uri=redirect_uri
                     )
                 except OAuthError as exc:
                     raise TokenExchangeError(
-                        "The identity provider gave no token",
+                        f"The identity provider gave no token for the login to {redact_url(settings.hub_url)}",
                         error=exc.error,
                         error_description=exc.description,
                         url=settings.token_fetch_url,
                     ) from None
                 except httpx.HTTPStatusError as exc:
                     raise HubServerError(
-                        "The identity provider's token endpoint failed",
+                        f"The identity provider's token endpoint failed during the login to "
+                        f"{redact_url(settings.hub_url)}",
                         status_code=exc.response.status_code,
                         url=settings.token_fetch_url,
                     ) from None
@@ -469,6 +607,13 @@ class HubAuthenticator:
         URL is on the identity provider's own origin (they are never handed to another party).
         """
         url = self.settings.resolved_revoke_url
+        if not self.settings.may_receive_token(url):
+            logger.warning(
+                "Not revoking at %s: it is not on the origin of the Hub %s (POLARIS_REVOKE_URL)",
+                redact_url(url),
+                redact_url(self.settings.hub_url),
+            )
+            return
         opened_here = self._http is None  # e.g. a logout after close(): do not leave a client open
         http = self._token_http()
         try:

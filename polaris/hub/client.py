@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from polaris.errors import PolarisUnauthorizedError, SettingsError
+from polaris.errors import SettingsError
+from polaris.hub import arguments
 from polaris.hub._base_client import HubHTTPClient
-from polaris.hub.auth import ConsoleLoginUI, LoginResult, LoginUI
+from polaris.hub.auth import ConsoleLoginUI, LoginResult, LoginUI, not_logged_in
 from polaris.hub.flows.listings import DEFAULT_PAGE_SIZE, MAX_PAGES, Listings
 from polaris.hub.redact import install_log_redaction, redact_url
 from polaris.hub.settings import PolarisHubSettings
@@ -54,7 +55,8 @@ class PolarisHubClient(HubHTTPClient):
     """A client of one Polaris Hub.
 
     Args:
-        settings: where the Hub is and how to log in (default: read from ``POLARIS_*`` and ``.env``).
+        settings: where the Hub is and how to log in (default: read from ``POLARIS_*`` and ``.env``); a Hub URL
+            string is taken as ``PolarisHubSettings(hub_url=...)``.
         cache_auth_token: keep tokens in the per-Hub cache file (``False``: memory only, nothing written).
         **kwargs: passed to authlib / httpx (``headers``, ``timeout``, ``transport``, ...). A ``transport``
             you pass replaces the retrying default.
@@ -63,7 +65,8 @@ class PolarisHubClient(HubHTTPClient):
     :class:`~polaris.errors.ClientClosedError`.
 
     Raises:
-        pydantic.ValidationError: invalid settings read from the environment.
+        InvalidSettingError: invalid settings read from the environment (names the variable).
+        TypeError: ``settings`` is neither settings, a URL string nor a dict.
         CABundleNotFoundError: ``ca_bundle`` names a missing file (a ``FileNotFoundError`` too).
 
     With ``settings.offline`` (``POLARIS_OFFLINE=1``) no request is ever sent: requests raise
@@ -171,18 +174,22 @@ class PolarisHubClient(HubHTTPClient):
         return removed
 
     def whoami(self) -> str:
-        """Who is logged in (e-mail or user name), after making sure the login is still usable.
+        """Who is logged in (e-mail or user name), after the Hub accepted the login (one authenticated request).
+
+        Offline, the cached identity is returned as it is (nothing can be checked).
 
         Raises:
-            PolarisUnauthorizedError: not logged in, or the login can no longer be renewed.
-            HubConnectionError, HubServerError, TokenExchangeError: renewing the Hub token failed.
+            PolarisUnauthorizedError: not logged in, or the Hub refused the login and it could not be renewed.
+            CachedLoginError: the cached login is unreadable, or expired and cannot be renewed.
+            HubConnectionError, HubServerError, TokenExchangeError: the Hub could not be asked, or renewing failed.
         """
         self._check_open()
         if self.offline and self.is_logged_in:
             return self._authenticator.identity()  # as cached: renewing it would need the network
         self._refuse_offline("checking your login")
         if not self.ensure_active_token():
-            raise PolarisUnauthorizedError("You are not logged in to the Polaris Hub")
+            raise not_logged_in(self.settings)
+        self._authenticator.check_with_hub(lambda: self._wire.datasets.list_datasets(limit=1, offset=0))
         return self._authenticator.identity()
 
     @property
@@ -251,6 +258,7 @@ class PolarisHubClient(HubHTTPClient):
             PolarisUnauthorizedError: not logged in.
             StorageError: the object storage could not be read.
         """
+        arguments.check_get("get_dataset", owner, name, verify_checksum)
         owner, name = owner_and_name(owner, name)
         return self._flows.datasets.get(owner, name, verify_checksum, lazy=lazy)
 
@@ -282,6 +290,7 @@ class PolarisHubClient(HubHTTPClient):
                 object differs from ours (named in the message).
             PartialUploadError: part of the data was sent; its hint gives the call that completes it.
         """
+        arguments.check_dataset(dataset, access, owner, if_exists)
         upload = self._flows.dataset_upload
         with self._timeout_for(timeout) as pair:
             return upload.upload(
@@ -310,6 +319,7 @@ class PolarisHubClient(HubHTTPClient):
             PolarisChecksumError: the benchmark or its dataset does not match the Hub's checksum.
             PolarisUnauthorizedError: not logged in.
         """
+        arguments.check_get("get_benchmark", owner, name, verify_checksum)
         owner, name = owner_and_name(owner, name)
         return self._flows.benchmarks.get(owner, name, verify_checksum)
 
@@ -330,6 +340,7 @@ class PolarisHubClient(HubHTTPClient):
             InvalidArtifactError: the dataset is not on the Hub, or the benchmark breaks a rule.
             PolarisCreateArtifactError: you may not create artifacts for this owner.
         """
+        arguments.check_benchmark(benchmark, access, owner)
         return self._flows.benchmarks.upload(
             benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
         )
@@ -353,6 +364,7 @@ class PolarisHubClient(HubHTTPClient):
             ArtifactNotFoundError: the benchmark is not on the Hub.
             PolarisCreateArtifactError: ``owner`` is not you.
         """
+        arguments.check_results(results, access, owner, model)
         uploaded, url = self._flows.benchmarks.upload_results(results, access=access, owner=owner, model=model)
         uploaded.hub_url = url
         return uploaded
@@ -374,12 +386,13 @@ class PolarisHubClient(HubHTTPClient):
             PolarisChecksumError: the dataset does not match the Hub's masked checksum.
             PolarisUnauthorizedError: not logged in.
         """
+        arguments.check_get("get_competition", owner, name, verify_checksum)
         owner, name = owner_and_name(owner, name)
         return self._flows.competitions.get(owner, name, verify_checksum)
 
     def evaluate_competition(
         self,
-        competition: CompetitionSpecification,
+        competition: CompetitionSpecification | str,
         competition_predictions: CompetitionPredictions | Any,
         *,
         name: str | None = None,
@@ -396,12 +409,19 @@ class PolarisHubClient(HubHTTPClient):
         ``competition_predictions`` is a :class:`CompetitionPredictions` or any prediction shape
         ``benchmark.evaluate`` accepts (a list for one target and one test set, ``{test: {target: values}}``...).
 
+        ``competition`` may be its ``"owner/name"`` (it is then fetched with :meth:`get_competition`).
+
         Raises:
-            ValueError: the predictions do not fit the competition's test sets.
+            InvalidPredictionsError: the predictions do not fit the competition's test sets (a ``ValueError``;
+                nothing is sent).
+            TypeError: ``competition`` is neither a competition nor ``"owner/name"``.
             ArtifactNotFoundError: no such competition. PolarisUnauthorizedError: not logged in.
         """
+        spec, competition_predictions = arguments.competition_and_predictions(
+            self, competition, competition_predictions, owner
+        )
         return self._flows.competitions.evaluate(
-            competition, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
+            spec, competition_predictions, name=name, owner=owner, report_url=report_url, description=description
         )
 
     # ------------------------------------------------------------------ models

@@ -1,18 +1,28 @@
 """Settings of the Polaris Hub client: one object, read once, passed down.
 
 Every field can be set from the environment with the ``POLARIS_`` prefix (``POLARIS_HUB_URL``, ...)
-or from a ``.env`` file in the working directory. Defaults point at the real Polaris Hub.
+or from a ``.env`` file in the working directory (the file read is always logged). Defaults point at the real Polaris
+Hub.
+
+The Hub token only ever goes to the origin of ``hub_url``: an ``api_url``, ``hub_token_url`` or ``revoke_url`` on
+another origin is refused unless that origin is listed in ``POLARIS_ALLOW_TOKEN_ORIGINS`` (read from the real
+environment or passed in code, never from a ``.env`` file, so a planted ``.env`` cannot widen it).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import ssl
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from polaris.errors import InvalidSettingError
 from polaris.hub.redact import redact_text, redact_url
 from polaris.limits import DEFAULT_MAX_DECLARED_BYTES
 from polaris.types import TimeoutTypes
@@ -20,7 +30,24 @@ from polaris.types import TimeoutTypes
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "LIBRARY_DEFAULT_TIMEOUT", "PolarisHubSettings"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_HUB_URL",
+    "DEFAULT_READ_TIMEOUT",
+    "IDP_FIELDS",
+    "LIBRARY_DEFAULT_TIMEOUT",
+    "PolarisHubSettings",
+    "origin_of",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The real Polaris Hub (the identity-provider defaults below belong to it).
+DEFAULT_HUB_URL = "https://polarishub.io/"
+#: Settings that name the identity provider: learnt from a Hub that is not the default one (see ``discover``).
+IDP_FIELDS = ("authorize_url", "token_fetch_url", "user_info_url", "client_id")
+#: Settings whose URL receives the Hub token (bearer, exchange subject or revocation).
+TOKEN_URL_FIELDS = ("api_url", "hub_token_url", "revoke_url")
 
 #: Seconds to wait for a TCP/TLS connection to the Hub.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -49,6 +76,104 @@ def _check_url(value: str, field: str) -> str:
     if parts.username or parts.password:
         raise ValueError(f"{field} must not carry credentials")
     return value
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (lower case, the default port spelt out), for comparing origins."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def _origin_text(url: str) -> str:
+    """The origin of ``url`` as a user writes it (no default port)."""
+    scheme, rest = origin_of(url).split("://", 1)
+    host, _, port = rest.rpartition(":")
+    return f"{scheme}://{host}" if {"http": "80", "https": "443"}.get(scheme) == port else f"{scheme}://{rest}"
+
+
+#: What each setting accepts, shown when a value is refused.
+_ACCEPTED: dict[str, str] = {
+    "default_timeout": (
+        "two positive numbers of seconds as connect,read (e.g. 10,200 or [10, 200]), "
+        "'timeout' (5 s for everything) or 'never'"
+    ),
+    "progress": "one of rich, notebook, log, auto, true, false (or 1/0, yes/no, on/off)",
+    "offline": "true or false (or 1/0, yes/no, on/off)",
+    "ca_bundle": "the path of a CA bundle file or folder, true (system trust store) or false (no TLS verification)",
+    "allow_token_origins": "origins separated by commas or spaces, e.g. https://api.example.org,https://auth.example.org",
+}
+_URL_ACCEPTED = "an absolute http(s) URL without user name or password, e.g. https://polarishub.io/"
+_SECRET_FIELDS = frozenset({"password"})
+_TRUE = ("true", "1", "yes", "on", "y", "t")
+_FALSE = ("false", "0", "no", "off", "n", "f", "")
+
+
+def _env_name(field: str) -> str:
+    return f"POLARIS_{field.upper()}"
+
+
+def _settings_error(exc: ValidationError) -> InvalidSettingError:
+    """One line per refused setting: the variable, what it accepts, and (when not secret) what was given."""
+    problems: list[str] = []
+    variables: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        field = str(loc[0]) if loc else ""
+        raw_msg = str(err.get("msg", "invalid value"))
+        msg = raw_msg.removeprefix("Value error, ")
+        if not field:
+            problems.append(msg)  # a check across fields: its message names the variables
+            variables.extend(re.findall(r"POLARIS_[A-Z_]+", msg))
+            continue
+        if field in seen:
+            continue  # a union type reports one error per member: one line is enough
+        seen.add(field)
+        variables.append(_env_name(field))
+        accepted = _ACCEPTED.get(field) or (_URL_ACCEPTED if field in _URL_FIELDS else None)
+        given = ""
+        if field not in _SECRET_FIELDS and field not in _URL_FIELDS and "input" in err:
+            given = f", got {redact_text(repr(err['input']))[:80]}"
+        if accepted and field in _URL_FIELDS:
+            problems.append(f"{_env_name(field)} ({field}): {msg} (e.g. {DEFAULT_HUB_URL})")
+        elif accepted:
+            problems.append(f"{_env_name(field)} ({field}) must be {accepted}{given}")
+        else:
+            problems.append(f"{_env_name(field)} ({field}): {msg}{given}")
+    return InvalidSettingError(
+        "Invalid settings: " + "; ".join(problems),
+        variables=list(dict.fromkeys(variables)),
+    )
+
+
+class _DotEnvWithoutTrust(PydanticBaseSettingsSource):
+    """The ``.env`` source minus ``allow_token_origins``: only the real environment or code may widen where the
+    Hub token goes."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self.inner())
+        if values.pop("allow_token_origins", None) is not None:
+            logger.warning(
+                "Ignoring POLARIS_ALLOW_TOKEN_ORIGINS in a .env file: set it in the environment or in code to let "
+                "the Hub token go to another origin"
+            )
+        return values
 
 
 def is_loopback_url(url: str) -> bool:
@@ -82,8 +207,18 @@ class PolarisHubSettings(BaseSettings):
             may make the client reserve; beyond it the artifact is refused with ``DeclaredSizeError`` before
             anything is allocated (default 2 GiB, see :mod:`polaris.limits`).
 
+        allow_token_origins: ``POLARIS_ALLOW_TOKEN_ORIGINS``: origins besides ``hub_url``'s that may receive the
+            Hub token as ``api_url``, ``hub_token_url`` or ``revoke_url`` (comma- or space-separated). Ignored in a
+            ``.env`` file.
+
+    When ``hub_url`` is not the real Hub and the identity-provider settings are left at their defaults, the client
+    reads them from the Hub's discovery document (``/.well-known/polaris-hub``) before a login, or refuses naming
+    the variables to set (see :meth:`discover`).
+
     Raises:
-        pydantic.ValidationError: a URL is not an absolute http(s) URL, or a value has the wrong type.
+        InvalidSettingError: (a ``SettingsError`` and ``ValueError``) a value is refused; the message names each
+            variable (``POLARIS_...``) and what it accepts. The Hub token would go to another origin than
+            ``hub_url``'s.
     """
 
     model_config = SettingsConfigDict(
@@ -97,7 +232,7 @@ class PolarisHubSettings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    hub_url: str = "https://polarishub.io/"
+    hub_url: str = DEFAULT_HUB_URL
     api_url: str | None = None
     custom_metadata_prefix: str = "X-Amz-Meta-"
     hub_token_url: str | None = None
@@ -111,17 +246,68 @@ class PolarisHubSettings(BaseSettings):
     scopes: str = "profile email"
     client_id: str = "agQP2xVM6JqMHvGc"
     ca_bundle: bool | str | None = None
-    default_timeout: TimeoutTypes = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+    default_timeout: Annotated[TimeoutTypes, NoDecode] = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
     offline: bool = False
     progress: bool = True
     max_declared_bytes: int = Field(default=DEFAULT_MAX_DECLARED_BYTES, gt=0)
+    allow_token_origins: str | None = None
+    #: Origins a discovery document of ``hub_url`` named for its token endpoint (trusted: the Hub said so).
+    _learnt_origins: set[str] = PrivateAttr(default_factory=set)
+    _env_files_read: tuple[str, ...] = PrivateAttr(default=())
+
+    def __init__(self, **values: Any) -> None:
+        env_file = values.get("_env_file", self.model_config.get("env_file"))
+        read = _log_env_file(env_file)
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _settings_error(exc) from None
+        self._env_files_read = read
+
+    @property
+    def env_files_read(self) -> tuple[str, ...]:
+        """The ``.env`` files these settings were read from (absolute paths; empty when none exists)."""
+        return tuple(getattr(self, "_env_files_read", ()))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _DotEnvWithoutTrust(settings_cls, dotenv_settings), file_secret_settings
 
     @field_validator("progress", mode="before")
     @classmethod
     def _parse_progress(cls, value: Any) -> Any:
         # A forced kind (rich, notebook, log, auto) means "on"; polaris.progress reads which one.
-        if isinstance(value, str) and value.strip().lower() in ("rich", "notebook", "log", "auto"):
-            return True
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("rich", "notebook", "log", "auto") or lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(f"{value.strip()[:40]!r} is not a progress kind")
+        return value
+
+    @field_validator("default_timeout", mode="before")
+    @classmethod
+    def _parse_timeout(cls, value: Any) -> Any:
+        # From the environment: "10,200", "[10, 200]", "timeout" or "never".
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("timeout", "never"):
+                return text.lower()
+            numbers = [p for p in re.split(r"[\s,]+", text.strip("[]()")) if p]
+            if len(numbers) == 2:
+                try:
+                    return (float(numbers[0]), float(numbers[1]))
+                except ValueError:
+                    pass
+            raise ValueError(f"{text[:40]!r} is not a timeout")
         return value
 
     @field_validator(*_URL_FIELDS, mode="after")
@@ -162,7 +348,84 @@ class PolarisHubSettings(BaseSettings):
             self.callback_url = urljoin(self.hub_url, "/oauth2/callback")
         if self.revoke_url is None:
             self.revoke_url = urljoin(self.hub_url, "/oauth/revoke")
+        self._check_token_origins()
         return self
+
+    @property
+    def token_origins(self) -> frozenset[str]:
+        """Origins that may receive the Hub token: ``hub_url``'s and those of ``allow_token_origins``."""
+        allowed = {origin_of(self.hub_url), *(getattr(self, "_learnt_origins", None) or ())}
+        for item in re.split(r"[\s,]+", self.allow_token_origins or ""):
+            if item:
+                _check_url(item, "allow_token_origins")
+                allowed.add(origin_of(item))
+        return frozenset(allowed)
+
+    def _check_token_origins(self) -> None:
+        allowed = self.token_origins
+        foreign = [
+            (field, url)
+            for field in TOKEN_URL_FIELDS
+            if (url := getattr(self, field)) is not None and origin_of(url) not in allowed
+        ]
+        if foreign:
+            named = ", ".join(f"{_env_name(field)} ({redact_url(url)})" for field, url in foreign)
+            origins = ",".join(dict.fromkeys(_origin_text(url) for _, url in foreign))
+            raise ValueError(
+                f"{named} {'is' if len(foreign) == 1 else 'are'} on another origin than POLARIS_HUB_URL "
+                f"({redact_url(self.hub_url)}), so the Hub token would be sent there; refused. Unset "
+                f"{' and '.join(_env_name(field) for field, _ in foreign)} (check the .env file), or allow "
+                f"{'that origin' if ',' not in origins else 'those origins'} explicitly with "
+                f"POLARIS_ALLOW_TOKEN_ORIGINS={origins} in the environment"
+            )
+
+    def may_receive_token(self, url: str) -> bool:
+        """True when ``url`` is on an origin allowed to receive the Hub token (see :attr:`token_origins`)."""
+        return origin_of(url) in self.token_origins
+
+    def check_token_destination(self, url: str) -> None:
+        """Refuse to attach the Hub token to a request for ``url`` when it is not on an allowed origin.
+
+        Raises:
+            InvalidSettingError: ``url`` is on another origin than ``hub_url``'s (and not allowed explicitly).
+        """
+        if not self.may_receive_token(url):
+            raise InvalidSettingError(
+                f"Refusing to send the Hub token to {redact_url(url)}: it is not on the origin of POLARIS_HUB_URL "
+                f"({redact_url(self.hub_url)})",
+                variables=["POLARIS_API_URL", "POLARIS_ALLOW_TOKEN_ORIGINS"],
+                hint="Send the request without the token (withhold_token=True), or allow that origin explicitly with "
+                "POLARIS_ALLOW_TOKEN_ORIGINS in the environment.",
+            )
+
+    @property
+    def is_default_hub(self) -> bool:
+        """True when ``hub_url`` is the real Polaris Hub (whose identity provider the defaults name)."""
+        return origin_of(self.hub_url) == origin_of(DEFAULT_HUB_URL)
+
+    @property
+    def idp_needs_discovery(self) -> bool:
+        """True when ``hub_url`` is another Hub and no identity-provider setting was given: they must be learnt."""
+        return not self.is_default_hub and not (set(IDP_FIELDS) & self.model_fields_set)
+
+    def apply_discovery(self, document: dict[str, Any]) -> None:
+        """Take the identity provider (and token endpoint) from a Hub's discovery document.
+
+        Raises:
+            ValueError: a URL of the document is not an absolute http(s) URL, or a field is missing.
+        """
+        learnt: dict[str, str] = {}
+        for field in IDP_FIELDS:
+            value = document.get(field)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"the discovery document has no {field}")
+            learnt[field] = value if field == "client_id" else _check_url(value, field)
+        token_url = document.get("hub_token_url")
+        if isinstance(token_url, str) and token_url and "hub_token_url" not in self.model_fields_set:
+            learnt["hub_token_url"] = _check_url(token_url, "hub_token_url")  # the Hub's own origin names it
+            self._learnt_origins.add(origin_of(token_url))
+        for field, value in learnt.items():
+            setattr(self, field, value)
 
     def __repr_args__(self) -> Any:
         # URLs are shown without user-info or token-looking query values (the password is never shown at all).
@@ -253,3 +516,22 @@ class PolarisHubSettings(BaseSettings):
         """A link into the Hub web app, e.g. ``web_url("datasets", owner, name)``."""
         base = self.hub_url if self.hub_url.endswith("/") else self.hub_url + "/"
         return urljoin(base, "/".join(p.strip("/") for p in parts))
+
+
+def _log_env_file(env_file: Any) -> tuple[str, ...]:
+    """Say which ``.env`` file the settings are read from (or that none is), so a planted one cannot go unseen.
+
+    Returns the absolute paths of the files that exist.
+    """
+    files = env_file if isinstance(env_file, list | tuple) else [env_file]
+    read: list[str] = []
+    for item in files:
+        if item is None:
+            continue
+        path = Path(os.fspath(item)).expanduser()
+        if path.is_file():
+            logger.info("Reading Polaris settings from %s", path.resolve())
+            read.append(str(path.resolve()))
+        else:
+            logger.debug("No settings file %s (in %s)", path, Path.cwd())
+    return tuple(read)

@@ -58,6 +58,21 @@ def with_expires_at(token: dict[str, Any], *, now: float | None = None) -> dict[
     return result
 
 
+#: (file, problem) pairs already warned about in this process: a broken file is reported once, then at DEBUG.
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(message: str, path: Path) -> None:
+    key = (str(path), message)
+    level = logging.DEBUG if key in _WARNED else logging.WARNING
+    _WARNED.add(key)
+    logger.log(level, message, path)
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("access_token"), str) and bool(value["access_token"])
+
+
 def _cache_key(hub_url: str) -> str:
     normalized = hub_url.strip().rstrip("/").lower()
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:32]
@@ -71,6 +86,8 @@ class CachedTokens:
     hub_token: dict[str, Any] | None = None
     #: Who logged in (user-info claims such as ``email``; never a secret).
     identity: dict[str, Any] | None = field(default=None)
+    #: Why a cache file exists but holds no usable login (corrupt, another format...); ``None`` when fine or absent.
+    problem: str | None = field(default=None)
 
     def __repr__(self) -> str:  # never show token values
         return (
@@ -140,7 +157,8 @@ class TokenCache:
 
     # ------------------------------------------------------------------ reading
     def load(self) -> CachedTokens:
-        """The cached tokens; an unreadable or foreign file counts as empty (and is logged, without contents).
+        """The cached tokens; an unreadable or foreign file counts as empty with :attr:`CachedTokens.problem` set
+        (and is logged, without contents), so the login can be reported as broken instead of used as anonymous.
 
         Raises:
             UnsafeCacheError: the folder or file is a symbolic link, someone else's, or writable by others.
@@ -156,28 +174,32 @@ class TokenCache:
             if isinstance(exc, UnsafeCacheError):
                 raise
             logger.warning("Cannot read the token cache %s: %s", self.path, exc.strerror)
-            return CachedTokens()
+            return CachedTokens(problem=f"the file cannot be read ({exc.strerror})")
         if raw_bytes is None:
             return CachedTokens()
         try:
             data = json.loads(raw_bytes.decode("utf-8"))
         except ValueError:
-            logger.warning("Ignoring a corrupt token cache file %s", self.path)
-            return CachedTokens()
+            _warn_once("Ignoring a corrupt token cache file %s", self.path)
+            return CachedTokens(problem="the token cache file is corrupt (not JSON)")
         if not isinstance(data, dict) or data.get("version") != CACHE_FORMAT_VERSION:
-            logger.warning("Ignoring a token cache file of another format: %s", self.path)
-            return CachedTokens()
+            _warn_once("Ignoring a token cache file of another format: %s", self.path)
+            return CachedTokens(problem="the token cache file has another format")
         if str(data.get("hub_url", "")).rstrip("/").lower() != self.hub_url.rstrip("/").lower():
-            logger.warning("Ignoring a token cache file written for another Hub: %s", self.path)
-            return CachedTokens()
+            _warn_once("Ignoring a token cache file written for another Hub: %s", self.path)
+            return CachedTokens(problem="the token cache file was written for another Hub")
         external = data.get(_EXTERNAL)
         hub = data.get(_HUB)
         identity = data.get(_IDENTITY)
-        return CachedTokens(
-            external_token=external if isinstance(external, dict) else None,
-            hub_token=hub if isinstance(hub, dict) else None,
+        tokens = CachedTokens(
+            external_token=external if _is_token(external) else None,
+            hub_token=hub if _is_token(hub) else None,
             identity=identity if isinstance(identity, dict) else None,
         )
+        if tokens.external_token is None and tokens.hub_token is None:
+            _warn_once("Ignoring a token cache file without a usable token: %s", self.path)
+            tokens.problem = "the token cache file holds no usable token"
+        return tokens
 
     # ------------------------------------------------------------------ writing
     def save(self, tokens: CachedTokens) -> None:

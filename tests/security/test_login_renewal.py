@@ -193,7 +193,7 @@ def test_rejected_cached_hub_token_is_renewed_by_exchanging_the_login(
     bad = _tamper_cached_hub_token(settings)
     grants = _GrantCounter(monkeypatch)
     with PolarisHubClient(settings) as client:
-        assert "demo-user" in client.whoami()  # whoami only checks expiry; the Hub request below is what fails
+        assert "demo-user" in client.whoami()  # whoami asks the Hub: the 401 renews the token once
         assert isinstance(client.list_datasets(), list)
         assert grants.exchange == 1 and grants.password == 0
     assert _cached(settings).hub_token["access_token"] != bad  # type: ignore[index]
@@ -325,7 +325,9 @@ def recorder() -> Iterator[_Recorder]:
 
 
 def test_logout_revokes_the_hub_token(local_hub: Any, recorder: _Recorder) -> None:
-    settings = _password_settings(local_hub, revoke_url=f"{recorder.url}/oauth/revoke")
+    settings = _password_settings(
+        local_hub, revoke_url=f"{recorder.url}/oauth/revoke", allow_token_origins=recorder.url
+    )
     with PolarisHubClient(settings) as client:
         client.login()
         hub_token = client.token["access_token"]
@@ -367,7 +369,9 @@ def test_logout_revokes_identity_provider_tokens_on_its_own_origin(recorder: _Re
 def test_logout_works_when_revocation_is_refused(local_hub: Any, status: int, caplog: pytest.LogCaptureFixture) -> None:
     server = _Recorder(status=status)
     try:
-        settings = _password_settings(local_hub, revoke_url=f"{server.url}/oauth/revoke")
+        settings = _password_settings(
+            local_hub, revoke_url=f"{server.url}/oauth/revoke", allow_token_origins=server.url
+        )
         with PolarisHubClient(settings) as client:
             client.login()
             with caplog.at_level("DEBUG", logger="polaris"):
@@ -381,7 +385,10 @@ def test_logout_works_when_revocation_is_refused(local_hub: Any, status: int, ca
 
 
 def test_logout_works_offline(local_hub: Any, caplog: pytest.LogCaptureFixture) -> None:
-    settings = _password_settings(local_hub, revoke_url=f"http://127.0.0.1:{_free_port()}/oauth/revoke")
+    port = _free_port()
+    settings = _password_settings(
+        local_hub, revoke_url=f"http://127.0.0.1:{port}/oauth/revoke", allow_token_origins=f"http://127.0.0.1:{port}"
+    )
     with PolarisHubClient(settings) as client:
         client.login()
         with caplog.at_level("DEBUG", logger="polaris"):

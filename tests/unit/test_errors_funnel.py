@@ -290,3 +290,18 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+
+
+def test_an_html_404_is_not_a_hub_but_keeps_its_status() -> None:
+    from polaris.errors import ArtifactNotFoundError, NotAPolarisHubError
+
+    page = b"<!doctype html><html><body>Not here</body></html>"
+    error = error_for_status(404, page, {"content-type": "text/html"}, method="GET", url="https://blog.example/api/x")
+    assert isinstance(error, NotAPolarisHubError) and isinstance(error, ArtifactNotFoundError)
+    assert error.status_code == 404  # the generation fallback keys on it
+    assert "not as a Polaris Hub does" in str(error) and "POLARIS_HUB_URL" in str(error)
+    assert "log in" not in str(error).lower()
+    plain = error_for_status(404, b"Not Found", {"content-type": "text/plain"}, method="GET", url="https://h/api/x")
+    assert type(plain) is ArtifactNotFoundError  # plain text may be a Hub's own 404: unchanged
+    json_404 = error_for_status(404, b'{"message": "no such dataset"}', {"content-type": "application/json"})
+    assert type(json_404) is ArtifactNotFoundError

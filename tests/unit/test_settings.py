@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import ValidationError
 
+from polaris.errors import InvalidSettingError
 from polaris.hub.settings import PolarisHubSettings
 
 
@@ -40,7 +40,11 @@ def test_derived_urls_drop_the_path_of_hub_url() -> None:
 
 
 def test_explicit_urls_win_over_derivation() -> None:
-    s = PolarisHubSettings(hub_url="http://127.0.0.1:9000", api_url="http://127.0.0.1:9001/rest")
+    s = PolarisHubSettings(
+        hub_url="http://127.0.0.1:9000",
+        api_url="http://127.0.0.1:9001/rest",
+        allow_token_origins="http://127.0.0.1:9001",
+    )
     assert s.api_url == "http://127.0.0.1:9001/rest"
     assert s.hub_token_url == "http://127.0.0.1:9000/api/auth/token"
 
@@ -84,14 +88,14 @@ def test_other_env_file(tmp_path: Path) -> None:
     ],
 )
 def test_urls_are_validated(field: str, value: str) -> None:
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(InvalidSettingError, match=field):
         PolarisHubSettings(**{field: value})
 
 
 def test_timeout_values_are_validated() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidSettingError):
         PolarisHubSettings(default_timeout=(0, 10))
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidSettingError):
         PolarisHubSettings(default_timeout="sometimes")  # type: ignore[arg-type]
 
 

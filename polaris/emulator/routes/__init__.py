@@ -12,6 +12,7 @@ URL                                                             module
 ``/storage/public/*`` (anonymous object reads, 0.13)            :mod:`.storage`
 ``/oauth/*``, ``/oauth2/callback``                              :mod:`.idp`
 ``/oauth/revoke`` (RFC 7009 token revocation, logout)           :mod:`.revoke`
+``/.well-known/polaris-hub`` (where the identity provider is)    :mod:`.discovery`
 ``/``, ``/datasets/…``, other pages                             :mod:`.web`
 ``/__emulator__/*``                                             :mod:`.control`
 ==============================================================  ===================

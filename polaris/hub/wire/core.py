@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from polaris.errors import ArtifactNotFoundError, PolarisHubError, PolarisUnauthorizedError
-from polaris.hub.wire.errors import connection_error, error_for_response, error_for_status
+from polaris.errors import ArtifactNotFoundError, NotAPolarisHubError, PolarisHubError, PolarisUnauthorizedError
+from polaris.hub.wire.errors import (
+    connection_error,
+    error_for_response,
+    error_for_status,
+    looks_like_a_hub_answer,
+    not_a_hub_error,
+)
 from polaris.hub.wire.generations import Generations
 
 if TYPE_CHECKING:
@@ -179,6 +185,8 @@ class WireCore:
             if last is not None and not 200 <= last.status_code < 300:
                 raise self._anonymous_error(error_for_response(last), anonymous) from exc
             status = last.status_code if last is not None else None
+            if last is not None and not looks_like_a_hub_answer(last.content, last.headers):
+                raise not_a_hub_error(status, last.headers, method=method, url=url) from exc
             raise PolarisHubError(
                 f"{method} {url}: the Hub's answer has an unexpected shape ({type(exc).__name__})",
                 status_code=status,
@@ -195,7 +203,9 @@ class WireCore:
     def _anonymous_error(error: PolarisHubError, anonymous: bool) -> PolarisHubError:
         """Without a login a private artifact looks missing: say so, and how to see it. A Hub that wants a token
         for this read (401) stays a :class:`PolarisUnauthorizedError`, with the same hint."""
-        if not anonymous or not isinstance(error, (ArtifactNotFoundError, PolarisUnauthorizedError)):
+        if not anonymous or isinstance(error, NotAPolarisHubError):
+            return error
+        if not isinstance(error, (ArtifactNotFoundError, PolarisUnauthorizedError)):
             return error
         if isinstance(error, PolarisUnauthorizedError):
             return PolarisUnauthorizedError(

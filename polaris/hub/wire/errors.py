@@ -16,6 +16,8 @@ from polaris.errors import (
     HubServerError,
     IncompleteUploadError,
     InvalidRequestError,
+    NotAPolarisHubError,
+    NotAPolarisHubNotFoundError,
     PolarisCreateArtifactError,
     PolarisHubError,
     PolarisUnauthorizedError,
@@ -29,6 +31,9 @@ __all__ = [
     "error_for_response",
     "error_for_status",
     "hub_message",
+    "is_html_page",
+    "looks_like_a_hub_answer",
+    "not_a_hub_error",
     "raise_for_response",
 ]
 
@@ -89,6 +94,40 @@ def hub_message(content: bytes, headers: Mapping[str, str] | None = None) -> str
     return message
 
 
+def is_html_page(content: bytes, headers: Mapping[str, str] | None) -> bool:
+    """True when a body is a web page (HTML content type, or markup): what a web site sends, never the Hub's API."""
+    if "html" in (headers or {}).get("content-type", "").lower():
+        return True
+    return content.lstrip()[:1] == b"<"
+
+
+def looks_like_a_hub_answer(content: bytes, headers: Mapping[str, str] | None) -> bool:
+    """True when a 2xx body could come from the Hub's API: empty, or JSON (not a web page, not other text)."""
+    if not content or not content.strip():
+        return True
+    if is_html_page(content, headers):
+        return False
+    return _json_or_none(content) is not None or content.strip() == b"null"
+
+
+def not_a_hub_error(
+    status: int | None, headers: Mapping[str, str] | None, *, method: str | None, url: str | None
+) -> NotAPolarisHubError:
+    """The error for an answer that is not what a Polaris Hub sends (an HTML page, text where JSON belongs).
+
+    It keeps ``status_code``, so the generation fallback (404/405) still works; a 404 is also an
+    :class:`~polaris.errors.ArtifactNotFoundError`.
+    """
+    content_type = ((headers or {}).get("content-type") or "no content type").split(";")[0].strip()
+    where = f"{method} {url}" if method and url else "The request"
+    message = (
+        f"{where}: the server answered ({content_type}) but not as a Polaris Hub does; "
+        "this URL does not look like a Polaris Hub API"
+    )
+    error_class = NotAPolarisHubNotFoundError if status == 404 else NotAPolarisHubError
+    return error_class(message, status_code=status, method=method, url=url)
+
+
 def _json_or_none(content: bytes) -> Any:
     try:
         return json.loads(content) if content else None
@@ -118,7 +157,14 @@ def error_for_status(
     method: str | None = None,
     url: str | None = None,
 ) -> PolarisHubError:
-    """The typed error for a non-2xx answer (the caller raises it)."""
+    """The typed error for a non-2xx answer (the caller raises it).
+
+    A 404 or 405 whose body is an HTML page did not come from a Hub's API:
+    :class:`NotAPolarisHubError` (for a 404 also an :class:`ArtifactNotFoundError`) says so instead of hinting at a
+    login.
+    """
+    if status in (404, 405) and content and is_html_page(content, headers):
+        return not_a_hub_error(status, headers, method=method, url=url)
     message = hub_message(content, headers)
     where = f"{method} {url}" if method and url else "The Hub request"
     kwargs: dict[str, Any] = {"status_code": status, "hub_message": message, "method": method, "url": url}
