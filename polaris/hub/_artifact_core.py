@@ -67,7 +67,13 @@ class _ArtifactIOBase:
             return StorageToken.from_response(dict(self._storage_token(resource, scope)))
 
         ca_bundle = self.settings.ca_bundle
-        with StorageSession(provider, progress=self.progress, ca_bundle=ca_bundle, timeout=timeout) as session:
+        with StorageSession(
+            provider,
+            max_workers=self.settings.storage_max_concurrency,
+            progress=self.progress,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
+        ) as session:
             yield session
 
     def web_url(self, path: str) -> str:

@@ -71,7 +71,9 @@ class _RemoteDatasets(_ArtifactIOBase):
         artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
         urn = artifact_urn("dataset", owner, name)
         source = self.token_source(urn, "read")
-        session = StorageSession(source, progress=False, ca_bundle=self.settings.ca_bundle)
+        session = StorageSession(
+            source, max_workers=self.settings.storage_max_concurrency, progress=False, ca_bundle=self.settings.ca_bundle
+        )
         adopted = False
         try:
             paths = session.token.paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_REGION",
     "INCOMPLETE_SUFFIX",
     "LIST_PAGE_SIZE",
@@ -13,8 +14,8 @@ __all__ = [
     "OCTET_STREAM",
     "PARQUET_CONTENT_TYPE",
     "PART_SIZE",
-    "PENDING_PER_WORKER",
     "PREALLOCATE_MAX",
+    "QUEUE_SPARE",
     "READ_TIMEOUT",
     "READ_WHOLE_MAX",
     "STREAM_CHUNK_SIZE",
@@ -22,7 +23,11 @@ __all__ = [
 ]
 
 DEFAULT_CONCURRENCY = 8
-"""Objects transferred at the same time by one session (threads; each holds at most one part in memory)."""
+"""Requests a session starts with in flight; its adaptive limit grows from there while throughput grows."""
+DEFAULT_MAX_CONCURRENCY = 128
+"""The most requests one session keeps in flight (``max_workers``; ``POLARIS_STORAGE_MAX_CONCURRENCY``)."""
+QUEUE_SPARE = 4
+"""Work items queued beyond the current limit, so a finished request's slot is taken at once."""
 MULTIPART_THRESHOLD = 10 * 1024 * 1024
 """Standalone files strictly larger than this go as multipart uploads (facts §4.4: > 10 485 760 bytes)."""
 PART_SIZE = 10 * 1024 * 1024
@@ -37,8 +42,6 @@ CONNECT_TIMEOUT = 10.0
 """Seconds to establish a connection to the storage."""
 READ_TIMEOUT = 120.0
 """Seconds of silence on a connection before it counts as failed."""
-PENDING_PER_WORKER = 4
-"""Zarr transfers keep at most ``max_workers * PENDING_PER_WORKER`` keys queued (bounded memory for huge archives)."""
 LIST_PAGE_SIZE = 1000
 """Keys per listing page."""
 DEFAULT_REGION = "us-east-1"

@@ -1,8 +1,8 @@
 """Downloads (streaming each object to disk while hashing it; resumable), listing and HEAD.
 
-GETs go through the session's :class:`~polaris.hub.storage.reader.ObjectReader` (botocore's SigV4 signer over
+GETs go through the transport's :class:`~polaris.hub.storage.reader.ObjectReader` (botocore's SigV4 signer over
 urllib3, no redirects, idle-read timeout); listing and HEAD through boto3. Not obstore: obstore (reqwest) follows
-a redirect to another host and sends the session token (``x-amz-security-token``) there, and it cannot be told
+a redirect to another host and sends the transport token (``x-amz-security-token``) there, and it cannot be told
 not to. Credentials only ever go to the endpoint the Hub named; a slow but steady object never hits a deadline.
 """
 
@@ -24,7 +24,7 @@ from polaris.hub.storage.constants import (
     INCOMPLETE_SUFFIX,
     LIST_PAGE_SIZE,
     MD5_METADATA_KEY,
-    PENDING_PER_WORKER,
+    QUEUE_SPARE,
     STREAM_CHUNK_SIZE,
 )
 from polaris.hub.storage.progress import Progress
@@ -32,7 +32,7 @@ from polaris.hub.storage.reader import release
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
 
 if TYPE_CHECKING:
-    from polaris.hub.storage.session import StorageSession
+    from polaris.hub.storage.transport import Transport
 
 __all__ = [
     "ObjectInfo",
@@ -66,7 +66,7 @@ class ObjectInfo:
         return None
 
 
-def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
+def head(transport: Transport, loc: ObjectLocation) -> ObjectInfo | None:
     """Size, ETag and stored md5 (``x-amz-meta-md5sum``) of an object; ``None`` when there is none.
 
     Raises:
@@ -74,7 +74,7 @@ def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
     """
 
     def attempt() -> tuple[int, ObjectInfo]:
-        generation, s3 = session._boto()
+        generation, s3 = transport.boto()
         answer = s3.head_object(Bucket=loc.bucket, Key=loc.key)
         metadata = {k.lower(): v for k, v in (answer.get("Metadata") or {}).items()}
         return generation, ObjectInfo(
@@ -84,21 +84,21 @@ def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
         )
 
     try:
-        return session._call(f"HEAD {loc.bucket}/{loc.key}", attempt)
+        return transport.call(f"HEAD {loc.bucket}/{loc.key}", attempt)
     except ObjectMissing:
         return None
 
 
-def exists(session: StorageSession, url: str) -> bool:
+def exists(transport: Transport, url: str) -> bool:
     """Whether an object exists at ``url``.
 
     Raises:
         StorageError: the storage could not be reached or refused the request.
     """
-    return head(session, parse_url(url)) is not None
+    return head(transport, parse_url(url)) is not None
 
 
-def read_bytes(session: StorageSession, url: str) -> bytes:
+def read_bytes(transport: Transport, url: str) -> bytes:
     """The whole object at ``url``, in memory (use :meth:`download_file` for big objects).
 
     Raises:
@@ -107,17 +107,17 @@ def read_bytes(session: StorageSession, url: str) -> bytes:
     loc = parse_url(url)
 
     def attempt() -> tuple[int, bytes]:
-        generation, reader = session._get_reader()
+        generation, reader = transport.reader()
         return generation, reader.read(loc)
 
     try:
-        return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+        return transport.call(f"GET {loc.bucket}/{loc.key}", attempt)
     except ObjectMissing:
         raise StorageError(f"no object at {url}") from None
 
 
 def download_file(
-    session: StorageSession, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = ""
+    transport: Transport, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = ""
 ) -> Path:
     """Stream the object at ``url`` to ``dest`` (via ``dest.incomplete``, renamed when complete and verified).
 
@@ -132,9 +132,9 @@ def download_file(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
-    with Progress(session.progress, f"download {dest.name}", None) as bar:
+    with Progress(transport.progress, f"download {dest.name}", None) as bar:
         try:
-            get_to_file(session, loc, tmp, expected_md5, artifact, None, bar)
+            get_to_file(transport, loc, tmp, expected_md5, artifact, None, bar)
         except ObjectMissing:
             remove(tmp)
             raise StorageError(f"no object at {url}") from None
@@ -153,13 +153,15 @@ def _md5_prefix(path: Path) -> tuple[Any, int]:
 
 
 def get_to_file(
-    session: StorageSession,
+    transport: Transport,
     loc: ObjectLocation,
     tmp: Path,
     expected_md5: str | None,
     artifact: str,
     chunk: str | None,
     bar: Progress,
+    *,
+    size: int | None = None,
 ) -> int:
     """GET one object into ``tmp`` while hashing it. Returns its size.
 
@@ -170,7 +172,7 @@ def get_to_file(
     seen_etag: list[str] = []
 
     def attempt() -> tuple[int, int]:
-        generation, reader = session._get_reader()
+        generation, reader = transport.reader()
         digest, have = _md5_prefix(tmp)
         try:
             answer = reader.get(loc, start=have, if_match=seen_etag[0] if have and seen_etag else None)
@@ -213,7 +215,9 @@ def get_to_file(
             )
         return generation, have + written
 
-    return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+    # held in memory at once: one streamed block (``size``, when known, is what the GET moves)
+    cost = STREAM_CHUNK_SIZE if size is None else min(size, STREAM_CHUNK_SIZE)
+    return transport.call(f"GET {loc.bucket}/{loc.key}", attempt, cost=cost, nbytes=size or 0)
 
 
 def _status_of(exc: BaseException) -> int:
@@ -223,7 +227,7 @@ def _status_of(exc: BaseException) -> int:
     return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
 
 
-def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int]]:
+def list_objects(transport: Transport, store_url: str) -> list[tuple[str, int]]:
     """(relative key, size) of every object under the store URL's prefix, sorted by key.
 
     Raises:
@@ -236,14 +240,14 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
     while True:
 
         def attempt(token: str | None = token) -> tuple[int, Any]:
-            generation, s3 = session._boto()
+            generation, s3 = transport.boto()
             extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
             return generation, s3.list_objects_v2(
                 Bucket=store_loc.bucket, Prefix=prefix, MaxKeys=LIST_PAGE_SIZE, **extra
             )
 
         try:
-            page = session._call(f"LIST {store_loc.bucket}/{prefix}", attempt)
+            page = transport.call(f"LIST {store_loc.bucket}/{prefix}", attempt)
         except ObjectMissing:
             return []
         for item in page.get("Contents") or []:
@@ -254,7 +258,7 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
 
 
 def download_zarr(
-    session: StorageSession,
+    transport: Transport,
     store_url: str,
     dest: Path,
     *,
@@ -279,7 +283,7 @@ def download_zarr(
     """
     dest = Path(dest)
     store = parse_url(store_url)
-    objects = session.list_objects(store_url)
+    objects = list_objects(transport, store_url)
     if not objects:
         raise StorageError(f"no objects under {store_url}")
     listed = {name for name, _ in objects}
@@ -305,7 +309,7 @@ def download_zarr(
     _drop_strays(tmp, sizes)
     total = sum(size for _, size in objects)
     try:
-        with Progress(session.progress, f"download {dest.name}", total) as bar:
+        with Progress(transport.progress, f"download {dest.name}", total) as bar:
 
             def one(item: tuple[str, int]) -> int:
                 name, size = item
@@ -319,7 +323,7 @@ def download_zarr(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(target.name + INCOMPLETE_SUFFIX)
                 try:
-                    got = get_to_file(session, store.child(name), part, expected, artifact, name, bar)
+                    got = get_to_file(transport, store.child(name), part, expected, artifact, name, bar, size=size)
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
                 os.replace(part, target)
@@ -327,8 +331,8 @@ def download_zarr(
                     digests[name] = (expected.lower(), got)  # verified while streaming
                 return got
 
-            with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-download") as pool:
-                results = bounded_map(pool, one, objects, session.max_workers * PENDING_PER_WORKER)
+            with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-download") as pool:
+                results = bounded_map(pool, one, objects, lambda: transport.limit.limit + QUEUE_SPARE)
                 for _, future in results:
                     exc = future.exception()
                     if exc is not None:

@@ -8,9 +8,10 @@ a content-addressed folder (named by their md5) so that reading them again is lo
 
 How the bytes move: zarr 3 calls the store's *async* methods, but async clients (obstore's async path inside
 ``zarr.storage.ObjectStore``) are the slow ones for large objects on this kind of machine (see STACK-NOTES). The
-store therefore runs the session's synchronous GET (like every download of the session: botocore's SigV4 signer over
-urllib3, it never follows a redirect with the credentials; with our retry and token-renewal loop) in a small thread
-pool of its own.
+store therefore runs the session's synchronous GET (like every download of the session: SigV4-signed over urllib3, it
+never follows a redirect with the credentials; with our retry and token-renewal loop) in a thread pool of its own,
+as large as the session's concurrency cap: how many GETs are really in flight is the session's adaptive limit
+(:mod:`.concurrency`), the same one its uploads and downloads use, on a Dask worker too.
 
 Where the credentials come from is a *token source* (a callable returning a
 :class:`~polaris.hub.storage.StorageToken`):
@@ -45,7 +46,7 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageError
 from polaris.hub.storage.classify import ObjectMissing
-from polaris.hub.storage.constants import DEFAULT_CONCURRENCY
+from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY
 from polaris.hub.storage.session import StorageSession
 from polaris.hub.storage.tokens import StorageToken, parse_url
 
@@ -288,7 +289,8 @@ class HubZarrStore(Store):
             object is verified. ``None``: no verification, listing and existence go to storage.
         artifact: artifact id for error messages.
         cache_dir: keep verified objects here, named by md5 (``None``: keep nothing).
-        max_workers: concurrent GETs.
+        max_workers: the most GETs in flight (the cap of the session's adaptive limit; default: the adopted
+            session's cap, else :data:`~polaris.hub.storage.constants.DEFAULT_MAX_CONCURRENCY`).
         ca_bundle: as for :class:`StorageSession`.
         session: an open session whose provider is ``token_source`` (adopted; closed with the store).
     """
@@ -306,7 +308,7 @@ class HubZarrStore(Store):
         manifest: Mapping[str, str] | None,
         artifact: str = "",
         cache_dir: Path | None = None,
-        max_workers: int = DEFAULT_CONCURRENCY,
+        max_workers: int | None = None,
         ca_bundle: str | Path | bool | None = None,
         read_only: bool = True,
         session: StorageSession | None = None,
@@ -320,6 +322,8 @@ class HubZarrStore(Store):
         self._manifest_var: str | None = None
         self.artifact = artifact
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if max_workers is None:
+            max_workers = session.max_workers if session is not None else DEFAULT_MAX_CONCURRENCY
         self.max_workers = max_workers
         self.ca_bundle = ca_bundle
         self._token_source = token_source
@@ -482,16 +486,16 @@ class HubZarrStore(Store):
 
     def _get_remote(self, key: str) -> tuple[Data, str] | None:
         """The object's bytes (one buffer, straight from the socket) and their md5 hex; ``None`` when missing."""
-        session = self._get_session()
+        transport = self._get_session().transport
         loc = parse_url(f"{self.store_url}/{key}")
 
         def attempt() -> tuple[int, tuple[Data, str]]:
             # the session's signed GET, as every download: never follows a redirect with the storage credentials
-            generation, reader = session._get_reader()
+            generation, reader = transport.reader()
             return generation, reader.read_hashed(loc)
 
         try:
-            data, md5 = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+            data, md5 = transport.call(f"GET {loc.bucket}/{loc.key}", attempt)
         except ObjectMissing:
             return None
         with self._lock:
