@@ -9,6 +9,7 @@ __all__ = [
     "DEFAULT_REGION",
     "INCOMPLETE_SUFFIX",
     "LIST_PAGE_SIZE",
+    "MAX_LIST_PAGES",
     "MD5_METADATA_KEY",
     "MULTIPART_THRESHOLD",
     "OCTET_STREAM",
@@ -44,6 +45,8 @@ READ_TIMEOUT = 120.0
 """Seconds of silence on a connection before it counts as failed."""
 LIST_PAGE_SIZE = 1000
 """Keys per listing page."""
+MAX_LIST_PAGES = 100_000
+"""Most pages one listing follows (1e8 keys): a store that never stops paging is an error, not a hang."""
 DEFAULT_REGION = "us-east-1"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 OCTET_STREAM = "application/octet-stream"

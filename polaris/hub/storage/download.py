@@ -23,12 +23,13 @@ from polaris.hub.storage.classify import ObjectMissing
 from polaris.hub.storage.constants import (
     INCOMPLETE_SUFFIX,
     LIST_PAGE_SIZE,
+    MAX_LIST_PAGES,
     MD5_METADATA_KEY,
     QUEUE_SPARE,
     STREAM_CHUNK_SIZE,
 )
 from polaris.hub.storage.progress import Progress
-from polaris.hub.storage.reader import release
+from polaris.hub.storage.reader import ListPage, release
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
 
 if TYPE_CHECKING:
@@ -74,13 +75,12 @@ def head(transport: Transport, loc: ObjectLocation) -> ObjectInfo | None:
     """
 
     def attempt() -> tuple[int, ObjectInfo]:
-        generation, s3 = transport.boto()
-        answer = s3.head_object(Bucket=loc.bucket, Key=loc.key)
-        metadata = {k.lower(): v for k, v in (answer.get("Metadata") or {}).items()}
+        generation, reader = transport.reader()
+        headers = reader.head(loc)
         return generation, ObjectInfo(
-            size=int(answer.get("ContentLength") or 0),
-            etag=str(answer.get("ETag") or "").strip('"'),
-            md5=metadata.get(MD5_METADATA_KEY),
+            size=int(headers.get("content-length") or 0),
+            etag=str(headers.get("etag") or "").strip('"'),
+            md5=headers.get(f"x-amz-meta-{MD5_METADATA_KEY}"),
         )
 
     try:
@@ -237,24 +237,24 @@ def list_objects(transport: Transport, store_url: str) -> list[tuple[str, int]]:
     prefix = store_loc.key.rstrip("/") + "/"
     found: list[tuple[str, int]] = []
     token: str | None = None
-    while True:
+    for _ in range(MAX_LIST_PAGES):
 
-        def attempt(token: str | None = token) -> tuple[int, Any]:
-            generation, s3 = transport.boto()
-            extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
-            return generation, s3.list_objects_v2(
-                Bucket=store_loc.bucket, Prefix=prefix, MaxKeys=LIST_PAGE_SIZE, **extra
-            )
+        def attempt(token: str | None = token) -> tuple[int, ListPage]:
+            generation, reader = transport.reader()
+            return generation, reader.list_page(store_loc.bucket, prefix, token, LIST_PAGE_SIZE)
 
         try:
             page = transport.call(f"LIST {store_loc.bucket}/{prefix}", attempt)
         except ObjectMissing:
             return []
-        for item in page.get("Contents") or []:
-            found.append((str(item["Key"])[len(prefix) :], int(item["Size"])))
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
+        found.extend((key[len(prefix) :], size) for key, size in page.objects if key.startswith(prefix))
+        token = page.next_token
+        if token is None:
             return sorted(found)
+    raise StorageError(
+        f"the listing of {store_url} did not end after {MAX_LIST_PAGES} pages",
+        hint="The storage keeps answering with more pages; report it to the Hub's operators.",
+    )
 
 
 def download_zarr(

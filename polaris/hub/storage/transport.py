@@ -27,6 +27,7 @@ from polaris.hub.retry import DEFAULT_POLICY, RetryPolicy
 from polaris.hub.storage.classify import ErrorKind, ObjectMissing, PreconditionFailed, classify, describe
 from polaris.hub.storage.concurrency import AdaptiveLimit, Outcome
 from polaris.hub.storage.constants import CONNECT_TIMEOUT, DEFAULT_REGION, READ_TIMEOUT
+from polaris.hub.storage.endpoint import Endpoint
 from polaris.hub.storage.reader import ObjectReader
 from polaris.hub.storage.tokens import StorageToken
 from polaris.hub.storage.writer import ObjectWriter
@@ -110,6 +111,7 @@ class Transport:
         self._s3: S3Client | None = None
         self._reader: ObjectReader | None = None
         self._writer: ObjectWriter | None = None
+        self._http: Endpoint | None = None
         self._closed = False
 
     def close(self) -> None:
@@ -123,11 +125,10 @@ class Transport:
             with contextlib.suppress(Exception):
                 self._s3.close()
         self._s3 = None
-        if self._reader is not None:
-            self._reader.close()
+        if self._http is not None:
+            self._http.close()  # the reader's and the writer's pool
+        self._http = None
         self._reader = None
-        if self._writer is not None:
-            self._writer.close()
         self._writer = None
 
     def state(self) -> tuple[int, StorageToken]:
@@ -199,17 +200,20 @@ class Transport:
                 self._s3.meta.events.register("before-call.s3", _no_region_redirect)
             return generation, self._s3
 
+    def _endpoint(self, token: StorageToken) -> Endpoint:
+        """The token's one endpoint (pool + signer), shared by the reader and the writer (lock held)."""
+        if self._http is None:
+            self._http = Endpoint(
+                token, timeout=self.timeout, ca_bundle=self._ca_bundle, max_connections=self.cap + POOL_SPARE
+            )
+        return self._http
+
     def reader(self) -> tuple[int, ObjectReader]:
-        """The signed-GET reader of the current token (downloads and lazy reads), with its generation."""
+        """The signed GET/HEAD/LIST reader of the current token, with its generation."""
         with self._lock:
             generation, token = self.state()
             if self._reader is None:
-                self._reader = ObjectReader(
-                    token,
-                    timeout=self.timeout,
-                    ca_bundle=self._ca_bundle,
-                    max_connections=self.cap + POOL_SPARE,
-                )
+                self._reader = ObjectReader(self._endpoint(token))
             return generation, self._reader
 
     def writer(self) -> tuple[int, ObjectWriter]:
@@ -217,12 +221,7 @@ class Transport:
         with self._lock:
             generation, token = self.state()
             if self._writer is None:
-                self._writer = ObjectWriter(
-                    token,
-                    timeout=self.timeout,
-                    ca_bundle=self._ca_bundle,
-                    max_connections=self.cap + POOL_SPARE,
-                )
+                self._writer = ObjectWriter(self._endpoint(token))
             return generation, self._writer
 
     # -- the retry loop --
