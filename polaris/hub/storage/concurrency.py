@@ -133,7 +133,12 @@ class AdaptiveLimit:
                 self._finished(max(0, nbytes))
             elif outcome in ("throttled", "connection"):
                 self._back_off()
-            self._cond.notify_all()
+            # wake as many waiters as there are free slots (not all: with a hundred threads waiting, waking every
+            # one on each release costs more CPU than the requests); a woken waiter that finds the byte budget
+            # full waits again, and the next release (something is in flight) wakes the next one
+            free = self._limit - self._in_flight
+            if free > 0:
+                self._cond.notify(free)
 
     # -- adaptation (called with the lock held) --
     def _finished(self, nbytes: int) -> None:

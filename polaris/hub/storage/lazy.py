@@ -45,8 +45,9 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageError
+from polaris.hub.storage._util import bounded_map
 from polaris.hub.storage.classify import ObjectMissing
-from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY
+from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY, QUEUE_SPARE
 from polaris.hub.storage.session import StorageSession
 from polaris.hub.storage.tokens import StorageToken, parse_url
 
@@ -519,9 +520,16 @@ class HubZarrStore(Store):
     def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, Data]:
         """Fetch (and verify) many keys concurrently, into memory only unless ``keep``; missing ones are left out."""
         pool = self._executor()
+        limit = self._get_session().transport.limit
         out: dict[str, Data] = {}
-        wanted = list(keys)
-        for key, found in zip(wanted, pool.map(lambda k: self.fetch(k, keep=keep), wanted), strict=True):
+        # as many keys submitted as the session's limit lets run (plus a few queued): no thread waits idle
+        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), keys, lambda: limit.limit + QUEUE_SPARE)
+        for key, future in results:
+            exc = future.exception()
+            if exc is not None:
+                results.close()
+                raise exc
+            found = future.result()
             if found is not None:
                 out[key] = found
         return out
