@@ -77,7 +77,7 @@ class PolarisHubSettings(BaseSettings):
         progress: ``POLARIS_PROGRESS=0`` turns progress bars off (``rich``/``notebook``/``log`` force a kind, see
             :mod:`polaris.progress`).
         storage_max_concurrency: ``POLARIS_STORAGE_MAX_CONCURRENCY``: the most object-storage requests one transfer
-            keeps in flight (default 128). Below it the number adapts to the link (it grows while throughput grows,
+            keeps in flight (default 64). Below it the number adapts to the link (it grows while throughput grows,
             backs off when the store throttles); lower it on a shared or metered link.
 
     Raises:
@@ -112,7 +112,7 @@ class PolarisHubSettings(BaseSettings):
     default_timeout: TimeoutTypes = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
     offline: bool = False
     progress: bool = True
-    storage_max_concurrency: int = Field(default=128, ge=1, le=1024)
+    storage_max_concurrency: int = Field(default=64, ge=1, le=1024)
 
     @field_validator("progress", mode="before")
     @classmethod

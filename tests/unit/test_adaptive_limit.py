@@ -14,6 +14,7 @@ import pytest
 from polaris.hub.storage.concurrency import (
     BACKOFF_QUIET_SECONDS,
     MIN_WINDOW_SECONDS,
+    PROBE_WINDOWS,
     AdaptiveLimit,
 )
 
@@ -41,30 +42,35 @@ def test_grows_while_throughput_grows_up_to_the_cap() -> None:
     limit = AdaptiveLimit(64, initial=8, clock=clock)
     seen = [limit.limit]
     for _ in range(12):  # a long round trip: each window takes the same time whatever the concurrency
-        run_window(limit, clock, 0.06)
+        run_window(limit, clock, 0.12)
         seen.append(limit.limit)
     assert seen[:4] == [8, 16, 32, 64]  # doubling while it pays
     assert max(seen) == 64  # never past the cap
     assert limit.limit == 64
 
 
-def test_holds_on_a_plateau() -> None:
+def test_returns_to_the_smallest_limit_that_did_as_well_and_probes_later() -> None:
     clock = Clock()
     limit = AdaptiveLimit(128, initial=8, clock=clock)
-    run_window(limit, clock, 0.06)  # first window: grow to 16 (nothing measured before)
+    run_window(limit, clock, 0.12)  # first window: grow to 16 (nothing measured before)
     assert limit.limit == 16
-    for _ in range(3):  # a CPU-bound link: twice the requests take twice the time -> no gain
-        run_window(limit, clock, 0.06 * limit.limit / 8)
-    assert limit.limit == 16
+    run_window(limit, clock, 0.24)  # CPU-bound: twice the requests take twice the time -> no gain
+    assert limit.limit == 8
+    seen = set()
+    for _ in range(PROBE_WINDOWS + 2):  # holds on the plateau, then probes once (by a quarter) and comes back
+        run_window(limit, clock, 0.12 * limit.limit / 8)
+        seen.add(limit.limit)
+    assert seen == {8, 10}
+    assert limit.peak_limit == 16
 
 
 def test_steps_back_when_more_concurrency_is_slower() -> None:
     clock = Clock()
     limit = AdaptiveLimit(128, initial=8, clock=clock)
-    run_window(limit, clock, 0.06)  # -> 16
-    run_window(limit, clock, 0.06)  # 16 at the same time: throughput doubled -> 32
+    run_window(limit, clock, 0.12)  # -> 16
+    run_window(limit, clock, 0.12)  # 16 at the same time: throughput doubled -> 32
     assert limit.limit == 32
-    run_window(limit, clock, 0.3)  # 32 in flight made every request much slower
+    run_window(limit, clock, 0.6)  # 32 in flight made every request much slower
     assert limit.limit == 16
 
 
@@ -83,7 +89,7 @@ def test_backs_off_on_throttling_and_connection_errors(outcome: str) -> None:
     limit.release(outcome=outcome)  # type: ignore[arg-type]
     assert limit.limit == 16
     # after a back-off growth is gentle (no doubling)
-    run_window(limit, clock, 0.06)
+    run_window(limit, clock, 0.12)
     assert limit.limit == 20
 
 
@@ -150,3 +156,21 @@ def test_in_flight_never_exceeds_the_limit_and_the_byte_budget() -> None:
     limit.acquire(100)
     limit.release(100)
     assert limit.in_flight == 0
+
+
+def test_the_cap_is_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydantic
+
+    from polaris.hub.settings import PolarisHubSettings
+    from polaris.hub.storage import StorageSession
+
+    monkeypatch.setenv("POLARIS_STORAGE_MAX_CONCURRENCY", "5")
+    settings = PolarisHubSettings()
+    assert settings.storage_max_concurrency == 5
+    session = StorageSession(lambda: None, max_workers=settings.storage_max_concurrency)  # type: ignore[arg-type, return-value]
+    assert session.transport.limit.cap == 5
+    assert session.transport.limit.limit == 5  # starts at min(cap, 8)
+    session.close()
+    monkeypatch.setenv("POLARIS_STORAGE_MAX_CONCURRENCY", "0")
+    with pytest.raises(pydantic.ValidationError):
+        PolarisHubSettings()

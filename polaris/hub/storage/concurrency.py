@@ -7,9 +7,11 @@ machine and the store could do. :class:`AdaptiveLimit` instead starts small and 
   passed; its throughput is requests/s and bytes/s (whichever grew more counts, so the same rule serves many small
   objects and a few large ones).
 * **Grow while it pays.** A window in which the limit was actually used (as many requests in flight as allowed)
-  and whose throughput beat the previous window's by ``GROWTH_GAIN`` lets the limit grow: doubling until the first
-  back-off ("slow start"), by a quarter afterwards. A window that gained nothing holds the limit; one that lost
-  after a growth steps back. Every ``PROBE_WINDOWS`` windows on a plateau it probes once more (links change).
+  and whose throughput beat the best window so far by ``GROWTH_GAIN`` lets the limit grow: doubling until the first
+  back-off ("slow start"), by a quarter afterwards. The first window at a grown limit that gains nothing sends the
+  limit back to the smallest one that did as well (more threads for the same throughput only cost CPU, e.g. on
+  loopback where the CPU is the limit). On that plateau, every ``PROBE_WINDOWS`` windows it probes once more
+  (links change).
 * **Back off on pressure.** ``503``/``SlowDown``/``429`` (the store asking for less) and connection errors halve
   the limit, at most once per ``BACKOFF_QUIET_SECONDS`` (the requests already in flight fail together; that is one
   signal, not many).
@@ -46,13 +48,11 @@ INITIAL_LIMIT = DEFAULT_CONCURRENCY
 """Requests in flight before anything was measured (the old fixed pool size)."""
 GROWTH_GAIN = 1.10
 """A window must be this much faster than the previous one for the limit to keep growing."""
-LOSS_FACTOR = 0.85
-"""A window this much slower than the previous one (after a growth) steps the limit back."""
 BACKOFF_FACTOR = 0.5
 """The limit is multiplied by this on a throttling answer or a connection error."""
 BACKOFF_QUIET_SECONDS = 0.5
 """After a back-off, further pressure signals within this time are the same event (requests fail together)."""
-MIN_WINDOW_SECONDS = 0.05
+MIN_WINDOW_SECONDS = 0.1
 """Shortest measurement window (a window also needs ``limit`` finished requests)."""
 PROBE_WINDOWS = 8
 """Windows on a plateau before the limit is probed upwards once more."""
@@ -94,8 +94,9 @@ class AdaptiveLimit:
         self._window_done = 0
         self._window_bytes = 0
         self._window_peak = 0
-        # the previous window: (limit, requests/s, bytes/s), and whether the limit grew since
-        self._previous: tuple[int, float, float] | None = None
+        # the best window so far at the smallest limit that reached it: (limit, requests/s, bytes/s); whether the
+        # current window is the first at a limit that just grew
+        self._best: tuple[int, float, float] | None = None
         self._grew = False
         self._plateau = 0
         self.backoffs = 0
@@ -148,28 +149,29 @@ class AdaptiveLimit:
         elapsed = now - self._window_start
         if self._window_done < self._limit or elapsed < MIN_WINDOW_SECONDS:
             return
-        requests_rate = self._window_done / elapsed
-        bytes_rate = self._window_bytes / elapsed
+        rates = (self._window_done / elapsed, self._window_bytes / elapsed)
         saturated = self._window_peak >= self._limit
-        limit = self._limit
-        previous, grew = self._previous, self._grew
-        self._previous = (limit, requests_rate, bytes_rate)
+        limit, grew = self._limit, self._grew
         self._grew = False
         self._window_start, self._window_done, self._window_bytes = now, 0, 0
         self._window_peak = self._in_flight
         if not saturated:
             return  # the limit was not the bottleneck: nothing learnt about more concurrency
-        if previous is None:
+        best = self._best
+        if best is None:
+            self._best = (limit, *rates)
             self._grow()
             return
-        gain = max(_ratio(requests_rate, previous[1]), _ratio(bytes_rate, previous[2]) if bytes_rate else 0.0)
-        if gain >= GROWTH_GAIN:
+        gain = max(_ratio(rates[0], best[1]), _ratio(rates[1], best[2]) if rates[1] else 0.0)
+        if gain >= GROWTH_GAIN:  # faster than at any smaller limit: keep climbing
+            self._best = (limit, *rates)
             self._plateau = 0
             self._grow()
-        elif grew and gain < LOSS_FACTOR and previous[0] < limit:
-            self._limit = previous[0]  # more concurrency made it slower: step back
+        elif grew and best[0] < limit:
+            self._limit = best[0]  # more in flight bought nothing: back to the smallest limit that did as well
             self._plateau = 0
         else:
+            self._best = (limit, *rates)  # on the plateau: follow the link's current throughput
             self._plateau += 1
             if self._plateau >= PROBE_WINDOWS:
                 self._plateau = 0
@@ -191,7 +193,7 @@ class AdaptiveLimit:
         self._slow_start = False
         self._limit = max(1, int(self._limit * BACKOFF_FACTOR))
         self.backoffs += 1
-        self._previous = None  # measurements at the old limit say nothing about the new one
+        self._best = None  # measurements at the old limit say nothing about the new one
         self._grew = False
         self._plateau = 0
         self._window_start, self._window_done, self._window_bytes = now, 0, 0
