@@ -162,6 +162,7 @@ def get_to_file(
     bar: Progress,
     *,
     size: int | None = None,
+    fresh: bool = False,
 ) -> int:
     """GET one object into ``tmp`` while hashing it. Returns its size.
 
@@ -170,10 +171,12 @@ def get_to_file(
     checksum mismatch deletes ``tmp``; any other failure keeps it for the next attempt.
     """
     seen_etag: list[str] = []
+    known_empty = [fresh]  # ``fresh``: the caller knows no earlier attempt left bytes in ``tmp`` (skip reading it)
 
     def attempt() -> tuple[int, int]:
         generation, reader = transport.reader()
-        digest, have = _md5_prefix(tmp)
+        digest, have = (hashlib.md5(), 0) if known_empty[0] else _md5_prefix(tmp)
+        known_empty[0] = False  # a failed attempt may leave bytes behind
         try:
             answer = reader.get(loc, start=have, if_match=seen_etag[0] if have and seen_etag else None)
         except Exception as exc:
@@ -304,26 +307,32 @@ def download_zarr(
                 ", ".join(extra[:5]),
             )
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
+    fresh = not tmp.exists()  # nothing to continue: no per-object checks for what an earlier run left
     tmp.mkdir(parents=True, exist_ok=True)  # what an interrupted run left is continued, not discarded
     sizes = dict(objects)
-    _drop_strays(tmp, sizes)
+    if not fresh:
+        _drop_strays(tmp, sizes)
+    targets = {name: tmp.joinpath(*safe_relative(name, store_url).parts) for name, _ in objects}
+    for folder in {target.parent for target in targets.values()}:  # once per folder, not once per object
+        folder.mkdir(parents=True, exist_ok=True)
     total = sum(size for _, size in objects)
     try:
         with Progress(transport.progress, f"download {dest.name}", total) as bar:
 
             def one(item: tuple[str, int]) -> int:
                 name, size = item
-                target = tmp.joinpath(*safe_relative(name, store_url).parts)
+                target = targets[name]
                 expected = manifest.get(name) if manifest is not None else None
-                if _already_there(target, size, expected):
+                if not fresh and _already_there(target, size, expected):
                     bar.advance(size)
                     if digests is not None and expected is not None:
                         digests[name] = (expected.lower(), size)
                     return size
-                target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(target.name + INCOMPLETE_SUFFIX)
                 try:
-                    got = get_to_file(transport, store.child(name), part, expected, artifact, name, bar, size=size)
+                    got = get_to_file(
+                        transport, store.child(name), part, expected, artifact, name, bar, size=size, fresh=fresh
+                    )
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
                 os.replace(part, target)

@@ -522,16 +522,21 @@ class HubZarrStore(Store):
         pool = self._executor()
         limit = self._get_session().transport.limit
         out: dict[str, Data] = {}
-        # as many keys submitted as the session's limit lets run (plus a few queued): no thread waits idle
-        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), keys, lambda: limit.limit + QUEUE_SPARE)
+        errors: list[BaseException] = []
+        # as many keys submitted as the session's limit lets run (plus a few queued): no thread waits idle. After a
+        # failure nothing new starts; what runs finishes (and keeps what it verified) before the error is raised.
+        wanted = (key for key in keys if not errors)
+        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), wanted, lambda: limit.limit + QUEUE_SPARE)
         for key, future in results:
             exc = future.exception()
             if exc is not None:
-                results.close()
-                raise exc
+                errors.append(exc)
+                continue
             found = future.result()
             if found is not None:
                 out[key] = found
+        if errors:
+            raise errors[0]
         return out
 
     def keys(self) -> list[str]:
