@@ -1,9 +1,12 @@
 """The storage session: one renewable storage token, the two S3 clients built from it, and the retry loop.
 
+The session owns a :class:`~polaris.hub.storage.transport.Transport` (token, clients, retry loop, adaptive
+concurrency limit) and hands it to :mod:`.upload` / :mod:`.download`, which never import the session back.
+
 Which library moves the bytes — chosen by measurement (``benchmarks/bench_transfer.py``: moto in its own process on
 loopback, 2 cores, 8 concurrent transfers; best of 2-3 rounds):
 
-* **Uploads run in a thread pool** (:mod:`.upload`); single PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed
+* **Uploads run in a thread pool** (:mod:`.upload`; as many requests in flight as the adaptive limit allows); single PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed
   ``Content-MD5`` and sent with urllib3 (:mod:`.writer`, ~1 ms less client CPU per object than ``put_object``);
   multipart uploads use boto3, with payload signing off (``Content-MD5`` on every part). The protocol requires
   ``Content-MD5`` on every PUT and every part (facts §4.4, §7.6). obstore 0.12 cannot send it: ``put()`` takes no
@@ -12,9 +15,10 @@ loopback, 2 cores, 8 concurrent transfers; best of 2-3 rounds):
   threads 259 (moto is the ceiling); 8 x 16 MiB ours 280 MiB/s vs ObjectStore 112 vs boto3 224. botocore >= 1.36
   would add CRC32 checksum headers / ``aws-chunked`` bodies that R2 rejects, so checksums are set to
   ``when_required``.
-* **Listing and HEAD use boto3 too; GETs (downloads, lazy reads) are signed with botocore's SigV4 signer and sent
-  with urllib3** (:mod:`.reader`: one pooled keep-alive connection pool per token, ~1 ms less CPU per object than
-  ``get_object``), streaming each object to disk while hashing it, resumable with ranged GETs. They used obstore's
+* **GETs (downloads, lazy reads), HEADs and listings are SigV4-signed by our signer and sent with urllib3**
+  (:mod:`.endpoint`, :mod:`.reader`: one pooled keep-alive connection pool per token, shared with the PUTs; ~1 ms
+  less CPU per object than ``get_object``/``head_object``, and a listing without botocore's per-key date parsing),
+  streaming each object to disk while hashing it, resumable with ranged GETs. They used obstore's
   synchronous API before, but obstore follows a ``307`` to another host and sends the session token there, and
   offers no way to turn redirects off; its ``timeout`` is also a deadline for the whole request.
 * **No redirects.** botocore's HTTP layer never follows redirects, nor does the reader (urllib3 with
