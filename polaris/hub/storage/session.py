@@ -6,8 +6,8 @@ concurrency limit) and hands it to :mod:`.upload` / :mod:`.download`, which neve
 Which library moves the bytes — chosen by measurement (``benchmarks/bench_transfer.py``: moto in its own process on
 loopback, 2 cores, 8 concurrent transfers; best of 2-3 rounds):
 
-* **Uploads run in a thread pool** (:mod:`.upload`; as many requests in flight as the adaptive limit allows); single PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed
-  ``Content-MD5`` and sent with urllib3 (:mod:`.writer`, ~1 ms less client CPU per object than ``put_object``);
+* **Uploads run in a thread pool** (:mod:`.upload`; as many requests in flight as the adaptive limit allows);
+  single PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed ``Content-MD5`` and sent with urllib3 (:mod:`.writer`, ~1 ms less client CPU per object than ``put_object``);
   multipart uploads use boto3, with payload signing off (``Content-MD5`` on every part). The protocol requires
   ``Content-MD5`` on every PUT and every part (facts §4.4, §7.6). obstore 0.12 cannot send it: ``put()`` takes no
   per-request headers (``attributes`` only set ``Content-*`` headers and ``x-amz-meta-*`` metadata), so zarr 3's
