@@ -6,15 +6,15 @@ concurrency limit) and hands it to :mod:`.upload` / :mod:`.download`, which neve
 Which library moves the bytes — chosen by measurement (``benchmarks/bench_transfer.py``: moto in its own process on
 loopback, 2 cores, 8 concurrent transfers; best of 2-3 rounds):
 
-* **Uploads run in a thread pool** (:mod:`.upload`; as many requests in flight as the adaptive limit allows);
-  single PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed ``Content-MD5`` and sent with urllib3 (:mod:`.writer`, ~1 ms less client CPU per object than ``put_object``);
-  multipart uploads use boto3, with payload signing off (``Content-MD5`` on every part). The protocol requires
-  ``Content-MD5`` on every PUT and every part (facts §4.4, §7.6). obstore 0.12 cannot send it: ``put()`` takes no
-  per-request headers (``attributes`` only set ``Content-*`` headers and ``x-amz-meta-*`` metadata), so zarr 3's
-  ``ObjectStore`` cannot either. Measured: 2000 x 4 KiB ours 249 obj/s vs zarr ObjectStore 270 vs plain boto3
-  threads 259 (moto is the ceiling); 8 x 16 MiB ours 280 MiB/s vs ObjectStore 112 vs boto3 224. botocore >= 1.36
-  would add CRC32 checksum headers / ``aws-chunked`` bodies that R2 rejects, so checksums are set to
-  ``when_required``.
+* **Uploads run in a thread pool** (:mod:`.upload`; as many requests in flight as the adaptive limit allows); single
+  PUTs are signed with ``UNSIGNED-PAYLOAD`` and a signed ``Content-MD5`` and sent with urllib3 (:mod:`.writer`, ~1 ms
+  less client CPU per object than ``put_object``); multipart uploads use boto3, with payload signing off
+  (``Content-MD5`` on every part). The protocol requires ``Content-MD5`` on every PUT and every part (facts §4.4,
+  §7.6). obstore 0.12 cannot send it: ``put()`` takes no per-request headers (``attributes`` only set ``Content-*``
+  headers and ``x-amz-meta-*`` metadata), so zarr 3's ``ObjectStore`` cannot either. Measured: 2000 x 4 KiB ours 249
+  obj/s vs zarr ObjectStore 270 vs plain boto3 threads 259 (moto is the ceiling); 8 x 16 MiB ours 280 MiB/s vs
+  ObjectStore 112 vs boto3 224. botocore >= 1.36 would add CRC32 checksum headers / ``aws-chunked`` bodies that R2
+  rejects, so checksums are set to ``when_required``.
 * **GETs (downloads, lazy reads), HEADs and listings are SigV4-signed by our signer and sent with urllib3**
   (:mod:`.endpoint`, :mod:`.reader`: one pooled keep-alive connection pool per token, shared with the PUTs; ~1 ms
   less CPU per object than ``get_object``/``head_object``, and a listing without botocore's per-key date parsing),
