@@ -209,7 +209,7 @@ class Raw:
         answer = self.client._authenticator.storage_token(resource=artifact_urn("dataset", OWNER, name), scope=scope)
         return StorageToken.from_response(answer)
 
-    def upload(self, name: str, root: Path) -> None:
+    def upload(self, name: str, root: Path, *, concurrency: int = CONCURRENCY) -> None:
         import boto3
         from botocore.config import Config
 
@@ -224,7 +224,7 @@ class Raw:
             region_name="us-east-1",
             config=Config(
                 s3={"addressing_style": "path"},
-                max_pool_connections=32,
+                max_pool_connections=max(32, concurrency),
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             ),
@@ -242,10 +242,10 @@ class Raw:
                 Metadata={"md5sum": digest.hex()},
             )
 
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
+        with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(one, keys))
 
-    def download(self, name: str, *, verify: bool = False) -> int:
+    def download(self, name: str, *, verify: bool = False, concurrency: int = CONCURRENCY) -> int:
         """Every object of the dataset's archive into memory; ``verify``: md5 of each body against its ETag."""
         import obstore
         from obstore.store import S3Store
@@ -271,7 +271,7 @@ class Raw:
                 raise SystemExit(f"raw download: {key} does not match its ETag")
             return len(body)
 
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
+        with ThreadPoolExecutor(concurrency) as pool:
             return sum(pool.map(one, keys))
 
 

@@ -1,7 +1,10 @@
-"""Transfer benchmark: ours against polaris-lib 0.10 and raw clients in the same run (``--mode reference``, the default;
-see ``benchmarks/_reference.py``), and the library comparison on raw moto (``--mode moto``).
+"""Transfer benchmark: ours against polaris-lib 0.10 and raw clients in the same run (``--mode reference``; see
+``benchmarks/_reference.py``), ours against raw clients at 8/32/128 threads with a storage round trip of
+``--storage-latency-ms`` (``--mode roundtrip``; see ``benchmarks/_roundtrip.py``), and the library comparison on
+raw moto (``--mode moto``). The default (``make bench``) runs reference, then roundtrip at 0 and 30 ms.
 
-    python benchmarks/bench_transfer.py [--quick] [--mode reference|moto|all]
+    python benchmarks/bench_transfer.py [--quick] [--mode default|reference|roundtrip|moto|all]
+                                        [--storage-latency-ms 0,30]
 
 Reference mode sizes: ``POLARIS_BENCH_BIG_MIB`` (the "1 GiB" archive of the big-archive goals, default 1024),
 ``POLARIS_BENCH_REF_VENV`` (where the reference virtualenv lives, default ``benchmarks/.ref-venv``),
@@ -437,9 +440,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=None, help="rounds per measurement, best kept")
     parser.add_argument(
         "--mode",
-        choices=("reference", "moto", "all"),
-        default="reference",
-        help="reference: ours vs polaris-lib 0.10 vs raw clients on a local Hub (default); moto: libraries on raw moto",
+        choices=("default", "reference", "roundtrip", "moto", "all"),
+        default="default",
+        help="reference: ours vs polaris-lib 0.10 vs raw clients on a local Hub; roundtrip: ours vs raw clients at "
+        "8/32/128 threads with --storage-latency-ms; default: both; moto: libraries on raw moto; all: everything",
+    )
+    parser.add_argument(
+        "--storage-latency-ms",
+        default="0,30",
+        help="roundtrip mode: comma-separated latencies the local Hub's storage adds to every request (default 0,30)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal of the reference mode is missed")
     args = parser.parse_args()
@@ -451,11 +460,20 @@ def main() -> None:
 
         rss_child(*args.rss_child)
         return
-    if args.mode in ("reference", "all"):
+    failed = False
+    if args.mode in ("default", "reference", "all"):
         from _reference import reference_main
 
-        if not reference_main(quick=args.quick, repeat=args.repeat) and args.strict:
-            raise SystemExit(1)
+        failed |= not reference_main(quick=args.quick, repeat=args.repeat)
+    if args.mode in ("default", "roundtrip", "all"):
+        from _roundtrip import roundtrip_main
+
+        latencies = sorted({int(v) for v in str(args.storage_latency_ms).split(",") if v.strip()})
+        if not latencies or min(latencies) < 0:
+            raise SystemExit("--storage-latency-ms: give one or more latencies >= 0, e.g. 0,30")
+        failed |= not roundtrip_main(latencies=latencies, quick=args.quick, repeat=args.repeat)
+    if failed and args.strict:
+        raise SystemExit(1)
     if args.mode in ("moto", "all"):
         moto_main(args)
 

@@ -202,6 +202,10 @@ class PolarisHubSettings(BaseSettings):
         offline: ``POLARIS_OFFLINE=1``: send no request at all; artifacts come from the verified local cache.
         progress: ``POLARIS_PROGRESS=0`` turns progress bars off (``rich``/``notebook``/``log`` force a kind, see
             :mod:`polaris.progress`).
+        storage_max_concurrency: ``POLARIS_STORAGE_MAX_CONCURRENCY``: the most object-storage requests one transfer
+            keeps in flight (default 64). Below it the number adapts to the link (it grows while throughput grows,
+            backs off when the store throttles); lower it on a shared or metered link.
+
         max_declared_bytes: ``POLARIS_MAX_DECLARED_BYTES``: the most memory one size declared by a Hub answer or an
             archive's metadata (a chunk, an ``__index__``, an index set, an object read into memory, a key listing)
             may make the client reserve; beyond it the artifact is refused with ``DeclaredSizeError`` before
@@ -279,6 +283,8 @@ class PolarisHubSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _DotEnvWithoutTrust(settings_cls, dotenv_settings), file_secret_settings
+
+    storage_max_concurrency: int = Field(default=64, ge=1, le=1024)
 
     @field_validator("progress", mode="before")
     @classmethod

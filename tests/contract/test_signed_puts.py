@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from polaris.errors import ArtifactExistsError, ObjectConflictError, PartialUploadError, StorageError
 from polaris.hub.storage import StorageSession, StorageToken, stage_zarr
 from polaris.hub.storage.constants import READ_WHOLE_MAX
-from polaris.hub.storage.writer import UNSIGNED_PAYLOAD, ObjectWriter
+from polaris.hub.storage.endpoint import UNSIGNED_PAYLOAD, Endpoint
 from polaris.testing import LocalHub
 
 pytestmark = pytest.mark.timeout(180)
@@ -97,16 +97,17 @@ def _stored(hub: LocalHub, key: str) -> tuple[bytes, dict[str, str]] | None:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every request the writer hands to urllib3 (method, path, headers, status), still sent for real."""
+    """Every PUT the writer hands to urllib3 (path, signed headers, status), still sent for real."""
     captured: list[dict[str, Any]] = []
-    original = ObjectWriter._send
+    original = Endpoint._urlopen
 
-    def recording(self: ObjectWriter, path: str, headers: dict[str, str], body: Any) -> Any:
-        response = original(self, path, headers, body)
-        captured.append({"path": path, "headers": dict(headers), "status": response.status, "body": type(body)})
+    def recording(self: Endpoint, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
+        response = original(self, method, path, headers, body)
+        if method == "PUT":
+            captured.append({"path": path, "headers": dict(headers), "status": response.status, "body": type(body)})
         return response
 
-    monkeypatch.setattr(ObjectWriter, "_send", recording)
+    monkeypatch.setattr(Endpoint, "_urlopen", recording)
     return captured
 
 

@@ -592,3 +592,34 @@ def test_tampered_object_read_into_memory_is_refused_and_not_kept(
     assert (info.value.expected, info.value.actual) == (manifest["obj"], hashlib.md5(tampered).hexdigest())
     kept = {p.name for p in (tmp_path / "chunks").rglob("*") if p.is_file()}
     assert kept == {manifest["intact"]}  # the intact object was kept, the tampered one never
+
+
+# --- adaptive concurrency ------------------------------------------------------------------------------------------
+def test_limit_grows_under_latency_backs_off_on_slowdown_and_every_chunk_is_verified(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """A 40 ms link: the limit climbs above its start; a burst of 503 SlowDown halves it; nothing is lost."""
+    local = tmp_path / "data.zarr"
+    make_zarr(local, 400)
+    manifest = uploaded_manifest(local, tmp_path / "staging")
+    store = unique("adaptive")
+    proxy.delay = 0.04
+    cap = 48
+    with StorageSession(CountingProvider(proxy.url), max_workers=cap, progress=False) as session:
+        limit = session.transport.limit
+        start = limit.limit
+        session.upload_zarr(local, store)
+        grown = limit.peak_limit
+        assert grown > start  # more in flight because throughput kept growing with it
+        assert proxy.max_in_flight <= cap
+        # the store starts throttling the downloads
+        is_chunk_get = lambda method, path: method == "GET" and "/values/" in path  # noqa: E731
+        proxy.faults.append(Fault("status", 503, "SlowDown", {"Retry-After": "0"}, match=is_chunk_get, times=30))
+        before = limit.backoffs
+        digests: dict[str, tuple[str, int]] = {}
+        session.download_zarr(store, tmp_path / "copy.zarr", manifest=manifest, digests=digests)
+        assert limit.backoffs > before  # SlowDown made it back off
+        assert len(proxy.requests("GET", 503)) == 30  # every injected answer was met, and retried
+        assert proxy.max_in_flight <= cap
+    assert {name: md5 for name, (md5, _) in digests.items()} == manifest  # every chunk verified on the way in
+    assert manifest_of(tmp_path / "copy.zarr") == manifest

@@ -255,7 +255,13 @@ class FlowContext:
             return StorageToken.from_response(dict(self.storage_token(resource, scope)))
 
         ca_bundle = self.settings.ca_bundle
-        with StorageSession(provider, progress=self.progress, ca_bundle=ca_bundle, timeout=timeout) as session:
+        with StorageSession(
+            provider,
+            max_workers=self.settings.storage_max_concurrency,
+            progress=self.progress,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
+        ) as session:
             yield session
 
     def token_source(self, resource: str, scope: str) -> Any:

@@ -254,7 +254,9 @@ class Datasets:
         urn = artifact_urn("dataset", owner, name)
         source = self.ctx.token_source(urn, "read")
         ca_bundle = self.ctx.settings.ca_bundle
-        session = StorageSession(source, progress=False, ca_bundle=ca_bundle)
+        session = StorageSession(
+            source, max_workers=self.ctx.settings.storage_max_concurrency, progress=False, ca_bundle=ca_bundle
+        )
         adopted = False
         try:
             paths = session.token.paths

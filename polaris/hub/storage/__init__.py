@@ -8,8 +8,12 @@ One concern per module:
 
 * :mod:`.tokens` — storage tokens and storage URLs;
 * :mod:`.classify` — sorting library errors into retry / renew / give up;
-* :mod:`.session` — the session: token renewal, the boto3 and obstore clients, the retry loop;
-* :mod:`.upload` / :mod:`.download` — moving bytes;
+* :mod:`.session` — the session: what callers use; it owns a transport and hands it to the movers;
+* :mod:`.transport` — token renewal, the clients built from the token, the retry loop, the concurrency limit;
+* :mod:`.concurrency` — the adaptive limit of requests in flight (grows with throughput, backs off on throttling);
+* :mod:`.endpoint` / :mod:`.reader` / :mod:`.writer` — one pooled connection pool and SigV4 signer per token; signed
+  GET/HEAD/LIST and PUT over it;
+* :mod:`.upload` / :mod:`.download` — moving bytes (they import the transport, never the session);
 * :mod:`.zarr` — Zarr archive preparation (consolidated metadata);
 * :mod:`.lazy` — a read-only zarr 3 store reading (and verifying) chunks on demand, and Dask worker credentials;
 * :mod:`.progress` — progress bars;

@@ -50,15 +50,20 @@ def safe_relative(relative: str, store_url: str) -> PurePosixPath:
 
 
 def bounded_map(
-    executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+    executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int | Callable[[], int]
 ) -> Generator[tuple[T, Future[R]], None, None]:
-    """Submit ``fn(item)`` with at most ``window`` futures pending; yield (item, finished future) as they finish."""
+    """Submit ``fn(item)`` with at most ``window`` futures pending; yield (item, finished future) as they finish.
+
+    ``window`` may be a callable, read again before each submission: the pending work then follows a limit that
+    changes while the map runs (the session's adaptive concurrency), so memory stays bounded by what is in flight.
+    """
+    size = window if callable(window) else (lambda: window)
     pending: dict[Future[R], T] = {}
     iterator = iter(items)
     exhausted = False
     try:
         while True:
-            while not exhausted and len(pending) < window:
+            while not exhausted and len(pending) < size():
                 try:
                     item = next(iterator)
                 except StopIteration:

@@ -1,8 +1,8 @@
 """Downloads (streaming each object to disk while hashing it; resumable), listing and HEAD.
 
-GETs go through the session's :class:`~polaris.hub.storage.reader.ObjectReader` (botocore's SigV4 signer over
+GETs go through the transport's :class:`~polaris.hub.storage.reader.ObjectReader` (botocore's SigV4 signer over
 urllib3, no redirects, idle-read timeout); listing and HEAD through boto3. Not obstore: obstore (reqwest) follows
-a redirect to another host and sends the session token (``x-amz-security-token``) there, and it cannot be told
+a redirect to another host and sends the transport token (``x-amz-security-token``) there, and it cannot be told
 not to. Credentials only ever go to the endpoint the Hub named; a slow but steady object never hits a deadline.
 """
 
@@ -23,16 +23,17 @@ from polaris.hub.storage.classify import ObjectMissing
 from polaris.hub.storage.constants import (
     INCOMPLETE_SUFFIX,
     LIST_PAGE_SIZE,
+    MAX_LIST_PAGES,
     MD5_METADATA_KEY,
-    PENDING_PER_WORKER,
+    QUEUE_SPARE,
     STREAM_CHUNK_SIZE,
 )
 from polaris.hub.storage.progress import Progress
-from polaris.hub.storage.reader import release
+from polaris.hub.storage.reader import ListPage, release
 from polaris.hub.storage.tokens import ObjectLocation, parse_url
 
 if TYPE_CHECKING:
-    from polaris.hub.storage.session import StorageSession
+    from polaris.hub.storage.transport import Transport
 
 __all__ = [
     "ObjectInfo",
@@ -66,7 +67,7 @@ class ObjectInfo:
         return None
 
 
-def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
+def head(transport: Transport, loc: ObjectLocation) -> ObjectInfo | None:
     """Size, ETag and stored md5 (``x-amz-meta-md5sum``) of an object; ``None`` when there is none.
 
     Raises:
@@ -74,31 +75,30 @@ def head(session: StorageSession, loc: ObjectLocation) -> ObjectInfo | None:
     """
 
     def attempt() -> tuple[int, ObjectInfo]:
-        generation, s3 = session._boto()
-        answer = s3.head_object(Bucket=loc.bucket, Key=loc.key)
-        metadata = {k.lower(): v for k, v in (answer.get("Metadata") or {}).items()}
+        generation, reader = transport.reader()
+        headers = reader.head(loc)
         return generation, ObjectInfo(
-            size=int(answer.get("ContentLength") or 0),
-            etag=str(answer.get("ETag") or "").strip('"'),
-            md5=metadata.get(MD5_METADATA_KEY),
+            size=int(headers.get("content-length") or 0),
+            etag=str(headers.get("etag") or "").strip('"'),
+            md5=headers.get(f"x-amz-meta-{MD5_METADATA_KEY}"),
         )
 
     try:
-        return session._call(f"HEAD {loc.bucket}/{loc.key}", attempt)
+        return transport.call(f"HEAD {loc.bucket}/{loc.key}", attempt)
     except ObjectMissing:
         return None
 
 
-def exists(session: StorageSession, url: str) -> bool:
+def exists(transport: Transport, url: str) -> bool:
     """Whether an object exists at ``url``.
 
     Raises:
         StorageError: the storage could not be reached or refused the request.
     """
-    return head(session, parse_url(url)) is not None
+    return head(transport, parse_url(url)) is not None
 
 
-def read_bytes(session: StorageSession, url: str, *, max_bytes: int | None = None) -> bytes:
+def read_bytes(transport: Transport, url: str, *, max_bytes: int | None = None) -> bytes:
     """The whole object at ``url``, in memory, at most ``max_bytes`` (use :meth:`download_file` for big objects).
 
     Raises:
@@ -108,17 +108,17 @@ def read_bytes(session: StorageSession, url: str, *, max_bytes: int | None = Non
     loc = parse_url(url)
 
     def attempt() -> tuple[int, bytes]:
-        generation, reader = session._get_reader()
+        generation, reader = transport.reader()
         return generation, reader.read(loc, max_bytes=max_bytes)
 
     try:
-        return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+        return transport.call(f"GET {loc.bucket}/{loc.key}", attempt)
     except ObjectMissing:
         raise StorageError(f"no object at {url}") from None
 
 
 def download_file(
-    session: StorageSession, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = ""
+    transport: Transport, url: str, dest: Path, *, expected_md5: str | None = None, artifact: str = ""
 ) -> Path:
     """Stream the object at ``url`` to ``dest`` (via ``dest.incomplete``, renamed when complete and verified).
 
@@ -133,9 +133,9 @@ def download_file(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
-    with Progress(session.progress, f"download {dest.name}", None) as bar:
+    with Progress(transport.progress, f"download {dest.name}", None) as bar:
         try:
-            get_to_file(session, loc, tmp, expected_md5, artifact, None, bar)
+            get_to_file(transport, loc, tmp, expected_md5, artifact, None, bar)
         except ObjectMissing:
             remove(tmp)
             raise StorageError(f"no object at {url}") from None
@@ -154,13 +154,16 @@ def _md5_prefix(path: Path) -> tuple[Any, int]:
 
 
 def get_to_file(
-    session: StorageSession,
+    transport: Transport,
     loc: ObjectLocation,
     tmp: Path,
     expected_md5: str | None,
     artifact: str,
     chunk: str | None,
     bar: Progress,
+    *,
+    size: int | None = None,
+    fresh: bool = False,
 ) -> int:
     """GET one object into ``tmp`` while hashing it. Returns its size.
 
@@ -169,10 +172,12 @@ def get_to_file(
     checksum mismatch deletes ``tmp``; any other failure keeps it for the next attempt.
     """
     seen_etag: list[str] = []
+    known_empty = [fresh]  # ``fresh``: the caller knows no earlier attempt left bytes in ``tmp`` (skip reading it)
 
     def attempt() -> tuple[int, int]:
-        generation, reader = session._get_reader()
-        digest, have = _md5_prefix(tmp)
+        generation, reader = transport.reader()
+        digest, have = (hashlib.md5(), 0) if known_empty[0] else _md5_prefix(tmp)
+        known_empty[0] = False  # a failed attempt may leave bytes behind
         try:
             answer = reader.get(loc, start=have, if_match=seen_etag[0] if have and seen_etag else None)
         except Exception as exc:
@@ -214,7 +219,9 @@ def get_to_file(
             )
         return generation, have + written
 
-    return session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+    # held in memory at once: one streamed block (``size``, when known, is what the GET moves)
+    cost = STREAM_CHUNK_SIZE if size is None else min(size, STREAM_CHUNK_SIZE)
+    return transport.call(f"GET {loc.bucket}/{loc.key}", attempt, cost=cost, nbytes=size or 0)
 
 
 def _status_of(exc: BaseException) -> int:
@@ -224,7 +231,7 @@ def _status_of(exc: BaseException) -> int:
     return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
 
 
-def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int]]:
+def list_objects(transport: Transport, store_url: str) -> list[tuple[str, int]]:
     """(relative key, size) of every object under the store URL's prefix, sorted by key.
 
     Raises:
@@ -234,28 +241,28 @@ def list_objects(session: StorageSession, store_url: str) -> list[tuple[str, int
     prefix = store_loc.key.rstrip("/") + "/"
     found: list[tuple[str, int]] = []
     token: str | None = None
-    while True:
+    for _ in range(MAX_LIST_PAGES):
 
-        def attempt(token: str | None = token) -> tuple[int, Any]:
-            generation, s3 = session._boto()
-            extra: dict[str, Any] = {"ContinuationToken": token} if token else {}
-            return generation, s3.list_objects_v2(
-                Bucket=store_loc.bucket, Prefix=prefix, MaxKeys=LIST_PAGE_SIZE, **extra
-            )
+        def attempt(token: str | None = token) -> tuple[int, ListPage]:
+            generation, reader = transport.reader()
+            return generation, reader.list_page(store_loc.bucket, prefix, token, LIST_PAGE_SIZE)
 
         try:
-            page = session._call(f"LIST {store_loc.bucket}/{prefix}", attempt)
+            page = transport.call(f"LIST {store_loc.bucket}/{prefix}", attempt)
         except ObjectMissing:
             return []
-        for item in page.get("Contents") or []:
-            found.append((str(item["Key"])[len(prefix) :], int(item["Size"])))
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
+        found.extend((key[len(prefix) :], size) for key, size in page.objects if key.startswith(prefix))
+        token = page.next_token
+        if token is None:
             return sorted(found)
+    raise StorageError(
+        f"the listing of {store_url} did not end after {MAX_LIST_PAGES} pages",
+        hint="The storage keeps answering with more pages; report it to the Hub's operators.",
+    )
 
 
 def download_zarr(
-    session: StorageSession,
+    transport: Transport,
     store_url: str,
     dest: Path,
     *,
@@ -280,7 +287,7 @@ def download_zarr(
     """
     dest = Path(dest)
     store = parse_url(store_url)
-    objects = session.list_objects(store_url)
+    objects = list_objects(transport, store_url)
     if not objects:
         raise StorageError(f"no objects under {store_url}")
     listed = {name for name, _ in objects}
@@ -301,26 +308,32 @@ def download_zarr(
                 ", ".join(extra[:5]),
             )
     tmp = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
+    fresh = not tmp.exists()  # nothing to continue: no per-object checks for what an earlier run left
     tmp.mkdir(parents=True, exist_ok=True)  # what an interrupted run left is continued, not discarded
     sizes = dict(objects)
-    _drop_strays(tmp, sizes)
+    if not fresh:
+        _drop_strays(tmp, sizes)
+    targets = {name: tmp.joinpath(*safe_relative(name, store_url).parts) for name, _ in objects}
+    for folder in {target.parent for target in targets.values()}:  # once per folder, not once per object
+        folder.mkdir(parents=True, exist_ok=True)
     total = sum(size for _, size in objects)
     try:
-        with Progress(session.progress, f"download {dest.name}", total) as bar:
+        with Progress(transport.progress, f"download {dest.name}", total) as bar:
 
             def one(item: tuple[str, int]) -> int:
                 name, size = item
-                target = tmp.joinpath(*safe_relative(name, store_url).parts)
+                target = targets[name]
                 expected = manifest.get(name) if manifest is not None else None
-                if _already_there(target, size, expected):
+                if not fresh and _already_there(target, size, expected):
                     bar.advance(size)
                     if digests is not None and expected is not None:
                         digests[name] = (expected.lower(), size)
                     return size
-                target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(target.name + INCOMPLETE_SUFFIX)
                 try:
-                    got = get_to_file(session, store.child(name), part, expected, artifact, name, bar)
+                    got = get_to_file(
+                        transport, store.child(name), part, expected, artifact, name, bar, size=size, fresh=fresh
+                    )
                 except ObjectMissing:
                     raise StorageError(f"object {name} vanished from {store_url} during the download") from None
                 os.replace(part, target)
@@ -328,8 +341,8 @@ def download_zarr(
                     digests[name] = (expected.lower(), got)  # verified while streaming
                 return got
 
-            with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-download") as pool:
-                results = bounded_map(pool, one, objects, session.max_workers * PENDING_PER_WORKER)
+            with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-download") as pool:
+                results = bounded_map(pool, one, objects, lambda: transport.limit.limit + QUEUE_SPARE)
                 for _, future in results:
                     exc = future.exception()
                     if exc is not None:

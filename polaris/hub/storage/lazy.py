@@ -10,9 +10,10 @@ read) so that reading them again is local. A manifest md5 that is not 32 hex dig
 
 How the bytes move: zarr 3 calls the store's *async* methods, but async clients (obstore's async path inside
 ``zarr.storage.ObjectStore``) are the slow ones for large objects on this kind of machine (see STACK-NOTES). The
-store therefore runs the session's synchronous GET (like every download of the session: botocore's SigV4 signer over
-urllib3, it never follows a redirect with the credentials; with our retry and token-renewal loop) in a small thread
-pool of its own.
+store therefore runs the session's synchronous GET (like every download of the session: SigV4-signed over urllib3, it
+never follows a redirect with the credentials; with our retry and token-renewal loop) in a thread pool of its own,
+as large as the session's concurrency cap: how many GETs are really in flight is the session's adaptive limit
+(:mod:`.concurrency`), the same one its uploads and downloads use, on a Dask worker too.
 
 Where the credentials come from is a *token source* (a callable returning a
 :class:`~polaris.hub.storage.StorageToken`):
@@ -45,9 +46,10 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageError
+from polaris.hub.storage._util import bounded_map
 from polaris.hub.storage.chunk_cache import ChunkCache, checked_md5
 from polaris.hub.storage.classify import ObjectMissing
-from polaris.hub.storage.constants import DEFAULT_CONCURRENCY
+from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY, QUEUE_SPARE
 from polaris.hub.storage.session import StorageSession
 from polaris.hub.storage.tokens import StorageToken, parse_url
 
@@ -290,7 +292,8 @@ class HubZarrStore(Store):
             object is verified. ``None``: no verification, listing and existence go to storage.
         artifact: artifact id for error messages.
         cache_dir: keep verified objects here, named by md5 (``None``: keep nothing).
-        max_workers: concurrent GETs.
+        max_workers: the most GETs in flight (the cap of the session's adaptive limit; default: the adopted
+            session's cap, else :data:`~polaris.hub.storage.constants.DEFAULT_MAX_CONCURRENCY`).
         ca_bundle: as for :class:`StorageSession`.
         session: an open session whose provider is ``token_source`` (adopted; closed with the store).
     """
@@ -308,7 +311,7 @@ class HubZarrStore(Store):
         manifest: Mapping[str, str] | None,
         artifact: str = "",
         cache_dir: Path | None = None,
-        max_workers: int = DEFAULT_CONCURRENCY,
+        max_workers: int | None = None,
         ca_bundle: str | Path | bool | None = None,
         read_only: bool = True,
         session: StorageSession | None = None,
@@ -322,6 +325,8 @@ class HubZarrStore(Store):
         self._manifest_var: str | None = None
         self.artifact = artifact
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if max_workers is None:
+            max_workers = session.max_workers if session is not None else DEFAULT_MAX_CONCURRENCY
         self.max_workers = max_workers
         self.ca_bundle = ca_bundle
         self._token_source = token_source
@@ -487,16 +492,16 @@ class HubZarrStore(Store):
 
     def _get_remote(self, key: str) -> tuple[Data, str] | None:
         """The object's bytes (one buffer, straight from the socket) and their md5 hex; ``None`` when missing."""
-        session = self._get_session()
+        transport = self._get_session().transport
         loc = parse_url(f"{self.store_url}/{key}")
 
         def attempt() -> tuple[int, tuple[Data, str]]:
             # the session's signed GET, as every download: never follows a redirect with the storage credentials
-            generation, reader = session._get_reader()
+            generation, reader = transport.reader()
             return generation, reader.read_hashed(loc)
 
         try:
-            data, md5 = session._call(f"GET {loc.bucket}/{loc.key}", attempt)
+            data, md5 = transport.call(f"GET {loc.bucket}/{loc.key}", attempt)
         except ObjectMissing:
             return None
         with self._lock:
@@ -508,11 +513,23 @@ class HubZarrStore(Store):
     def fetch_many(self, keys: Iterable[str], *, keep: bool = False) -> dict[str, Data]:
         """Fetch (and verify) many keys concurrently, into memory only unless ``keep``; missing ones are left out."""
         pool = self._executor()
+        limit = self._get_session().transport.limit
         out: dict[str, Data] = {}
-        wanted = list(keys)
-        for key, found in zip(wanted, pool.map(lambda k: self.fetch(k, keep=keep), wanted), strict=True):
+        errors: list[BaseException] = []
+        # as many keys submitted as the session's limit lets run (plus a few queued): no thread waits idle. After a
+        # failure nothing new starts; what runs finishes (and keeps what it verified) before the error is raised.
+        wanted = (key for key in keys if not errors)
+        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), wanted, lambda: limit.limit + QUEUE_SPARE)
+        for key, future in results:
+            exc = future.exception()
+            if exc is not None:
+                errors.append(exc)
+                continue
+            found = future.result()
             if found is not None:
                 out[key] = found
+        if errors:
+            raise errors[0]
         return out
 
     def keys(self) -> list[str]:

@@ -1,11 +1,11 @@
-"""Object GETs: botocore's SigV4 signer over one pooled urllib3 connection pool per storage token.
+"""Object GETs, HEADs and listings: SigV4-signed (:mod:`.endpoint`) over the token's one pooled urllib3 pool.
 
-Why not ``s3.get_object``: botocore spends ~1.7 ms of CPU per request on its event system, parameter and
-response-model handling, which on a loaded 2-core machine is the client-side limit for many small objects (the
-server runs on the same cores). Signing with botocore's own ``S3SigV4Auth`` and sending with urllib3 (the HTTP
-layer botocore itself uses) costs ~0.5 ms. Measured through the local Hub's gateway, 8 threads, including md5:
-2000 x 4 KiB boto3 3.4 s CPU / 9.0 s wall, httpx 1.8 s / 6.5 s, this 1.0 s / 5.4 s (raw obstore 0.6 s / 5.8 s);
-8 x 16 MiB boto3 0.39 s, httpx 0.49 s, this 0.36 s.
+Why not ``s3.get_object`` / ``head_object`` / ``list_objects_v2``: botocore spends ~1.7 ms of CPU per request on its
+event system, parameter and response-model handling (a listing also parses every key's date with dateutil), which
+on a loaded 2-core machine is the client-side limit for many small objects (the server runs on the same cores).
+Measured through the local Hub's gateway, 8 threads, including md5: 2000 x 4 KiB boto3 3.4 s CPU / 9.0 s wall,
+httpx 1.8 s / 6.5 s, botocore's signer over urllib3 1.0 s / 5.4 s (raw obstore 0.6 s / 5.8 s); the signer of
+:mod:`.endpoint` takes another ~0.2 ms per request off (``benchmarks/bench_object_cpu.py`` measures it).
 
 The guarantees are the same as botocore's:
 
@@ -31,86 +31,72 @@ from __future__ import annotations
 import hashlib
 import http.client
 import mmap
-import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import unquote
 
 from polaris.errors import StorageError
-from polaris.hub.storage.constants import DEFAULT_REGION, PREALLOCATE_MAX, STREAM_CHUNK_SIZE
+from polaris.hub.storage.constants import PREALLOCATE_MAX, STREAM_CHUNK_SIZE
+from polaris.hub.storage.endpoint import Endpoint, canonical_query
 
 if TYPE_CHECKING:
-    from pathlib import Path
-    from urllib.parse import SplitResult
-
-    from urllib3.connectionpool import HTTPConnectionPool
     from urllib3.response import BaseHTTPResponse
 
-    from polaris.hub.storage.tokens import ObjectLocation, StorageToken
+    from polaris.hub.storage.tokens import ObjectLocation
 
 __all__ = ["ObjectReader"]
 
-_CODE_RE = re.compile(rb"<Code>([^<]{1,200})</Code>")
-_MESSAGE_RE = re.compile(rb"<Message>([^<]{0,500})</Message>")
-ERROR_BODY_MAX = 64 * 1024
-"""At most this much of an error answer is read (S3 error documents are tiny)."""
 GROW_MIN = 1024 * 1024
 """Smallest buffer a read into memory starts with when the answer announces no length."""
+LIST_BODY_MAX = 4 * 1024 * 1024
+"""Largest listing page read (1000 keys of S3's 1024-byte maximum, with their XML, stay far below)."""
+_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-def endpoint_pool(
-    endpoint: str, *, timeout: tuple[float, float], ca_bundle: str | Path | bool | None, max_connections: int
-) -> tuple[SplitResult, HTTPConnectionPool]:
-    """The parsed storage endpoint and one urllib3 pool for it (no retries of its own, connect/idle-read timeouts,
-    TLS verified against ``ca_bundle`` unless it is ``False``); shared by the reader and the writer.
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a listing: (key, size) of each object, and the token of the next page (``None``: last page)."""
+
+    objects: list[tuple[str, int]]
+    next_token: str | None
+
+
+def parse_listing(body: bytes) -> ListPage:
+    """Keys (URL-decoded: the request asks for ``encoding-type=url``) and sizes of a ``ListObjectsV2`` answer.
 
     Raises:
-        StorageError: the endpoint is not an http(s) URL.
+        StorageError: the body is not a ``ListBucketResult``.
     """
-    import urllib3
+    from xml.etree import ElementTree
 
-    split = urlsplit(endpoint)
-    if split.scheme not in ("http", "https") or not split.netloc:
-        raise StorageError(f"storage endpoint {endpoint!r} is not an http(s) URL")
-    tls: dict[str, Any] = {}
-    if split.scheme == "https":
-        if ca_bundle is False:
-            tls["cert_reqs"] = "CERT_NONE"
-        elif ca_bundle not in (None, True):
-            tls["ca_certs"] = str(ca_bundle)
-    pool = urllib3.connection_from_url(
-        f"{split.scheme}://{split.netloc}",
-        maxsize=max_connections,
-        block=False,
-        retries=False,
-        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-        **tls,
-    )
-    return split, pool
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise StorageError(f"the storage answered a listing with something that is not XML ({exc})") from None
+    ns = _S3_NS if root.tag.startswith(_S3_NS) else ""
+    if root.tag != f"{ns}ListBucketResult":
+        raise StorageError(f"the storage answered a listing with {root.tag!r}, not a ListBucketResult")
+    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+    objects: list[tuple[str, int]] = []
+    for item in root.iterfind(f"{ns}Contents"):
+        key = item.findtext(f"{ns}Key") or ""
+        size = (item.findtext(f"{ns}Size") or "").strip()
+        if not size.isdigit():
+            raise StorageError(f"the listing gives object {key[:200]!r} no valid size")
+        objects.append((unquote(key) if encoded else key, int(size)))
+    truncated = (root.findtext(f"{ns}IsTruncated") or "").strip().lower() == "true"
+    token = root.findtext(f"{ns}NextContinuationToken")
+    return ListPage(objects, token if truncated and token else None)
 
 
 class ObjectReader:
     """Signed GETs against one storage endpoint with one token's credentials (thread-safe, pooled keep-alive)."""
 
-    def __init__(
-        self,
-        token: StorageToken,
-        *,
-        timeout: tuple[float, float],
-        ca_bundle: str | Path | bool | None,
-        max_connections: int,
-    ) -> None:
-        from botocore.auth import S3SigV4Auth
-        from botocore.credentials import Credentials
-
-        split, self._pool = endpoint_pool(
-            token.endpoint, timeout=timeout, ca_bundle=ca_bundle, max_connections=max_connections
-        )
-        self._origin = f"{split.scheme}://{split.netloc}"
-        self._prefix = split.path.rstrip("/")
-        self._auth = S3SigV4Auth(Credentials(token.key, token.secret, token.session_token), "s3", DEFAULT_REGION)
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
 
     def close(self) -> None:
-        self._pool.close()
+        self._endpoint.close()
 
     def get(self, loc: ObjectLocation, *, start: int = 0, if_match: str | None = None) -> BaseHTTPResponse:
         """Send a signed GET for ``loc`` (from byte ``start``, optionally ``If-Match``) and return the open response.
@@ -121,33 +107,50 @@ class ObjectReader:
             botocore.exceptions.ClientError: the storage answered with a status >= 300 (redirects included).
             urllib3.exceptions.HTTPError: the connection failed or timed out.
         """
-        path = f"{self._prefix}/{quote(loc.bucket, safe='')}/{quote(loc.key, safe='/~')}"
         headers: dict[str, str] = {}
         if start:
             headers["Range"] = f"bytes={start}-"
         if if_match:
             headers["If-Match"] = if_match
-        from botocore.awsrequest import AWSRequest
+        return self._endpoint.send("GET", self._endpoint.path(loc.bucket, loc.key), headers)
 
-        request = AWSRequest(method="GET", url=self._origin + path, headers=headers)
-        self._auth.add_auth(request)
-        response = self._pool.urlopen(
-            "GET",
-            path,
-            headers=dict(request.headers.items()),
-            redirect=False,
-            retries=False,
-            assert_same_host=True,
-            preload_content=False,
-            decode_content=False,
+    def head(self, loc: ObjectLocation) -> dict[str, str]:
+        """The headers (lower-case names) of a HEAD of ``loc``.
+
+        Raises:
+            botocore.exceptions.ClientError: the storage answered with a status >= 300 (``404``: no such object;
+                a bare ``400``: the token expired, as S3 answers HEADs without a body).
+            urllib3.exceptions.HTTPError: the connection failed or timed out.
+        """
+        response = self._endpoint.send("HEAD", self._endpoint.path(loc.bucket, loc.key), {}, operation="HeadObject")
+        try:
+            return {k.lower(): v for k, v in response.headers.items()}
+        finally:
+            release(response, complete=True)
+
+    def list_page(self, bucket: str, prefix: str, continuation: str | None, max_keys: int) -> ListPage:
+        """One page of ``ListObjectsV2`` under ``prefix`` (keys URL-encoded on the wire, decoded here).
+
+        Raises:
+            botocore.exceptions.ClientError: the storage answered with a status >= 300.
+            urllib3.exceptions.HTTPError: the connection failed, timed out or the answer was cut short.
+            StorageError: the answer is not a listing (or is larger than any listing page).
+        """
+        params = {"list-type": "2", "prefix": prefix, "max-keys": str(max_keys), "encoding-type": "url"}
+        if continuation:
+            params["continuation-token"] = continuation
+        response = self._endpoint.send(
+            "GET", self._endpoint.path(bucket), {}, query=canonical_query(params), operation="ListObjectsV2"
         )
-        if response.status >= 300:
-            try:
-                body = response.read(ERROR_BODY_MAX, decode_content=False)
-            finally:
-                release(response, complete=False)
-            raise _client_error(response.status, body, {k.lower(): v for k, v in response.headers.items()})
-        return response
+        complete = False
+        try:
+            body = response.read(LIST_BODY_MAX + 1, decode_content=True)
+            complete = True
+        finally:
+            release(response, complete=complete)
+        if len(body) > LIST_BODY_MAX:
+            raise StorageError(f"the listing of {bucket}/{prefix} is larger than {LIST_BODY_MAX} bytes per page")
+        return parse_listing(body)
 
     def read(self, loc: ObjectLocation, *, max_bytes: int | None = None) -> bytes:
         """The whole object in memory, at most ``max_bytes`` (default: the ``max_declared_bytes`` default ceiling).
@@ -202,7 +205,7 @@ class ObjectReader:
         response = self.get(loc)
         complete = False
         try:
-            data, md5 = _read_all_hashed(response, self._pool, loc.key, size_hint, max_bytes)
+            data, md5 = _read_all_hashed(response, self._endpoint.pool, loc.key, size_hint, max_bytes)
             complete = True
             return data, md5
         finally:
@@ -296,16 +299,3 @@ def release(response: BaseHTTPResponse, *, complete: bool) -> None:
     if not complete:
         response.close()
     response.release_conn()
-
-
-def _client_error(status: int, body: bytes, headers: dict[str, str]) -> Exception:
-    from botocore.exceptions import ClientError
-
-    code = _CODE_RE.search(body)
-    message = _MESSAGE_RE.search(body)
-    error = {
-        "Code": code.group(1).decode("utf-8", "replace") if code else str(status),
-        "Message": message.group(1).decode("utf-8", "replace") if message else "",
-    }
-    response: Any = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers}}
-    return ClientError(response, "GetObject")

@@ -31,8 +31,9 @@ from polaris.hub.storage.constants import (
     MULTIPART_THRESHOLD,
     OCTET_STREAM,
     PART_SIZE,
-    PENDING_PER_WORKER,
+    QUEUE_SPARE,
     READ_WHOLE_MAX,
+    STREAM_CHUNK_SIZE,
     content_type_for,
 )
 from polaris.hub.storage.progress import Progress
@@ -43,7 +44,7 @@ from polaris.types import ZarrConflictResolution
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
-    from polaris.hub.storage.session import StorageSession
+    from polaris.hub.storage.transport import Transport
 
 __all__ = ["UploadReport", "upload_file", "upload_zarr"]
 
@@ -65,7 +66,7 @@ class UploadReport:
 
 
 def upload_file(
-    session: StorageSession,
+    transport: Transport,
     url: str,
     data: bytes | Path,
     *,
@@ -88,14 +89,14 @@ def upload_file(
     if not isinstance(data, bytes):
         data = Path(data)
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
-    with Progress(session.progress, f"upload {PurePosixPath(loc.key).name}", size) as bar:
+    with Progress(transport.progress, f"upload {PurePosixPath(loc.key).name}", size) as bar:
         return _upload_one(
-            session, loc, data, content_type or content_type_for(loc.key), if_exists, bar, multipart=True
+            transport, loc, data, content_type or content_type_for(loc.key), if_exists, bar, multipart=True
         )
 
 
 def _upload_one(
-    session: StorageSession,
+    transport: Transport,
     loc: ObjectLocation,
     data: bytes | Path,
     content_type: str,
@@ -113,25 +114,25 @@ def _upload_one(
     else:
         size = len(data) if isinstance(data, bytes) else data.stat().st_size
     # ``compared``: a HEAD just found the object missing; the conditional PUT below still refuses to overwrite.
-    if if_exists == "skip" and not compared and _present(session, loc, md5_hex):
+    if if_exists == "skip" and not compared and _present(transport, loc, md5_hex):
         bar.advance(size)
         return UploadReport(skipped=1)
     conditional = if_exists in ("skip", "raise")
     try:
         if multipart and size > MULTIPART_THRESHOLD:
-            _multipart(session, loc, data, size, md5_hex, content_type, conditional, bar)
+            _multipart(transport, loc, data, size, md5_hex, content_type, conditional, bar)
         else:
-            _put(session, loc, data, size, md5_hex, content_type, conditional, bar)
+            _put(transport, loc, data, size, md5_hex, content_type, conditional, bar)
     except PreconditionFailed:
         if if_exists == "raise":
             raise ArtifactExistsError(f"an object already exists at {loc.bucket}/{loc.key}") from None
-        if _present(session, loc, md5_hex):  # written by someone else meanwhile: same bytes, fine
+        if _present(transport, loc, md5_hex):  # written by someone else meanwhile: same bytes, fine
             return UploadReport(skipped=1)
         raise ObjectConflictError(f"{loc.bucket}/{loc.key} appeared while uploading it", keys=[loc.key]) from None
     return UploadReport(uploaded=1, bytes=size)
 
 
-def _present(session: StorageSession, loc: ObjectLocation, md5_hex: str) -> bool:
+def _present(transport: Transport, loc: ObjectLocation, md5_hex: str) -> bool:
     """``skip``: True when the stored object's md5 equals ours (nothing to send), False when there is none.
 
     Raises:
@@ -139,7 +140,7 @@ def _present(session: StorageSession, loc: ObjectLocation, md5_hex: str) -> bool
     """
     from polaris.hub.storage.download import head
 
-    info = head(session, loc)
+    info = head(transport, loc)
     if info is None:
         return False
     stored = info.stored_md5()
@@ -154,7 +155,7 @@ def _present(session: StorageSession, loc: ObjectLocation, md5_hex: str) -> bool
 
 
 def compare(
-    session: StorageSession, objects: Mapping[str, tuple[ObjectLocation, str]]
+    transport: Transport, objects: Mapping[str, tuple[ObjectLocation, str]]
 ) -> tuple[list[str], list[str], list[str]]:
     """HEAD every object: (present with our md5, missing, differing) names, each sorted.
 
@@ -170,12 +171,12 @@ def compare(
     def one(name: str) -> str:
         loc, md5_hex = objects[name]
         try:
-            return "present" if _present(session, loc, md5_hex) else "missing"
+            return "present" if _present(transport, loc, md5_hex) else "missing"
         except ObjectConflictError:
             return "differing"
 
-    with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-head") as pool:
-        results = bounded_map(pool, one, list(objects), session.max_workers * PENDING_PER_WORKER)
+    with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-head") as pool:
+        results = bounded_map(pool, one, list(objects), lambda: transport.limit.limit + QUEUE_SPARE)
         for name, future in results:
             exc = future.exception()
             if exc is not None:
@@ -186,7 +187,7 @@ def compare(
 
 
 def _put(
-    session: StorageSession,
+    transport: Transport,
     loc: ObjectLocation,
     data: bytes | Path,
     size: int,
@@ -196,16 +197,17 @@ def _put(
     bar: Progress,
 ) -> None:
     def attempt() -> tuple[int, None]:
-        generation, writer = session._get_writer()
+        generation, writer = transport.writer()
         writer.put(loc, data, size=size, md5_hex=md5_hex, content_type=content_type, if_none_match=conditional)
         return generation, None
 
-    session._call(f"PUT {loc.bucket}/{loc.key}", attempt)
+    cost = size if isinstance(data, bytes) else min(size, STREAM_CHUNK_SIZE)  # a file body is streamed in blocks
+    transport.call(f"PUT {loc.bucket}/{loc.key}", attempt, cost=cost, nbytes=size)
     bar.advance(size)
 
 
 def _multipart(
-    session: StorageSession,
+    transport: Transport,
     loc: ObjectLocation,
     data: bytes | Path,
     size: int,
@@ -217,13 +219,13 @@ def _multipart(
     what = f"multipart upload {loc.bucket}/{loc.key}"
 
     def create() -> tuple[int, str]:
-        generation, s3 = session._boto()
+        generation, s3 = transport.boto()
         answer = s3.create_multipart_upload(
             Bucket=loc.bucket, Key=loc.key, ContentType=content_type, Metadata={MD5_METADATA_KEY: md5_hex}
         )
         return generation, answer["UploadId"]
 
-    upload_id = session._call(what, create)
+    upload_id = transport.call(what, create)
     parts: list[CompletedPartTypeDef] = []
     try:
         with contextlib.ExitStack() as stack:
@@ -238,7 +240,7 @@ def _multipart(
                 part_md5 = hashlib.md5(part).hexdigest()
 
                 def upload_part(part: bytes = part, number: int = number, part_md5: str = part_md5) -> tuple[int, str]:
-                    generation, s3 = session._boto()
+                    generation, s3 = transport.boto()
                     answer = s3.upload_part(
                         Bucket=loc.bucket,
                         Key=loc.key,
@@ -249,38 +251,38 @@ def _multipart(
                     )
                     return generation, answer["ETag"]
 
-                etag = session._call(f"{what} part {number}", upload_part)
+                etag = transport.call(f"{what} part {number}", upload_part, cost=len(part), nbytes=len(part))
                 parts.append({"ETag": etag, "PartNumber": number})
                 bar.advance(len(part))
 
         def complete() -> tuple[int, None]:
-            generation, s3 = session._boto()
+            generation, s3 = transport.boto()
             extra: dict[str, Any] = {"IfNoneMatch": "*"} if conditional else {}
             s3.complete_multipart_upload(
                 Bucket=loc.bucket, Key=loc.key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **extra
             )
             return generation, None
 
-        session._call(f"{what} complete", complete)
+        transport.call(f"{what} complete", complete)
     except BaseException:
-        _abort(session, loc, upload_id)
+        _abort(transport, loc, upload_id)
         raise
 
 
-def _abort(session: StorageSession, loc: ObjectLocation, upload_id: str) -> None:
+def _abort(transport: Transport, loc: ObjectLocation, upload_id: str) -> None:
     def abort() -> tuple[int, None]:
-        generation, s3 = session._boto()
+        generation, s3 = transport.boto()
         s3.abort_multipart_upload(Bucket=loc.bucket, Key=loc.key, UploadId=upload_id)
         return generation, None
 
     try:
-        session._call(f"abort multipart upload {loc.bucket}/{loc.key}", abort)
+        transport.call(f"abort multipart upload {loc.bucket}/{loc.key}", abort)
     except Exception as exc:  # the original failure matters more
         logger.warning("could not abort multipart upload of %s/%s: %s", loc.bucket, loc.key, exc)
 
 
 def upload_zarr(
-    session: StorageSession,
+    transport: Transport,
     local_root: Path,
     store_url: str,
     *,
@@ -291,10 +293,10 @@ def upload_zarr(
     """Upload every file of a local Zarr archive (format 2 or 3) under ``store_url``.
 
     Nothing is written into ``local_root``: fresh consolidated metadata is built in a staging folder (or taken
-    from ``staged``) and goes first so the Hub can open the archive, then all other files in parallel (at most
-    ``max_workers`` at a time). ``if_exists``: ``replace`` overwrites, ``skip`` keeps stored objects whose md5
-    equals ours and refuses ones that differ, ``raise`` refuses when any object exists. ``only``: upload just these
-    keys (what :func:`compare` found missing; they are not HEADed again).
+    from ``staged``) and goes first so the Hub can open the archive, then all other files in parallel (as
+    many at a time as the session's adaptive limit allows). ``if_exists``: ``replace`` overwrites, ``skip`` keeps
+    stored objects whose md5 equals ours and refuses ones that differ, ``raise`` refuses when any object exists.
+    ``only``: upload just these keys (what :func:`compare` found missing; they are not HEADed again).
 
     Raises:
         ArtifactExistsError: ``if_exists="raise"`` and an object already exists.
@@ -323,7 +325,7 @@ def upload_zarr(
 
         def one(name: str) -> UploadReport:
             return _upload_one(
-                session,
+                transport,
                 store.child(name),
                 staged.body(name),  # the bytes hashed when they were kept, else the file (read again)
                 OCTET_STREAM,
@@ -334,7 +336,7 @@ def upload_zarr(
                 compared=only is not None,
             )
 
-        with Progress(session.progress, f"upload {root.name}", total) as bar:
+        with Progress(transport.progress, f"upload {root.name}", total) as bar:
             try:
                 for name in first:
                     report.add(one(name))
@@ -344,12 +346,12 @@ def upload_zarr(
             except StorageError as exc:
                 failures.append((name, exc))
             if not failures:
-                # After max_workers failures in a row nothing new is started (the link is likely down); what runs
-                # finishes. Isolated failures do not stop the others.
+                # After as many failures in a row as the current limit nothing new is started (the link is likely
+                # down); what runs finishes. Isolated failures do not stop the others.
                 streak = [0]
-                pending = (n for n in rest if streak[0] < session.max_workers)
-                with ThreadPoolExecutor(session.max_workers, thread_name_prefix="polaris-upload") as pool:
-                    results = bounded_map(pool, one, pending, session.max_workers * PENDING_PER_WORKER)
+                pending = (n for n in rest if streak[0] < max(1, transport.limit.limit))
+                with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-upload") as pool:
+                    results = bounded_map(pool, one, pending, lambda: transport.limit.limit + QUEUE_SPARE)
                     for name, future in results:
                         err = future.exception()
                         if err is None:

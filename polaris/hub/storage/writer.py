@@ -3,8 +3,8 @@
 The write side of :mod:`.reader`, for every object that goes in one PUT (Zarr chunks, small standalone files);
 multipart uploads stay on boto3. ``s3.put_object`` spends ~1.35 ms of client CPU per PUT in botocore's event
 system, parameter and model handling, and over plain http it also SHA-256-hashes every body to sign it. Here the
-signature is computed directly (:class:`_Signer`: the day's signing key cached, ~0.01 ms; the tests check it
-against botocore's ``S3SigV4Auth``) and urllib3 sends the request.
+signature is computed directly (:class:`~.endpoint.Signer`: the day's signing key cached, ~0.01 ms; the tests check
+it against botocore's ``S3SigV4Auth``) and urllib3 sends the request over the token's one pool (:mod:`.endpoint`).
 
 Integrity without a signed body: every PUT is signed with ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` (S3 and R2
 accept it over http and https) and carries a **signed** ``Content-MD5`` — the md5 the upload computed once, never
@@ -31,110 +31,30 @@ another: 1.9-2.2 ms -> 0.46-0.78 ms of client CPU each. 8 x 16 MiB: client CPU 0
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote
+from typing import TYPE_CHECKING, BinaryIO
 
 from polaris.errors import StorageError
 from polaris.hub.storage._util import b64
-from polaris.hub.storage.constants import DEFAULT_REGION, MD5_METADATA_KEY, STREAM_CHUNK_SIZE
+from polaris.hub.storage.constants import MD5_METADATA_KEY, STREAM_CHUNK_SIZE
+from polaris.hub.storage.endpoint import ERROR_BODY_MAX, Endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-    from polaris.hub.storage.tokens import ObjectLocation, StorageToken
+    from polaris.hub.storage.tokens import ObjectLocation
 
-__all__ = ["UNSIGNED_PAYLOAD", "ObjectWriter"]
-
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-_CODE_RE = re.compile(rb"<Code>([^<]{1,200})</Code>")
-_MESSAGE_RE = re.compile(rb"<Message>([^<]{0,500})</Message>")
-_ERROR_BODY_MAX = 64 * 1024
-"""At most this much of an error answer is read (S3 error documents are tiny)."""
-
-
-class _Signer:
-    """AWS SigV4 for S3 PUTs with ``UNSIGNED-PAYLOAD`` (what botocore's ``S3SigV4Auth`` computes, checked against it
-    in the tests), with the day's signing key cached: ~0.01 ms per request instead of botocore's ~0.07 ms."""
-
-    def __init__(self, key: str, secret: str, session_token: str | None) -> None:
-        self._key = key
-        self._secret = secret
-        self._session_token = session_token
-        self._day_key: tuple[str, bytes] | None = None
-
-    def _signing_key(self, day: str) -> bytes:
-        cached = self._day_key
-        if cached is not None and cached[0] == day:
-            return cached[1]
-        key = hmac.digest(("AWS4" + self._secret).encode(), day.encode(), "sha256")
-        for part in (DEFAULT_REGION, "s3", "aws4_request"):
-            key = hmac.digest(key, part.encode(), "sha256")
-        self._day_key = (day, key)
-        return key
-
-    def sign(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
-        """``headers`` plus ``X-Amz-Date``, ``X-Amz-Content-SHA256``, the session token and ``Authorization``.
-
-        ``path`` is the request path exactly as sent (already percent-encoded; S3 does not normalise it);
-        ``headers`` must hold ``Host`` as sent. Every header is signed.
-        """
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        day = amz_date[:8]
-        signed = dict(headers)
-        signed["X-Amz-Date"] = amz_date
-        signed["X-Amz-Content-SHA256"] = UNSIGNED_PAYLOAD
-        if self._session_token:
-            signed["X-Amz-Security-Token"] = self._session_token
-        canonical = sorted([(name.lower(), " ".join(value.split())) for name, value in signed.items()])
-        names = ";".join(name for name, _ in canonical)
-        request = "\n".join(
-            (method, path, "", "".join(f"{name}:{value}\n" for name, value in canonical), names, UNSIGNED_PAYLOAD)
-        )
-        scope = f"{day}/{DEFAULT_REGION}/s3/aws4_request"
-        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(day), to_sign.encode(), "sha256").hexdigest()
-        signed["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self._key}/{scope}, SignedHeaders={names}, Signature={signature}"
-        )
-        return signed
+__all__ = ["ObjectWriter"]
 
 
 class ObjectWriter:
     """Signed single PUTs against one storage endpoint with one token's credentials (thread-safe, pooled)."""
 
-    def __init__(
-        self,
-        token: StorageToken,
-        *,
-        timeout: tuple[float, float],
-        ca_bundle: str | Path | bool | None,
-        max_connections: int,
-    ) -> None:
-        from polaris.hub.redact import install_log_redaction
-
-        install_log_redaction()  # botocore logs the canonical request (with the session token) at DEBUG
-        from polaris.hub.storage.reader import endpoint_pool
-
-        split, self._pool = endpoint_pool(
-            token.endpoint, timeout=timeout, ca_bundle=ca_bundle, max_connections=max_connections
-        )
-        self._origin = f"{split.scheme}://{split.netloc}"
-        self._prefix = split.path.rstrip("/")
-        host = split.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"  # an IPv6 literal, as in the Host header
-        if split.port is not None and split.port != (443 if split.scheme == "https" else 80):
-            host = f"{host}:{split.port}"  # the Host header sent omits a default port
-        self._host = host
-        self._signer = _Signer(token.key, token.secret, token.session_token)
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
 
     def close(self) -> None:
-        self._pool.close()
+        self._endpoint.close()
 
     def put(
         self,
@@ -156,9 +76,7 @@ class ObjectWriter:
             urllib3.exceptions.HTTPError: the connection failed or timed out.
             OSError: the file could not be read.
         """
-        path = f"{self._prefix}/{quote(loc.bucket, safe='')}/{quote(loc.key, safe='/~')}"
         headers = {
-            "Host": self._host,  # sent as signed (urllib3 then adds no Host of its own)
             "Content-Length": str(size),
             "Content-MD5": b64(md5_hex),
             "Content-Type": content_type,
@@ -166,34 +84,20 @@ class ObjectWriter:
         }
         if if_none_match:
             headers["If-None-Match"] = "*"
-        signed = self._signer.sign("PUT", path, headers)
+        path = self._endpoint.path(loc.bucket, loc.key)
         if isinstance(body, bytes):
-            response = self._send(path, signed, body)
+            response = self._endpoint.send("PUT", path, headers, body=body, operation="PutObject")
         else:
             with body.open("rb") as fh:
-                response = self._send(path, signed, _blocks(fh, size, body))
+                response = self._endpoint.send(
+                    "PUT", path, headers, body=_blocks(fh, size, body), operation="PutObject"
+                )
         try:
-            if response.status >= 300:
-                data = response.read(_ERROR_BODY_MAX, decode_content=False)
-                raise _client_error(response.status, data, {k.lower(): v for k, v in response.headers.items()})
-            response.read(_ERROR_BODY_MAX, decode_content=False)  # empty; lets the connection be reused
+            response.read(ERROR_BODY_MAX, decode_content=False)  # empty; lets the connection be reused
         finally:
-            if not response.isclosed():
+            if not response.closed:
                 response.close()  # not read to the end: the connection cannot carry another request
             response.release_conn()
-
-    def _send(self, path: str, headers: dict[str, str], body: Any) -> Any:
-        return self._pool.urlopen(
-            "PUT",
-            path,
-            body=body,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            assert_same_host=True,
-            preload_content=False,
-            decode_content=False,
-        )
 
 
 def _blocks(fh: BinaryIO, size: int, path: Path) -> Iterator[bytes]:
@@ -212,16 +116,3 @@ def _blocks(fh: BinaryIO, size: int, path: Path) -> Iterator[bytes]:
             )
         remaining -= len(block)
         yield block
-
-
-def _client_error(status: int, body: bytes, headers: dict[str, str]) -> Exception:
-    from botocore.exceptions import ClientError
-
-    code = _CODE_RE.search(body)
-    message = _MESSAGE_RE.search(body)
-    error = {
-        "Code": code.group(1).decode("utf-8", "replace") if code else str(status),
-        "Message": message.group(1).decode("utf-8", "replace") if message else "",
-    }
-    response: Any = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers}}
-    return ClientError(response, "PutObject")
