@@ -333,10 +333,11 @@ def test_a_storage_object_without_length_is_read_with_a_limit(method: str) -> No
     """A storage endpoint answering with a binary body, no Content-Length and no end: bounded by ``max_bytes``."""
     code = f"""
     import os
+    from polaris.hub.storage.endpoint import Endpoint
     from polaris.hub.storage.reader import ObjectReader
     from polaris.hub.storage.tokens import ObjectLocation, StorageToken
     token = StorageToken(access_token="t", key="k", secret="s", endpoint=os.environ["PROBE_ENDPOINT"], paths={{}})
-    reader = ObjectReader(token, timeout=(5.0, 30.0), ca_bundle=None, max_connections=1)
+    reader = ObjectReader(Endpoint(token, timeout=(5.0, 30.0), ca_bundle=None, max_connections=1))
     reader.{method}(ObjectLocation("bucket", "bomb/test.roaring"), max_bytes=8 * 1024 * 1024)
     """
     with HostileHub("http://127.0.0.1:9/") as hostile:  # nothing is forwarded: every path is its own
