@@ -159,8 +159,7 @@ def test_in_flight_never_exceeds_the_limit_and_the_byte_budget() -> None:
 
 
 def test_the_cap_is_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pydantic
-
+    from polaris.errors import InvalidSettingError
     from polaris.hub.settings import PolarisHubSettings
     from polaris.hub.storage import StorageSession
 
@@ -172,5 +171,5 @@ def test_the_cap_is_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert session.transport.limit.limit == 5  # starts at min(cap, 8)
     session.close()
     monkeypatch.setenv("POLARIS_STORAGE_MAX_CONCURRENCY", "0")
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(InvalidSettingError, match="POLARIS_STORAGE_MAX_CONCURRENCY"):
         PolarisHubSettings()
