@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from polaris import checksum
+from polaris import checksum_rows, checksum_zarr
 
 ROWS = 200_000
 QUICK_ROWS = 50_000
@@ -62,9 +62,9 @@ def main(argv: list[str]) -> int:
 
     table = _table(rows)
     ordered = table[sorted(table.columns)]
-    ours = _best(lambda: checksum.table_md5(table), repeats)
+    ours = _best(lambda: checksum_rows.table_md5(table), repeats)
     base = _best(lambda: pd.util.hash_pandas_object(ordered, index=False).sum(), repeats)
-    same = checksum.row_hashes(ordered).sum(dtype=np.uint64) == pd.util.hash_pandas_object(
+    same = checksum_rows.row_hashes(ordered).sum(dtype=np.uint64) == pd.util.hash_pandas_object(
         ordered, index=False
     ).to_numpy().sum(dtype=np.uint64)
 
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_bytes(rng.bytes(ZARR_FILE_BYTES))
         files = sorted(p for p in root.rglob("*") if p.is_file())
-        ours_z = _best(lambda: checksum.zarr_tree_digest(root), repeats)
+        ours_z = _best(lambda: checksum_zarr.zarr_tree_digest(root), repeats)
         base_z = _best(lambda: [hashlib.md5(p.read_bytes()).hexdigest() for p in files], repeats)
 
     print(f"{'measure':48} {'ours (s)':>10} {'baseline (s)':>13} {'ours/baseline':>14}")

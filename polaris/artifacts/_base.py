@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from polaris import checksum
+from polaris import checksum_md5
 from polaris.errors import InvalidArtifactError
 from polaris.types import HubOwner, SlugCompatible, artifact_urn, is_slug, slugify
 
@@ -93,7 +93,7 @@ def require_md5(value: str, field: str) -> str:
     Raises:
         InvalidArtifactError: anything else (the message names ``field``).
     """
-    if not checksum.is_md5(value):
+    if not checksum_md5.is_md5(value):
         raise InvalidArtifactError(f"{field} must be 32 lowercase hex characters, got {value!r}")
     return value
 

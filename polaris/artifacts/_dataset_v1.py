@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, PrivateAttr, computed_field, field_validator, model_validator
 
-from polaris import checksum
+from polaris import checksum, checksum_md5, checksum_rows, checksum_zarr
 from polaris.artifacts._base import require_md5
 from polaris.artifacts._dataset_base import REMOTE_ZARR_PLACEHOLDER, _DatasetBase
 from polaris.artifacts._dataset_columns import ColumnAnnotation, _dtype_name, check_parquet_storable, refuse_adapters
@@ -34,7 +34,7 @@ class DatasetV1(_DatasetBase):
     zarr_root_path: str | None = None
 
     _md5sum: str | None = PrivateAttr(default=None)
-    _zarr_manifest: list[checksum.ZarrFileEntry] = PrivateAttr(default_factory=list)
+    _zarr_manifest: list[checksum_zarr.ZarrFileEntry] = PrivateAttr(default_factory=list)
     _zarr_digest: str | None = PrivateAttr(default=None)
     _wire_shape: tuple[int | None, int | None] = PrivateAttr(default=(None, None))
 
@@ -158,13 +158,13 @@ class DatasetV1(_DatasetBase):
                     f"cannot compute the checksum of dataset {self.name!r}: its Zarr archive "
                     f"({self.zarr_root_path!r}) is not a local directory"
                 )
-            digest, entries = checksum.zarr_tree_digest(_local_path(self.zarr_root_path))
+            digest, entries = checksum_zarr.zarr_tree_digest(_local_path(self.zarr_root_path))
             self._zarr_manifest = entries
             self._zarr_digest = digest
-        return checksum.dataset_md5(self.table, digest)
+        return checksum_rows.dataset_md5(self.table, digest)
 
     @property
-    def zarr_manifest(self) -> list[checksum.ZarrFileEntry]:
+    def zarr_manifest(self) -> list[checksum_zarr.ZarrFileEntry]:
         """Per-file manifest of the Zarr archive (filled when the checksum was computed locally)."""
         if (
             self.uses_zarr
@@ -172,7 +172,7 @@ class DatasetV1(_DatasetBase):
             and self.zarr_root_path
             and not is_remote_path(self.zarr_root_path)
         ):
-            _, self._zarr_manifest = checksum.zarr_tree_digest(_local_path(self.zarr_root_path))
+            _, self._zarr_manifest = checksum_zarr.zarr_tree_digest(_local_path(self.zarr_root_path))
         return list(self._zarr_manifest)
 
     def verify_checksum(self, expected: str) -> None:
@@ -234,7 +234,7 @@ class DatasetV1(_DatasetBase):
         self,
         *,
         table_content: dict[str, Any] | None = None,
-        zarr_content: list[checksum.ZarrFileEntry] | None = None,
+        zarr_content: list[checksum_zarr.ZarrFileEntry] | None = None,
     ) -> dict[str, Any]:
         """The PUT ``/v1/dataset`` body.
 
@@ -276,6 +276,6 @@ class CompetitionDataset(DatasetV1):
     @field_validator("masked_md5sum")
     @classmethod
     def _masked(cls, value: str | None) -> str | None:
-        if value is not None and not checksum.is_md5(value):
+        if value is not None and not checksum_md5.is_md5(value):
             raise ValueError(f"masked_md5sum must be 32 lowercase hex characters, got {value!r}")
         return value

@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 from pydantic import PrivateAttr, ValidationInfo, computed_field, field_validator, model_validator
 
-from polaris import checksum
+from polaris import checksum_zarr
 from polaris.artifacts._base import require_md5
 from polaris.artifacts._dataset_base import REMOTE_ZARR_PLACEHOLDER, _DatasetBase
 from polaris.artifacts._dataset_columns import ColumnAnnotation, refuse_adapters
@@ -127,7 +127,7 @@ class DatasetV2(_DatasetBase):
         """
         if is_remote_path(self.zarr_root_path):
             raise InvalidArtifactError("zarr_root_path: a manifest can only be written for a local archive")
-        md5 = checksum.write_zarr_manifest(_local_path(self.zarr_root_path), out_path)
+        md5 = checksum_zarr.write_zarr_manifest(_local_path(self.zarr_root_path), out_path)
         self._zarr_manifest_md5sum = md5
         return md5
 

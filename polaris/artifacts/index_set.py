@@ -14,7 +14,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, PrivateAttr, computed_field, model_validator
 from pydantic.alias_generators import to_camel
 
-from polaris import checksum
+from polaris import checksum, checksum_md5
 
 __all__ = ["MAX_INDEX", "ROARING_CONTENT_TYPE", "IndexSet", "roaring_max_bytes"]
 
@@ -115,7 +115,7 @@ class IndexSet(BaseModel):
                     raise ValueError(f"datapoints must be a non-negative integer, got {datapoints!r}")
                 obj._wire_datapoints = datapoints
             if md5 is not None:
-                if not checksum.is_md5(md5):
+                if not checksum_md5.is_md5(md5):
                     raise ValueError(f"md5Checksum must be 32 lowercase hex characters, got {md5!r}")
                 obj._wire_md5 = md5
         return obj
@@ -144,7 +144,7 @@ class IndexSet(BaseModel):
             ValueError: the bytes are not a serialised Roaring bitmap.
         """
         if expected_md5 is not None:
-            checksum.verify_md5(expected_md5, checksum.bytes_md5(data), artifact=artifact)
+            checksum.verify_md5(expected_md5, checksum_md5.bytes_md5(data), artifact=artifact)
         from pyroaring import BitMap
 
         try:

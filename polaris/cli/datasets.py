@@ -194,7 +194,7 @@ def export_dataset(dataset: DatasetV1 | DatasetV2, to: Path, *, link: bool, over
     Raises:
         FileExistsError: a target file exists and not ``overwrite`` (nothing was written).
     """
-    from polaris import checksum
+    from polaris import checksum_md5
     from polaris.artifacts import DatasetV1
     from polaris.errors import PolarisChecksumError
 
@@ -221,7 +221,7 @@ def export_dataset(dataset: DatasetV1 | DatasetV2, to: Path, *, link: bool, over
         expected = (meta.get("tableContent") or {}).get("md5Sum")
         table = to / f"{slug}.parquet"
         if expected and table.exists():
-            actual, _ = checksum.file_md5(table)
+            actual, _ = checksum_md5.file_md5(table)
             if actual != expected:
                 for path in placed:
                     _remove(path)

@@ -103,7 +103,7 @@ def _split(n: int, fraction: float) -> tuple[list[int], list[int]]:
 
 
 def _v1_dataset_body(df: Any, parquet: bytes, name: str, description: str) -> dict[str, Any]:
-    from polaris.checksum import table_md5
+    from polaris.checksum_rows import table_md5
 
     return {
         **_base(name, description),
@@ -159,7 +159,7 @@ def _zarr_archive(arrays: dict[str, Any], store: ObjectStore, prefix: str, *, ch
     """Write float64 columns as a consolidated Zarr (format 2) archive + manifest under ``prefix``."""
     import zarr
 
-    from polaris.checksum import write_zarr_manifest
+    from polaris.checksum_zarr import write_zarr_manifest
 
     with tempfile.TemporaryDirectory(prefix="polaris-seed-") as tmp:
         root = Path(tmp) / "data.zarr"
@@ -318,7 +318,7 @@ def seed_demo(db: Database, store: ObjectStore) -> list[tuple[str, str]]:
     db.put_artifact("dataset_v2", DEMO_ORG, "freesolv-zarr", "public", v2_body, created_by=creator)
 
     # -- competition: the served table hides the test targets; the labels stay in the database
-    from polaris.checksum import table_md5
+    from polaris.checksum_rows import table_md5
 
     c_train, c_test = _split(len(df), COMPETITION_TEST_FRACTION)
     masked = df.copy()

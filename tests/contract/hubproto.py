@@ -179,7 +179,7 @@ def parquet_table(n_rows: int) -> tuple[bytes, Any]:
 
 
 def v1_dataset_body(name: str, owner: str, table: bytes, df: Any, *, access: str = "public") -> dict[str, Any]:
-    from polaris.checksum import table_md5
+    from polaris.checksum_rows import table_md5
 
     slug = name.lower().replace("_", "-")
     annotations = {
@@ -217,7 +217,7 @@ def zarr_archive(columns: dict[str, Any]) -> tuple[dict[str, bytes], bytes, str]
     import numpy as np
     import zarr
 
-    from polaris.checksum import write_zarr_manifest
+    from polaris.checksum_zarr import write_zarr_manifest
 
     with tempfile.TemporaryDirectory(prefix="hub9-zarr-") as tmp:
         root = Path(tmp) / "data.zarr"

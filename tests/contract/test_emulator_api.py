@@ -317,7 +317,7 @@ def test_storage_token_read_public_dataset(http: httpx.Client, spec: OpenAPI, ot
 
     import pandas as pd
 
-    from polaris.checksum import table_md5
+    from polaris.checksum_rows import table_md5
 
     assert table_md5(pd.read_parquet(io.BytesIO(obj))) == meta["md5Sum"]
 

@@ -81,7 +81,7 @@ def merged_list(api: httpx.Client, kind: str, headers: dict[str, str], *, read: 
 def table_md5_of(data: bytes) -> str:
     import pandas as pd
 
-    from polaris.checksum import table_md5
+    from polaris.checksum_rows import table_md5
 
     return table_md5(pd.read_parquet(io.BytesIO(data)))
 

@@ -23,7 +23,7 @@ from artifact_helpers import (  # tests/ is on sys.path (conftest)
     zarr_dataset,
 )
 
-from polaris import checksum
+from polaris import checksum_rows
 from polaris.artifacts import BenchmarkV2Specification, DatasetV1, DatasetV2
 from polaris.errors import (
     ArtifactExistsError,
@@ -43,7 +43,7 @@ def test_get_dataset_verifies_and_caches(client: PolarisHubClient, local_hub: An
     assert isinstance(first, DatasetV1)
     assert first.n_rows == 642 and "smiles" in first.columns
     # the Hub's checksum equals the one recomputed from the downloaded table
-    assert checksum.table_md5(first.table) == first.md5sum
+    assert checksum_rows.table_md5(first.table) == first.md5sum
     assert counter.calls == [("urn:polaris:dataset:polaris-demo:freesolv", "read")]
 
     second = client.get_dataset("polaris-demo", "freesolv")

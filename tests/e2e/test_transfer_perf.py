@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import zarr
 
-from polaris import checksum
+from polaris import checksum_zarr
 from polaris.artifacts import DatasetV1, DatasetV2
 from polaris.artifacts.dataset import ColumnAnnotation
 from polaris.hub.client import PolarisHubClient
@@ -78,7 +78,7 @@ def test_v1_verify_uses_the_digests_computed_while_streaming(
     def no_reread(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the downloaded archive was read again to hash it")
 
-    monkeypatch.setattr(checksum, "zarr_tree_digest", no_reread)
+    monkeypatch.setattr(checksum_zarr, "zarr_tree_digest", no_reread)
     back = client.get_dataset("demo-user", name, verify_checksum="verify")
     assert back.md5sum == dataset.md5sum
     np.testing.assert_array_equal(back.get_data(17, "img"), values[17])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polaris import checksum
+from polaris import checksum, checksum_md5, checksum_rows, checksum_zarr
 from polaris.errors import PolarisChecksumError
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "data" / "checksum-vectors.json"
@@ -50,31 +50,31 @@ def test_table_vectors(vector: dict[str, Any]) -> None:
     df = build_table(vector["columns"])
     for name, spec in vector["columns"].items():
         assert str(df[name].dtype) == spec["dtype"]
-    assert checksum.table_md5(df) == vector["md5Sum"]
-    assert checksum.dataset_md5(df, None) == vector["md5Sum"]
+    assert checksum_rows.table_md5(df) == vector["md5Sum"]
+    assert checksum_rows.dataset_md5(df, None) == vector["md5Sum"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["zarr_trees"], ids=lambda v: v["name"])
 def test_zarr_tree_vectors(vector: dict[str, Any], tmp_path: Path) -> None:
     root = write_files(tmp_path / "archive.zarr", vector["files"])
-    digest, entries = checksum.zarr_tree_digest(root)
+    digest, entries = checksum_zarr.zarr_tree_digest(root)
     assert digest == vector["digest"]
     assert [e.to_wire() for e in entries] == vector["manifest"]
     # the same digest from the manifest alone (e.g. a remote manifest)
-    assert checksum.zarr_tree_digest_from_entries(entries) == vector["digest"]
+    assert checksum_zarr.zarr_tree_digest_from_entries(entries) == vector["digest"]
     as_tuples = [(m["path"], m["md5sum"], m["size"]) for m in vector["manifest"]]
-    assert checksum.zarr_tree_digest_from_entries(as_tuples) == vector["digest"]
+    assert checksum_zarr.zarr_tree_digest_from_entries(as_tuples) == vector["digest"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["zarr_datasets"], ids=lambda v: v["name"])
 def test_zarr_dataset_vectors(vector: dict[str, Any], tmp_path: Path) -> None:
     root = write_files(tmp_path / "data.zarr", vector["zarr_files"])
-    digest, _ = checksum.zarr_tree_digest(root)
+    digest, _ = checksum_zarr.zarr_tree_digest(root)
     assert digest == vector["zarr_digest"]
     df = build_table(vector["columns"])
-    assert checksum.dataset_md5(df, digest) == vector["md5Sum"]
+    assert checksum_rows.dataset_md5(df, digest) == vector["md5Sum"]
     # the digest changes the checksum: without it we get the plain table checksum
-    assert checksum.dataset_md5(df, None) != vector["md5Sum"]
+    assert checksum_rows.dataset_md5(df, None) != vector["md5Sum"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["benchmarks"], ids=lambda v: v["name"])
@@ -131,19 +131,19 @@ def test_string_dtypes_give_the_object_checksum(dtype: Any) -> None:
     df, expected = _strings_vector()
     converted = df.astype({"smiles": dtype})
     assert converted["smiles"].dtype != object
-    assert checksum.table_md5(converted) == expected
+    assert checksum_rows.table_md5(converted) == expected
 
 
 def test_column_and_row_order_do_not_matter() -> None:
     vector = next(v for v in VECTORS["tables"] if v["name"] == "bool_int32")
     df = build_table(vector["columns"])
-    assert checksum.table_md5(df[["name", "k", "flag"]]) == vector["md5Sum"]
-    assert checksum.table_md5(df.iloc[::-1]) == vector["md5Sum"]
-    assert checksum.table_md5(df.sample(frac=1.0, random_state=3).reset_index(drop=True)) == vector["md5Sum"]
+    assert checksum_rows.table_md5(df[["name", "k", "flag"]]) == vector["md5Sum"]
+    assert checksum_rows.table_md5(df.iloc[::-1]) == vector["md5Sum"]
+    assert checksum_rows.table_md5(df.sample(frac=1.0, random_state=3).reset_index(drop=True)) == vector["md5Sum"]
     # but the values do
     changed = df.copy()
     changed.loc[0, "k"] = 5
-    assert checksum.table_md5(changed) != vector["md5Sum"]
+    assert checksum_rows.table_md5(changed) != vector["md5Sum"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["tables"], ids=lambda v: v["name"])
@@ -152,14 +152,14 @@ def test_parquet_round_trip_keeps_checksum(vector: dict[str, Any], tmp_path: Pat
     path = tmp_path / "t.parquet"
     df.to_parquet(path)
     back = pd.read_parquet(path)
-    assert checksum.table_md5(back) == vector["md5Sum"]
+    assert checksum_rows.table_md5(back) == vector["md5Sum"]
 
 
 def test_matches_pandas_own_hash_for_object_columns() -> None:
     values = ["CCO", "", None, "é-ü", "x" * 200, "N#N", float("nan"), "CCO", "12345678", "1234567"]
     series = pd.Series(values, dtype=object)
     frame = pd.DataFrame({"s": series, "f": np.linspace(-1, 1, len(values)), "i": np.arange(len(values))})
-    ours = checksum.row_hashes(frame)
+    ours = checksum_rows.row_hashes(frame)
     theirs = pd.util.hash_pandas_object(frame.astype({"s": object}), index=False).to_numpy()
     assert ours.dtype == np.uint64
     assert np.array_equal(ours, theirs)
@@ -168,15 +168,15 @@ def test_matches_pandas_own_hash_for_object_columns() -> None:
 def test_siphash_reference_vector() -> None:
     # SipHash-2-4 reference (Aumasson & Bernstein): key 00..0f, message 00..0e -> a129ca6149be45e5
     key = bytes(range(16))
-    assert int(checksum.siphash24([bytes(range(15))], key)[0]) == 0xA129CA6149BE45E5
-    assert int(checksum.siphash24([b""], key)[0]) == 0x726FDB47DD0E0E31
+    assert int(checksum_rows.siphash24([bytes(range(15))], key)[0]) == 0xA129CA6149BE45E5
+    assert int(checksum_rows.siphash24([b""], key)[0]) == 0x726FDB47DD0E0E31
 
 
 def test_empty_and_duplicate_columns() -> None:
-    assert checksum.table_md5(pd.DataFrame({"x": pd.Series([], dtype=float)})) == hashlib.md5(bytes(8)).hexdigest()
+    assert checksum_rows.table_md5(pd.DataFrame({"x": pd.Series([], dtype=float)})) == hashlib.md5(bytes(8)).hexdigest()
     dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
     with pytest.raises(ValueError, match="unique"):
-        checksum.table_md5(dup)
+        checksum_rows.table_md5(dup)
 
 
 def test_speed_100k_rows() -> None:
@@ -190,7 +190,7 @@ def test_speed_100k_rows() -> None:
         }
     )
     start = time.perf_counter()
-    checksum.table_md5(df)
+    checksum_rows.table_md5(df)
     assert time.perf_counter() - start < 5.0
 
 
@@ -203,17 +203,17 @@ def test_file_md5_and_content_md5(tmp_path: Path) -> None:
     data = b"polaris" * 500_000  # > one read chunk
     path = tmp_path / "blob"
     path.write_bytes(data)
-    assert checksum.file_md5(path) == (hashlib.md5(data).hexdigest(), len(data))
-    assert checksum.md5_b64(b"") == "1B2M2Y8AsgTpgAmY7PhCfg=="
+    assert checksum_md5.file_md5(path) == (hashlib.md5(data).hexdigest(), len(data))
+    assert checksum_md5.md5_b64(b"") == "1B2M2Y8AsgTpgAmY7PhCfg=="
 
 
 def test_v2_manifest_is_sorted_and_reproducible(tmp_path: Path) -> None:
     vector = VECTORS["zarr_trees"][1]
     root = write_files(tmp_path / "archive.zarr", vector["files"])
-    md5_a = checksum.write_zarr_manifest(root, tmp_path / "a" / "zarr_manifest.parquet")
-    md5_b = checksum.write_zarr_manifest(root, tmp_path / "b" / "zarr_manifest.parquet")
-    assert md5_a == md5_b == checksum.file_md5(tmp_path / "a" / "zarr_manifest.parquet")[0]
-    read = checksum.read_zarr_manifest(tmp_path / "a" / "zarr_manifest.parquet")
+    md5_a = checksum_zarr.write_zarr_manifest(root, tmp_path / "a" / "zarr_manifest.parquet")
+    md5_b = checksum_zarr.write_zarr_manifest(root, tmp_path / "b" / "zarr_manifest.parquet")
+    assert md5_a == md5_b == checksum_md5.file_md5(tmp_path / "a" / "zarr_manifest.parquet")[0]
+    read = checksum_zarr.read_zarr_manifest(tmp_path / "a" / "zarr_manifest.parquet")
     assert read == {m["path"]: m["md5sum"] for m in vector["manifest"]}
     assert list(read) == sorted(read)
     import pyarrow.parquet as pq
@@ -227,17 +227,17 @@ def test_read_manifest_rejects_wrong_columns(tmp_path: Path) -> None:
     path = tmp_path / "bad.parquet"
     pd.DataFrame({"path": ["a"]}).to_parquet(path)
     with pytest.raises(ValueError, match="md5_checksum"):
-        checksum.read_zarr_manifest(path)
+        checksum_zarr.read_zarr_manifest(path)
 
 
 def test_remote_zarr_cannot_be_hashed() -> None:
     with pytest.raises(FileNotFoundError, match="remote"):
-        checksum.zarr_tree_digest("polarisfs://data.zarr")
+        checksum_zarr.zarr_tree_digest("polarisfs://data.zarr")
 
 
 def test_empty_archive_digest(tmp_path: Path) -> None:
     (tmp_path / "empty.zarr" / "sub").mkdir(parents=True)
-    digest, entries = checksum.zarr_tree_digest(tmp_path / "empty.zarr")
+    digest, entries = checksum_zarr.zarr_tree_digest(tmp_path / "empty.zarr")
     assert entries == []
     assert digest == hashlib.md5(b'{"directories":[],"files":[]}').hexdigest() + "-0-0"
 
@@ -272,3 +272,28 @@ def test_verify_md5_names_artifact_and_chunk() -> None:
     assert isinstance(err, ValueError)
     assert err.artifact == "org-a/data" and err.chunk == "img/0.0"
     assert "org-a/data" in str(err) and "img/0.0" in str(err) and "a" * 32 in str(err)
+
+
+def test_documented_names_stay_on_polaris_checksum_and_private_helpers_do_not() -> None:
+    """docs/api.md's ``polaris.checksum`` functions are the defining modules' objects; internals are not re-exported."""
+    import polaris.checksum as public
+
+    documented = {
+        "table_md5": checksum_rows,
+        "dataset_md5": checksum_rows,
+        "row_hashes": checksum_rows,
+        "file_md5": checksum_md5,
+        "md5_b64": checksum_md5,
+        "is_md5": checksum_md5,
+        "ZarrFileEntry": checksum_zarr,
+        "zarr_manifest_entries": checksum_zarr,
+        "zarr_tree_digest": checksum_zarr,
+        "zarr_tree_digest_from_entries": checksum_zarr,
+        "write_zarr_manifest": checksum_zarr,
+        "read_zarr_manifest": checksum_zarr,
+    }
+    for name, home in documented.items():
+        assert getattr(public, name) is getattr(home, name), name
+        assert name in public.__all__
+    for private in ("manifest_key", "require_manifest_md5", "manifest_from_wire", "siphash24", "HASH_KEY"):
+        assert not hasattr(public, private), private

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from polaris.checksum import file_md5
+from polaris.checksum_md5 import file_md5
 from polaris.hub.storage import zarr as staged_zarr
 from polaris.hub.storage.zarr import StagedZarr
 

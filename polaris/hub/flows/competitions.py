@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris import checksum
+from polaris import checksum_md5, checksum_zarr
 from polaris.errors import InvalidArtifactError, PolarisHubError
 from polaris.hub.cache import CacheKey
 from polaris.hub.flows.context import MANIFEST_FILE, ZARR_DIR, Fetched, FlowContext
@@ -115,7 +115,7 @@ class Competitions:
         artifact_id = str(data.get("artifactId") or f"{owner}/{slugify(name)}")
         urn = artifact_urn("competition", owner, name)
         manifest_md5 = data.get("zarrManifestMd5Sum")
-        if not isinstance(manifest_md5, str) or not checksum.is_md5(manifest_md5):
+        if not isinstance(manifest_md5, str) or not checksum_md5.is_md5(manifest_md5):
             content = data.get("zarrManifestFileContent")
             manifest_md5 = content.get("md5Sum") if isinstance(content, Mapping) else None
         self.ctx.note_zarr_root(urn, data)
@@ -129,7 +129,7 @@ class Competitions:
                     session.download_file(
                         paths["manifest"], tmp / MANIFEST_FILE, expected_md5=manifest_md5, artifact=artifact_id
                     )
-                    manifest = checksum.read_zarr_manifest(tmp / MANIFEST_FILE)
+                    manifest = checksum_zarr.read_zarr_manifest(tmp / MANIFEST_FILE)
                 session.download_zarr(paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
             DatasetV2.from_wire(data, zarr_root_path=str(tmp / ZARR_DIR))  # checks the layout before caching
             self.ctx.write_metadata(tmp, Generation.V1, data)

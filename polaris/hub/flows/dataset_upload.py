@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from polaris import checksum
+from polaris import checksum_md5, checksum_rows, checksum_zarr
 from polaris.errors import (
     ArtifactExistsError,
     ArtifactNotFoundError,
@@ -154,15 +154,15 @@ class DatasetUpload:
                 f"the table of {owner}/{slug} cannot be stored as Parquet ({type(exc).__name__}: {exc})",
                 hint="Convert the column named in the message to str, a number, or a pointer column.",
             ) from exc
-        table_md5, table_size = checksum.file_md5(table_path)
+        table_md5, table_size = checksum_md5.file_md5(table_path)
         staged = None
         digest = None
         if dataset.uses_zarr:
             assert dataset.zarr_root_path is not None
             staged = stage_zarr(Path(dataset.zarr_root_path), tmp / "zarr-staging")
-            digest = checksum.zarr_tree_digest_from_entries(staged.entries())
-        md5 = checksum.dataset_md5(read_back, digest)
-        if md5 != checksum.dataset_md5(dataset.table, digest):
+            digest = checksum_zarr.zarr_tree_digest_from_entries(staged.entries())
+        md5 = checksum_rows.dataset_md5(read_back, digest)
+        if md5 != checksum_rows.dataset_md5(dataset.table, digest):
             logger.info(
                 "the Parquet round trip changes the checksum of %s/%s; using what will be read back", owner, slug
             )
@@ -189,7 +189,7 @@ class DatasetUpload:
         owner, name = dataset.owner.slug, dataset.name
         staged = stage_zarr(Path(dataset.zarr_root_path), tmp / "zarr-staging")
         manifest_path = tmp / MANIFEST_FILE
-        manifest_md5 = checksum.write_zarr_manifest_entries(staged.entries(), manifest_path)
+        manifest_md5 = checksum_zarr.write_zarr_manifest_entries(staged.entries(), manifest_path)
         dataset.zarr_manifest_md5sum = manifest_md5
         body = dataset.to_wire()
         versioned = dataset.parent_artifact_id is not None

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from polaris import checksum
+from polaris import checksum, checksum_rows, checksum_zarr
 from polaris.errors import OfflineError, PolarisChecksumError, StorageError
 from polaris.hub.cache import CacheKey
 from polaris.hub.flows.context import (
@@ -131,7 +131,7 @@ class Datasets:
         table_md5 = (data.get("tableContent") or {}).get("md5Sum")
         annotations = data.get("annotations") or {}
         has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
-        manifest = checksum.manifest_from_wire(data.get("zarrContent"))
+        manifest = checksum_zarr.manifest_from_wire(data.get("zarrContent"))
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 
@@ -160,8 +160,8 @@ class Datasets:
             local = tmp / ZARR_DIR
             on_disk = {f.relative_to(local).as_posix() for f in local.rglob("*") if f.is_file()} if has_zarr else set()
             if full_check and has_zarr and on_disk == set(streamed):
-                tree = checksum.zarr_tree_digest_from_entries((p, m, n) for p, (m, n) in streamed.items())
-                checksum.verify_md5(md5, checksum.dataset_md5(dataset.table, tree), artifact=artifact_id)
+                tree = checksum_zarr.zarr_tree_digest_from_entries((p, m, n) for p, (m, n) in streamed.items())
+                checksum.verify_md5(md5, checksum_rows.dataset_md5(dataset.table, tree), artifact=artifact_id)
             elif full_check:
                 dataset.verify_checksum(md5)
             self.ctx.write_metadata(tmp, fetched.generation, data)
@@ -218,7 +218,7 @@ class Datasets:
                 session.download_file(
                     paths["manifest"], tmp / MANIFEST_FILE, expected_md5=expected, artifact=artifact_id
                 )
-                manifest = None if verify == "ignore" else checksum.read_zarr_manifest(tmp / MANIFEST_FILE)
+                manifest = None if verify == "ignore" else checksum_zarr.read_zarr_manifest(tmp / MANIFEST_FILE)
                 session.download_zarr(
                     paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
                 )
@@ -265,7 +265,7 @@ class Datasets:
                 manifest = _manifest_from_parquet(_read_verified(session, paths["manifest"], expected, artifact_id))
                 store_url = paths["root"]
             else:
-                manifest = checksum.manifest_from_wire(data.get("zarrContent")) or {}
+                manifest = checksum_zarr.manifest_from_wire(data.get("zarrContent")) or {}
                 table_md5 = (data.get("tableContent") or {}).get("md5Sum")
                 table_bytes = _read_verified(session, paths["root"], table_md5, artifact_id)
                 annotations = data.get("annotations") or {}
@@ -337,4 +337,4 @@ def _manifest_from_parquet(data: bytes) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="polaris-manifest-") as tmp:
         path = Path(tmp) / MANIFEST_FILE
         path.write_bytes(data)
-        return checksum.read_zarr_manifest(path)
+        return checksum_zarr.read_zarr_manifest(path)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from polaris.errors import StorageError
 
 if TYPE_CHECKING:
-    from polaris.checksum import ZarrFileEntry
+    from polaris.checksum_zarr import ZarrFileEntry
 
 __all__ = ["ZARR_V2_CONSOLIDATED", "ZARR_V3_METADATA", "StagedZarr", "prepare_zarr", "stage_zarr"]
 
@@ -84,7 +84,7 @@ class StagedZarr:
 
 def _hash_files(files: dict[str, Path]) -> tuple[list[ZarrFileEntry], dict[str, bytes]]:
     """(sorted entries, kept bodies) of ``files``; tasks run on a thread pool when there is more than one."""
-    from polaris.checksum import ZarrFileEntry
+    from polaris.checksum_zarr import ZarrFileEntry
 
     names = sorted(files)
     sizes = [files[n].stat().st_size for n in names]
