@@ -1,18 +1,20 @@
-"""Benchmarks: a dataset, target/input columns, a train/test split and metrics (Hub sections 6.7, 7.5, 10.2)."""
+"""Benchmarks: a dataset, target/input columns, a train/test split and metrics (Hub sections 6.7, 7.5, 10.2).
+
+:class:`Subset` (in :mod:`polaris.artifacts._table_subset`) and :class:`DatasetReference` (in
+:mod:`polaris.artifacts._benchmark_common`) are re-exported here, their documented path.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     computed_field,
@@ -20,17 +22,25 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from polaris import checksum
 from polaris.artifacts._base import VersionedArtifactModel, html_fields, require_md5
-from polaris.artifacts._hub_calls import hub_client, sort_upload_args
-from polaris.artifacts._subset_common import as_array, check_featurization_fn, hidden_targets_error
+from polaris.artifacts._benchmark_common import (
+    DatasetReference,
+    benchmark_from_json,
+    benchmark_to_json,
+    metric_name,
+    resolve_main_metric,
+    unique_metrics,
+    upload_benchmark_to_hub,
+)
+from polaris.artifacts._subset_common import check_featurization_fn
+from polaris.artifacts._table_subset import Subset
 from polaris.artifacts.dataset import DatasetV1
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import Metric, normalize_predictions, score
 from polaris.evaluate.metrics import unfit_metrics
-from polaris.types import AccessType, HubOwner, TargetType, TaskType, slugify
+from polaris.types import AccessType, HubOwner, TargetType, TaskType
 
 if TYPE_CHECKING:
     from polaris.artifacts.results import BenchmarkResults
@@ -46,257 +56,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SplitType = tuple[list[int], dict[str, list[int]]]
-
-
-def upload_benchmark_to_hub(
-    benchmark: Any,
-    settings: Any,
-    cache_auth_token: bool,
-    access: Any,
-    owner: Any,
-    *,
-    parent_artifact_id: str | None = None,
-    **client_kwargs: Any,
-) -> dict[str, Any]:
-    """``benchmark.upload_to_hub`` of V1 and V2 benchmarks: one client for the call, arguments sorted by kind."""
-    settings, access, owner = sort_upload_args(settings, access, owner)
-    with hub_client(settings, cache_auth_token, **client_kwargs) as client:
-        answer: dict[str, Any] = client.upload_benchmark(
-            benchmark, access=access, owner=owner, parent_artifact_id=parent_artifact_id
-        )
-        return answer
-
-
-def benchmark_to_json(benchmark: Any, destination: str | os.PathLike[str]) -> str:
-    """``benchmark.to_json`` of V1 and V2 benchmarks: ``benchmark.json`` next to the dataset's folder."""
-    import json
-    from pathlib import Path
-
-    dataset = benchmark.dataset
-    if dataset is None or not hasattr(dataset, "to_json"):
-        raise InvalidArtifactError("the benchmark's dataset is not loaded, so it cannot be saved with it")
-    folder = Path(destination)
-    folder.mkdir(parents=True, exist_ok=True)
-    dataset_path = Path(dataset.to_json(folder, dir_name="dataset"))
-    data = benchmark.model_dump(mode="json")
-    data["dataset"] = str(dataset_path.relative_to(folder))
-    split = data.get("split")
-    if isinstance(split, dict):  # V2: the index sets' rows, not only their size and checksum
-        data["split"] = {key: list(s.indices) for key, s in benchmark.split.index_sets().items()}
-    path = folder / "benchmark.json"
-    path.write_text(json.dumps(data, indent=2))
-    return str(path)
-
-
-def benchmark_from_json(cls: Any, path: str | os.PathLike[str], dataset_cls: Any) -> Any:
-    """``Benchmark.from_json``: the dataset is read (as ``dataset_cls``) from the path the file names."""
-    import json
-    from pathlib import Path
-
-    file = Path(path)
-    data = json.loads(file.read_text())
-    dataset = data.get("dataset")
-    if isinstance(dataset, str):
-        data["dataset"] = dataset_cls.from_json(file.parent / dataset)
-    return cls.model_validate(data) if cls is not BenchmarkSpecification else cls.from_wire(data)
-
-
-def unique_metrics(value: list[Metric]) -> list[Metric]:
-    """At least one metric, no name twice (shared by V1 and V2 benchmarks)."""
-    if not value:
-        raise ValueError("at least one metric is required")
-    names = [m.name for m in value]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"metric names must be unique; duplicated: {dupes}")
-    return value
-
-
-def metric_name(value: Any) -> Any:
-    """A metric given as a Metric or a mapping, as its name (anything else unchanged)."""
-    if isinstance(value, Metric):
-        return value.name
-    if isinstance(value, Mapping):
-        return Metric.model_validate(value).name
-    return value
-
-
-def resolve_main_metric(metrics: list[Metric], main_metric: str | None) -> str:
-    """The main metric: the only metric when none is named; otherwise it must be one of ``metrics``."""
-    names = [m.name for m in metrics]
-    if main_metric is None:
-        if len(metrics) != 1:
-            raise ValueError(f"main_metric is required when there are several metrics (one of {names})")
-        return names[0]
-    if main_metric not in names:
-        raise ValueError(f"main_metric {main_metric!r} is not one of the metrics {names}")
-    return main_metric
-
-
-class DatasetReference(BaseModel):
-    """The ``dataset`` object of a benchmark GET response: owner and name (other keys ignored)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    owner: HubOwner
-    name: str
-
-    @field_validator("owner", mode="before")
-    @classmethod
-    def _owner(cls, value: Any) -> Any:
-        return HubOwner(slug=value) if isinstance(value, str) else value
-
-    @property
-    def artifact_id(self) -> str:
-        return f"{self.owner.slug}/{slugify(self.name)}"
-
-
-class Subset:
-    """Rows of a dataset seen through a benchmark: inputs, and targets unless hidden (test sets).
-
-    Iterating yields ``(x, y)``, or only ``x`` when targets are hidden; ``x``/``y`` are single values for a single
-    column, else ``{column: value}``; ``featurization_fn`` (polaris-lib's ``get_train_test_split(featurization_fn=)``)
-    is applied to each ``x``. Pointer cells are read from the dataset's Zarr archive.
-
-    ``X``/``y`` are arrays (2-D for several columns); ``inputs``/``targets`` (``as_array``) are polaris-lib's shapes:
-    an array for one column, ``{column: array}`` for several, the featurized inputs when a function is set.
-    """
-
-    def __init__(
-        self,
-        dataset: DatasetV1,
-        indices: Sequence[int],
-        input_cols: Sequence[str],
-        target_cols: Sequence[str],
-        *,
-        hide_targets: bool = False,
-        featurization_fn: Callable[[Any], Any] | None = None,
-    ) -> None:
-        if dataset.table is None:
-            raise InvalidArtifactError("the benchmark's dataset has no table loaded")
-        self.dataset = dataset
-        self.indices = [int(i) for i in indices]
-        self.input_cols = list(input_cols)
-        self.target_cols = list(target_cols)
-        self.hide_targets = hide_targets
-        self.featurization_fn = check_featurization_fn(featurization_fn)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __repr__(self) -> str:
-        kind = "test" if self.hide_targets else "train"
-        return f"Subset({kind}, {len(self)} rows, inputs={self.input_cols}, targets={self.target_cols})"
-
-    def _row(self, i: int, cols: Sequence[str]) -> Any:
-        values = {c: self.dataset.get_data(i, c) for c in cols}
-        return values[cols[0]] if len(cols) == 1 else values
-
-    def _x(self, i: int) -> Any:
-        x = self._row(i, self.input_cols)
-        return x if self.featurization_fn is None else self.featurization_fn(x)
-
-    def __iter__(self) -> Iterator[Any]:
-        for i in self.indices:
-            x = self._x(i)
-            if self.hide_targets:
-                yield x
-            else:
-                yield x, self._row(i, self.target_cols)
-
-    def __getitem__(self, item: int) -> Any:
-        i = self.indices[item]
-        x = self._x(i)
-        return x if self.hide_targets else (x, self._row(i, self.target_cols))
-
-    def _column(self, col: str) -> npt.NDArray[Any]:
-        ann = self.dataset.annotations.get(col)
-        if ann is not None and ann.is_pointer:
-            return np.array([self.dataset.get_data(i, col) for i in self.indices])
-        assert self.dataset.table is not None
-        values: npt.NDArray[Any] = self.dataset.table[col].iloc[self.indices].to_numpy()
-        return values
-
-    _column_array = _column
-
-    def _columns(self, cols: Sequence[str]) -> npt.NDArray[Any]:
-        if len(cols) == 1:
-            return self._column(cols[0])
-        return np.stack([self._column(c) for c in cols], axis=1)
-
-    @property
-    def X(self) -> npt.NDArray[Any]:
-        """Inputs: 1-D for one input column, else ``(rows, columns)``."""
-        return self._columns(self.input_cols)
-
-    @property
-    def y(self) -> npt.NDArray[Any]:
-        """Targets: 1-D for one target, else ``(rows, targets)``.
-
-        Raises:
-            InvalidArtifactError: targets are hidden (a test set).
-        """
-        if self.hide_targets:
-            raise hidden_targets_error()
-        return self._columns(self.target_cols)
-
-    @property
-    def is_multi_task(self) -> bool:
-        return len(self.target_cols) > 1
-
-    @property
-    def is_multi_input(self) -> bool:
-        return len(self.input_cols) > 1
-
-    def as_array(self, data_type: str) -> Any:
-        """``"x"``, ``"y"`` or ``"xy"`` in polaris-lib's shapes (see :func:`polaris.artifacts._subset_common.as_array`).
-
-        Raises:
-            InvalidArtifactError: targets of a test set. ValueError: another ``data_type``.
-        """
-        return as_array(self, data_type)
-
-    @property
-    def inputs(self) -> Any:
-        """``as_array("x")``: the inputs, featurized when a ``featurization_fn`` is set."""
-        return as_array(self, "x")
-
-    @property
-    def targets(self) -> Any:
-        """``as_array("y")``.
-
-        Raises:
-            InvalidArtifactError: targets are hidden (a test set).
-        """
-        return as_array(self, "y")
-
-    def filter_targets(self, target_cols: str | Sequence[str]) -> Subset:
-        """A copy seeing only ``target_cols`` (each must be one of this subset's targets).
-
-        Raises:
-            ValueError: a column that is not a target.
-        """
-        cols = [target_cols] if isinstance(target_cols, str) else list(target_cols)
-        unknown = [c for c in cols if c not in self.target_cols]
-        if unknown or not cols:
-            raise ValueError(f"filter_targets: {unknown or cols} are not among the targets {self.target_cols}")
-        return Subset(
-            self.dataset,
-            self.indices,
-            self.input_cols,
-            cols,
-            hide_targets=self.hide_targets,
-            featurization_fn=self.featurization_fn,
-        )
-
-    def as_dataframe(self) -> pd.DataFrame:
-        """Inputs (and targets unless hidden) of these rows, with a fresh 0..n-1 index."""
-        assert self.dataset.table is not None
-        cols = self.input_cols + (
-            [] if self.hide_targets else [c for c in self.target_cols if c not in self.input_cols]
-        )
-        frame: pd.DataFrame = self.dataset.table[cols].iloc[self.indices].reset_index(drop=True)
-        return frame
 
 
 def _as_index_list(value: Any, what: str) -> list[int]:

@@ -25,8 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from polaris.artifacts._base import VersionedArtifactModel
-from polaris.artifacts._zarr_subset import ZarrSubset, column_values
-from polaris.artifacts.benchmark import (
+from polaris.artifacts._benchmark_common import (
     DatasetReference,
     benchmark_from_json,
     benchmark_to_json,
@@ -35,6 +34,7 @@ from polaris.artifacts.benchmark import (
     unique_metrics,
     upload_benchmark_to_hub,
 )
+from polaris.artifacts._zarr_subset import ZarrSubset, column_values
 from polaris.artifacts.dataset import DatasetV2
 from polaris.artifacts.index_set import IndexSet
 from polaris.errors import InvalidArtifactError

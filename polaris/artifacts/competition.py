@@ -10,9 +10,10 @@ import numpy as np
 from pydantic import Field, computed_field, field_serializer, field_validator, model_validator
 
 from polaris.artifacts._base import BaseArtifactModel, clean_json, url_fields
+from polaris.artifacts._benchmark_common import DatasetReference
 from polaris.artifacts._hub_calls import hub_client
 from polaris.artifacts._zarr_subset import ZarrSubset
-from polaris.artifacts.benchmark import BenchmarkSpecification, DatasetReference
+from polaris.artifacts.benchmark import BenchmarkSpecification
 from polaris.artifacts.dataset import DatasetV2
 from polaris.errors import InvalidArtifactError
 from polaris.evaluate import normalize_predictions

@@ -7,8 +7,8 @@ datamol, fastpdb) are not provided: importing them raises an ``ImportError`` say
 
 from __future__ import annotations
 
+from polaris.artifacts._table_subset import Subset
 from polaris.artifacts._zarr_subset import ZarrSubset
-from polaris.artifacts.benchmark import Subset
 from polaris.artifacts.dataset import Adapter, ColumnAnnotation, CompetitionDataset, DatasetV1, DatasetV2, Modality
 from polaris.utils._not_provided import module_getattr
 
