@@ -2,7 +2,8 @@
 
 Find a route by its URL in :mod:`polaris.emulator.routes` (its docstring maps URLs to modules); shared state, access
 rules and presentation live in :mod:`polaris.emulator.core`; faults, size limits, spec validation and error handlers
-in :mod:`polaris.emulator.middleware`. Database and object storage stay in ``db.py``, ``objects.py``, ``s3gate.py``.
+in :mod:`polaris.emulator.middleware`. Database and object storage stay in ``db.py``, ``objects.py``, ``disk_store.py``,
+``s3gate.py``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ from polaris.emulator.core import (
     storage_prefix,
 )
 from polaris.emulator.db import Artifact
-from polaris.emulator.objects import BUCKET, DiskStore, RetainedVersion
+from polaris.emulator.disk_store import DiskStore, RetainedVersion
+from polaris.emulator.objects import BUCKET
 
 _PLAIN_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 CHECKED_KINDS = (DATASET, DATASET_V2, BENCHMARK_V2)

@@ -1,7 +1,7 @@
 """Start-up check of a data dir: after a crash every artifact is a complete version again, or stays unpublished.
 
 Metadata and objects commit in one order: the client writes an artifact's row first (``PUT /v1/dataset/...``), then
-its objects, each on disk before it is acknowledged (:mod:`polaris.emulator.objects`). While the emulator runs, such
+its objects, each on disk before it is acknowledged (:mod:`polaris.emulator.disk_store`). While the emulator runs, such
 a half-uploaded artifact answers ``409 Upload incomplete`` (:mod:`polaris.emulator.publish`). An object overwritten
 with other content keeps its previous version in the store's ``retained/`` folder until the artifact is complete
 again. At start -- after the durable objects are loaded and before anything is served -- every row whose content lives
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from polaris.emulator import publish
 from polaris.emulator.core import COMPETITION_DATASET, STORAGE_TOP, TABLE_FILE, HubState, storage_prefix
 from polaris.emulator.db import Artifact
-from polaris.emulator.objects import DamagedObjectError, DiskStore
+from polaris.emulator.disk_store import DamagedObjectError, DiskStore
 
 log = logging.getLogger(__name__)
 

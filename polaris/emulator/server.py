@@ -2,7 +2,7 @@
 
 With ``--data-dir`` the directory is locked (``fcntl`` lock on ``<data-dir>/emulator.lock``) for the emulator's
 lifetime: a second emulator on the same data dir refuses to start. Objects are durable as they are acknowledged (see
-:mod:`polaris.emulator.objects`); at start they are verified and loaded, and the rows are checked against them
+:mod:`polaris.emulator.disk_store`); at start they are verified and loaded, and the rows are checked against them
 (:mod:`polaris.emulator.repair`). Nothing needs to be saved at shutdown.
 """
 
@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polaris.emulator.objects import BUCKET, STORE_DIR, DiskStore, ObjectStore
+from polaris.emulator.disk_store import STORE_DIR, DiskStore
+from polaris.emulator.objects import BUCKET, ObjectStore
 from polaris.emulator.s3gate import StorageGateway
 
 log = logging.getLogger(__name__)

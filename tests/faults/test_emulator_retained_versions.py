@@ -1,8 +1,8 @@
 """The durable store of the local Hub keeps an overwritten object's previous version until it may go.
 
-These run :class:`polaris.emulator.objects.DiskStore` on a real folder (no emulator process): what an overwrite leaves
-in ``retained/``, what a restart finds there, that a prune leaves a version retained again since it listed it, and
-that a restore keeps the version it displaces.
+These run :class:`polaris.emulator.disk_store.DiskStore` on a real folder (no emulator process): what an overwrite
+leaves in ``retained/``, what a restart finds there, that a prune leaves a version retained again since it listed it,
+and that a restore keeps the version it displaces.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from polaris.emulator.objects import DamagedObjectError, DiskStore
+from polaris.emulator.disk_store import DamagedObjectError, DiskStore
 
 KEY = "dataset/someone/data/data.zarr/x/0.0"
 HEADERS = {"content-type": "application/octet-stream"}
@@ -90,7 +90,7 @@ def test_a_retained_link_left_by_a_kill_is_reused(store: DiskStore, tmp_path: Pa
     """A kill between the link into ``retained/`` and the rename of the new file leaves a link to the current one."""
     import os
 
-    from polaris.emulator.objects import _file_name, _retained_name
+    from polaris.emulator.disk_store import _file_name, _retained_name
 
     store.write(KEY, [b"current"], HEADERS)
     os.link(store.objects_dir / _file_name(KEY), store.retained_dir / _retained_name(KEY, _md5(b"current")))
