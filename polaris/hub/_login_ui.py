@@ -19,7 +19,7 @@ from polaris.errors import (
 if TYPE_CHECKING:
     pass
 
-logger = logging.getLogger("polaris.hub.auth")
+logger = logging.getLogger(__name__)
 
 #: Longest wait for the browser to come back to the loopback callback.
 CALLBACK_WAIT_SECONDS = 300.0

@@ -22,7 +22,7 @@ from polaris.hub.wire import connection_error, error_for_status
 if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings
 
-logger = logging.getLogger("polaris.hub.auth")
+logger = logging.getLogger(__name__)
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

@@ -5,7 +5,8 @@ the Hub token (RFC 8693 exchange of the former, or the password grant), and stor
 
 The token endpoints are driven with a plain httpx client (not the authenticated one): an OAuth2 client
 would try to sign its own token request. They live in :mod:`polaris.hub._oauth_grants`, the browser side of a login
-(URL shown, code read, loopback callback) in :mod:`polaris.hub._login_ui`; both are re-exported here.
+(URL shown, code read, loopback callback) in :mod:`polaris.hub._login_ui`; :class:`ConsoleLoginUI` and
+:class:`LoginUI` are re-exported here, their documented path.
 """
 
 from __future__ import annotations
@@ -31,18 +32,15 @@ from polaris.errors import (
     PolarisUnauthorizedError,
     TokenExchangeError,
 )
-from polaris.hub._login_ui import CALLBACK_WAIT_SECONDS as CALLBACK_WAIT_SECONDS
 from polaris.hub._login_ui import ConsoleLoginUI as ConsoleLoginUI
 from polaris.hub._login_ui import LoginUI as LoginUI
-from polaris.hub._login_ui import LoopbackCallbackServer as LoopbackCallbackServer
-from polaris.hub._oauth_grants import ACCESS_TOKEN_TYPE as ACCESS_TOKEN_TYPE
-from polaris.hub._oauth_grants import HUB_CLIENT_ID as HUB_CLIENT_ID
-from polaris.hub._oauth_grants import JWT_TOKEN_TYPE as JWT_TOKEN_TYPE
-from polaris.hub._oauth_grants import TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE_GRANT
-from polaris.hub._oauth_grants import exchange_for_hub_token as exchange_for_hub_token
-from polaris.hub._oauth_grants import exchange_for_storage_token as exchange_for_storage_token
-from polaris.hub._oauth_grants import password_grant as password_grant
-from polaris.hub._oauth_grants import revoke_token as revoke_token
+from polaris.hub._login_ui import LoopbackCallbackServer
+from polaris.hub._oauth_grants import (
+    exchange_for_hub_token,
+    exchange_for_storage_token,
+    password_grant,
+    revoke_token,
+)
 from polaris.hub.redact import redact_url
 from polaris.hub.token_cache import CachedTokens, TokenCache, with_expires_at
 from polaris.hub.wire import connection_error, fetch_user_info
@@ -51,16 +49,13 @@ if TYPE_CHECKING:
     from polaris.hub.settings import PolarisHubSettings
 
 __all__ = [
-    "CALLBACK_WAIT_SECONDS",
     "PKCE_VERIFIER_LENGTH",
     "TOKEN_EXPIRY_LEEWAY_SECONDS",
     "ConsoleLoginUI",
     "HubAuthenticator",
     "LoginResult",
     "LoginUI",
-    "LoopbackCallbackServer",
     "load_oauth2_client_class",
-    "revoke_token",
 ]
 
 logger = logging.getLogger(__name__)
