@@ -1,4 +1,4 @@
-"""The CLI listing rows: V1 and V2 artifacts keep their kind, version and access; filters match loosely."""
+"""The CLI listing rows: V1 and V2 artifacts keep their kind, format, version and access; filters match loosely."""
 
 from __future__ import annotations
 
@@ -8,16 +8,27 @@ from polaris.cli._listing import ListedArtifact, _matches
 from polaris.hub.wire import ArtifactSummary
 
 
-def _summary(artifact: str, version: int, kind: str = "dataset", **extra: Any) -> ArtifactSummary:
+def _summary(
+    artifact: str, version: int, kind: str = "dataset", artifact_version: int | None = None, **extra: Any
+) -> ArtifactSummary:
     owner, _, name = artifact.partition("/")
-    return ArtifactSummary(kind=kind, owner=owner, name=name, artifact_id=artifact, version=version, extra=extra)
+    return ArtifactSummary(
+        kind=kind,
+        owner=owner,
+        name=name,
+        artifact_id=artifact,
+        version=version,
+        artifact_version=artifact_version,
+        extra=extra,
+    )
 
 
 def test_rows_keep_kind_version_and_access() -> None:
-    v2 = ListedArtifact.of(_summary("org/zarr-set", 2, access="public"))
+    v2 = ListedArtifact.of(_summary("org/zarr-set", 2, access="public", artifact_version=3))
     v1 = ListedArtifact.of(_summary("org/table-set", 1))
-    assert (v2.kind, v2.version, v2.access) == ("dataset", 2, "public")
-    assert (v1.version, v1.access, v1.name) == (1, None, "table-set")
+    # format is the generation (V1 table / V2 Zarr); version the Hub's version number of the artifact, if any
+    assert (v2.kind, v2.format, v2.version, v2.access) == ("dataset", "V2", 3, "public")
+    assert (v1.format, v1.version, v1.access, v1.name) == ("V1", None, None, "table-set")
 
 
 def test_filter_and_owner_match_case_insensitively() -> None:
