@@ -226,6 +226,22 @@ def _array_limits(path: str, node: Any, max_bytes: int | None, artifact: str | N
                        artifact=artifact)  # fmt: skip
 
 
+def _check_array_limits(root: Any, *, max_bytes: int | None = None, artifact: str | None = None) -> None:
+    """Apply :func:`_array_limits` to every array under ``root`` (any depth): the bound a V1 archive gets.
+
+    A V1 dataset's archive has no layout of its own to check (pointer columns name arbitrary arrays), but each of
+    its chunks is decoded whole on read, so each must fit the ``max_declared_bytes`` ceiling as in a V2 archive.
+
+    Raises:
+        DeclaredSizeError: a chunk (or shard) beyond the ceiling once decoded.
+    """
+    import zarr
+
+    for key, node in sorted(root.members(max_depth=None), key=lambda kv: kv[0]):
+        if isinstance(node, zarr.Array):
+            _array_limits(key, node, max_bytes, artifact)
+
+
 def _check_v2_layout(
     root: Any, *, n_rows: int | None = None, max_bytes: int | None = None, artifact: str | None = None
 ) -> tuple[int | None, dict[str, str]]:

@@ -432,3 +432,50 @@ def test_the_ceiling_applies_to_an_eager_download_too(local_hub: Any, tmp_path: 
     assert result.fields["field"] == "x chunk of [16]"
     assert result.fields["declared"] == 16 and result.fields["limit"] == 8
     assert not list((tmp_path / "probe-cache").rglob("metadata.json"))
+
+
+# ---------------------------------------------------------------------------------------------- V1 archives
+@pytest.fixture
+def v1_grid(local_hub: Any, tmp_path: Path) -> Iterator[str]:
+    """A V1 dataset (pointer column) whose archive holds one array of 16-element float64 chunks, on the Hub."""
+    import pandas as pd
+
+    from polaris.artifacts import ColumnAnnotation, DatasetV1
+
+    name = _unique("v1-grid")
+    root = tmp_path / "v1.zarr"
+    group = zarr.open_group(str(root), mode="w", zarr_format=2)
+    group.create_array("x", shape=(4, 40), chunks=(1, 16), dtype="float64")[:] = np.arange(160.0).reshape(4, 40)
+    dataset = DatasetV1(
+        name=name,
+        owner="demo-user",
+        table=pd.DataFrame({"x": [f"x#{i}" for i in range(4)], "y": [0.0, 1.0, 2.0, 3.0]}),
+        annotations={"x": ColumnAnnotation(is_pointer=True)},
+        zarr_root_path=str(root),
+        license="CC0-1.0",
+    )
+    settings = local_hub.settings(username="demo-user", password=local_hub.users["demo-user"])
+    with PolarisHubClient(settings, cache_auth_token=False) as client:
+        client.show_progress = False
+        client.login()
+        client.upload_dataset(dataset)
+    yield name
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_a_v1_archive_gets_the_chunk_bound_too(local_hub: Any, tmp_path: Path, v1_grid: str, lazy: bool) -> None:
+    """A V1 dataset's arrays are bounded as a V2 archive's: 16-element chunks under a 64-byte ceiling are refused."""
+    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "64"}
+    result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {v1_grid!r}, lazy={lazy})\n", env=env))
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"] == "x chunk of [1, 16]"
+    assert result.fields["declared"] == 16 and result.fields["limit"] == 8
+    if not lazy:  # refused inside the fill: nothing of it is cached
+        assert not list((tmp_path / "probe-cache").rglob("metadata.json"))
+    # the same dataset under the default ceiling reads fine (the bound refuses the size, not the archive)
+    ok = run_client(
+        _CLIENT + f"d = client.get_dataset('demo-user', {v1_grid!r}, lazy={lazy})\n"
+        "assert d.get_data(2, 'x')[5] == 85\n",
+        env=_settings_env(local_hub, tmp_path),
+    )
+    assert ok.error is None, ok.output[-3000:]

@@ -180,9 +180,16 @@ class Datasets:
         # Filled just now: the table parsed during the fill is the one in the entry (not read a second time).
         return self.v1_from_entry(data, entry, kind=kind, table=filled[0] if filled else None)
 
-    @staticmethod
-    def v1_from_entry(data: Mapping[str, Any], entry: Path, *, kind: str = "dataset", table: Any = None) -> DatasetV1:
+    def v1_from_entry(
+        self, data: Mapping[str, Any], entry: Path, *, kind: str = "dataset", table: Any = None
+    ) -> DatasetV1:
+        """The V1 dataset held in the cache folder ``entry``; its Zarr archive's chunk grids checked first.
+
+        Raises:
+            DeclaredSizeError: an array of the archive declares a chunk beyond the ``max_declared_bytes`` ceiling.
+        """
         import pandas as pd
+        import zarr
 
         from polaris.artifacts import DatasetV1
         from polaris.artifacts.dataset import CompetitionDataset
@@ -197,6 +204,12 @@ class Datasets:
                 hint="Remove the damaged copy with `polaris cache rm` (or DownloadCache.remove) and load it again.",
             ) from exc
         zarr_path = entry / ZARR_DIR
+        if zarr_path.is_dir():
+            _check_v1_archive(
+                zarr.open_group(str(zarr_path), mode="r"),
+                self.ctx.settings.max_declared_bytes,
+                str(data.get("artifactId") or "") or None,
+            )
         cls = CompetitionDataset if kind == "competitionDataset" else DatasetV1
         dataset: DatasetV1 = cls.from_wire(
             data, table=table, zarr_root_path=str(zarr_path) if zarr_path.is_dir() else None
@@ -303,10 +316,22 @@ class Datasets:
             dataset = DatasetV1.from_wire(data, table=table, zarr_root_path=store_url or None)
             if store is not None:
                 v1_remote = RemoteArchive(store)
-                dataset.zarr_root = v1_remote.group()
+                try:
+                    group = v1_remote.group()
+                    _check_v1_archive(group, self.ctx.settings.max_declared_bytes, artifact_id)
+                except BaseException:
+                    v1_remote.close()
+                    raise
+                dataset.zarr_root = group
                 dataset._remote = v1_remote
         logger.info("opened %s lazily (%d objects in its manifest)", artifact_id, len(manifest))
         return self._linked(dataset, owner, name)
+
+
+def _check_v1_archive(group: Any, max_bytes: int | None, artifact: str | None) -> None:
+    from polaris.artifacts._dataset_v2 import _check_array_limits
+
+    _check_array_limits(group, max_bytes=max_bytes, artifact=artifact)
 
 
 def _remote_v2(data: Mapping[str, Any], remote: Any, max_bytes: int | None = None) -> DatasetV2:
