@@ -479,3 +479,25 @@ def test_a_v1_archive_gets_the_chunk_bound_too(local_hub: Any, tmp_path: Path, v
         env=_settings_env(local_hub, tmp_path),
     )
     assert ok.error is None, ok.output[-3000:]
+
+
+@pytest.mark.parametrize("key", [".zmetadata", "x/.zarray"])
+def test_the_lazy_store_reads_a_metadata_document_only_up_to_the_json_cap(key: str) -> None:
+    """The lazy store's own metadata reads (no manifest: nothing else bounds them) stop at the 64 MiB JSON cap."""
+    code = f"""
+    import os
+    from polaris.hub.storage.lazy import HubZarrStore
+    from polaris.hub.storage.session import StorageSession
+    from polaris.hub.storage.tokens import StorageToken
+    token = StorageToken(access_token="t", key="k", secret="s", endpoint=os.environ["PROBE_ENDPOINT"], paths={{}})
+    session = StorageSession(lambda: token, max_workers=1, progress=False)
+    store = HubZarrStore(lambda: token, "s3://bucket/archive.zarr", manifest=None, session=session)
+    store.fetch({key!r})
+    """
+    with HostileHub("http://127.0.0.1:9/") as hostile:  # nothing is forwarded: every path is its own
+        hostile.serve(f"/bucket/archive.zarr/{key}", Served(endless(b"{" * 65536), "application/octet-stream"))
+        result = _shown(run_client(code, env={"PROBE_ENDPOINT": hostile.url}))
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"] == f"the body of the object 'archive.zarr/{key}'"
+    assert result.fields["limit"] == 64 * 1024 * 1024
+    assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"

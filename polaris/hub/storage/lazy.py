@@ -69,6 +69,8 @@ TokenSource = Callable[[], StorageToken]
 Data = bytes | memoryview
 """An object's bytes: ``bytes`` (read from the local cache) or a read-only ``memoryview`` (fetched from storage)."""
 
+_METADATA_DOCUMENTS = frozenset({".zmetadata", ".zarray", ".zgroup", ".zattrs", "zarr.json"})
+"""Names of the Zarr metadata documents (JSON, parsed whole in memory) of formats 2 and 3."""
 VARIABLE_TIMEOUT = 30.0
 """Seconds a worker waits for the published storage token."""
 REFRESH_FRACTION = 0.5
@@ -491,14 +493,27 @@ class HubZarrStore(Store):
         return data
 
     def _get_remote(self, key: str) -> tuple[Data, str] | None:
-        """The object's bytes (one buffer, straight from the socket) and their md5 hex; ``None`` when missing."""
+        """The object's bytes (one buffer, straight from the socket) and their md5 hex; ``None`` when missing.
+
+        A Zarr metadata document (``.zmetadata``, ``.zarray``, ``.zgroup``, ``.zattrs``, ``zarr.json``) is JSON
+        that zarr parses in memory: it is read at most :data:`~polaris.hub.direct.METADATA_MAX_BYTES` (the cap the
+        direct reader uses for ``.zmetadata``), any other object at most the default ``max_declared_bytes``.
+
+        Raises:
+            DeclaredSizeError: the object is (or announces itself) longer than its bound.
+        """
         transport = self._get_session().transport
         loc = parse_url(f"{self.store_url}/{key}")
+        max_bytes: int | None = None
+        if key.rsplit("/", 1)[-1] in _METADATA_DOCUMENTS:
+            from polaris.hub.direct import METADATA_MAX_BYTES
+
+            max_bytes = METADATA_MAX_BYTES
 
         def attempt() -> tuple[int, tuple[Data, str]]:
             # the session's signed GET, as every download: never follows a redirect with the storage credentials
             generation, reader = transport.reader()
-            return generation, reader.read_hashed(loc)
+            return generation, reader.read_hashed(loc, max_bytes=max_bytes)
 
         try:
             data, md5 = transport.call(f"GET {loc.bucket}/{loc.key}", attempt)
