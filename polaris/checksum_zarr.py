@@ -134,6 +134,31 @@ def manifest_from_wire(entries: object, *, source: str = "zarrContent") -> dict[
     return _checked_manifest(((e.get("path"), e.get("md5sum", e.get("md5Sum"))) for e in entries), source)
 
 
+def manifest_sizes_from_wire(entries: object, *, source: str = "zarrContent") -> dict[str, int]:
+    """``{key: size}`` of the V1 ``zarrContent`` entries that declare a ``size`` (the others are left out).
+
+    Call after :func:`manifest_from_wire` accepted ``entries`` (keys are normalised the same way).
+
+    Raises:
+        InvalidArtifactError: a declared size that is not a non-negative integer.
+    """
+    out: dict[str, int] = {}
+    if not entries or not isinstance(entries, list):
+        return out
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("size") is None:
+            continue
+        key = manifest_key(entry.get("path"), source=source)
+        size = entry["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidArtifactError(
+                f"{source}: the size of {key[:200]!r} is {str(size)[:40]!r}, not a byte count",
+                hint="The artifact's manifest is damaged or hostile; nothing was read from it.",
+            )
+        out[key] = size
+    return out
+
+
 @dataclass(frozen=True)
 class ZarrFileEntry:
     """One file of a Zarr archive: path relative to the root (``/`` separated), md5 hex, size in bytes."""

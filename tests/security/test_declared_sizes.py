@@ -415,29 +415,32 @@ def test_a_hostile_manifest_is_refused_before_anything_is_read(
 
 
 def test_the_ceiling_applies_to_an_eager_download_too(local_hub: Any, tmp_path: Path) -> None:
-    """An honest archive whose 16-element chunks exceed a ceiling lowered to 64 bytes: refused, nothing cached."""
+    """An honest archive whose 8 KiB chunks (decoded) exceed a ceiling lowered to 4 KiB: refused, nothing cached.
+
+    Every stored object is smaller than 4 KiB (compressed), so the listing's size bound lets the download through.
+    """
     name = _unique("ceiling")
     root = tmp_path / "honest.zarr"
     group = zarr.open_group(str(root), mode="w", zarr_format=2)
-    group.create_array("x", shape=(40,), chunks=(16,), dtype="float64")[:] = np.arange(40.0)
+    group.create_array("x", shape=(4096,), chunks=(1024,), dtype="float64")[:] = np.arange(4096.0)
     zarr.consolidate_metadata(str(root), zarr_format=2)
     settings = local_hub.settings(username="demo-user", password=local_hub.users["demo-user"])
     with PolarisHubClient(settings, cache_auth_token=False) as client:
         client.show_progress = False
         client.login()
         client.upload_dataset(DatasetV2(name=name, owner="demo-user", zarr_root_path=str(root), license="CC0-1.0"))
-    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "64"}
+    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "4096"}
     result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {name!r})\n", env=env))
     assert result.error == "DeclaredSizeError", result.output[-3000:]
-    assert result.fields["field"] == "x chunk of [16]"
-    assert result.fields["declared"] == 16 and result.fields["limit"] == 8
+    assert result.fields["field"] == "x chunk of [1024]"
+    assert result.fields["declared"] == 1024 and result.fields["limit"] == 512
     assert not list((tmp_path / "probe-cache").rglob("metadata.json"))
 
 
 # ---------------------------------------------------------------------------------------------- V1 archives
 @pytest.fixture
 def v1_grid(local_hub: Any, tmp_path: Path) -> Iterator[str]:
-    """A V1 dataset (pointer column) whose archive holds one array of 16-element float64 chunks, on the Hub."""
+    """A public V1 dataset (pointer column) whose archive holds one array of 1024-element float64 chunks."""
     import pandas as pd
 
     from polaris.artifacts import ColumnAnnotation, DatasetV1
@@ -445,7 +448,7 @@ def v1_grid(local_hub: Any, tmp_path: Path) -> Iterator[str]:
     name = _unique("v1-grid")
     root = tmp_path / "v1.zarr"
     group = zarr.open_group(str(root), mode="w", zarr_format=2)
-    group.create_array("x", shape=(4, 40), chunks=(1, 16), dtype="float64")[:] = np.arange(160.0).reshape(4, 40)
+    group.create_array("x", shape=(4, 2048), chunks=(1, 1024), dtype="float64")[:] = np.arange(8192.0).reshape(4, 2048)
     dataset = DatasetV1(
         name=name,
         owner="demo-user",
@@ -458,24 +461,27 @@ def v1_grid(local_hub: Any, tmp_path: Path) -> Iterator[str]:
     with PolarisHubClient(settings, cache_auth_token=False) as client:
         client.show_progress = False
         client.login()
-        client.upload_dataset(dataset)
+        client.upload_dataset(dataset, access="public")
     yield name
 
 
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 def test_a_v1_archive_gets_the_chunk_bound_too(local_hub: Any, tmp_path: Path, v1_grid: str, lazy: bool) -> None:
-    """A V1 dataset's arrays are bounded as a V2 archive's: 16-element chunks under a 64-byte ceiling are refused."""
-    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "64"}
+    """A V1 dataset's arrays are bounded as a V2 archive's: 8 KiB chunks (decoded) under a 4 KiB ceiling are refused.
+
+    Every stored object is smaller than 4 KiB (compressed), so the eager download's listing bound lets them through.
+    """
+    env = {**_settings_env(local_hub, tmp_path), "POLARIS_MAX_DECLARED_BYTES": "4096"}
     result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {v1_grid!r}, lazy={lazy})\n", env=env))
     assert result.error == "DeclaredSizeError", result.output[-3000:]
-    assert result.fields["field"] == "x chunk of [1, 16]"
-    assert result.fields["declared"] == 16 and result.fields["limit"] == 8
+    assert result.fields["field"] == "x chunk of [1, 1024]"
+    assert result.fields["declared"] == 1024 and result.fields["limit"] == 512
     if not lazy:  # refused inside the fill: nothing of it is cached
         assert not list((tmp_path / "probe-cache").rglob("metadata.json"))
     # the same dataset under the default ceiling reads fine (the bound refuses the size, not the archive)
     ok = run_client(
         _CLIENT + f"d = client.get_dataset('demo-user', {v1_grid!r}, lazy={lazy})\n"
-        "assert d.get_data(2, 'x')[5] == 85\n",
+        "assert d.get_data(2, 'x')[5] == 4101\n",
         env=_settings_env(local_hub, tmp_path),
     )
     assert ok.error is None, ok.output[-3000:]
@@ -501,3 +507,48 @@ def test_the_lazy_store_reads_a_metadata_document_only_up_to_the_json_cap(key: s
     assert result.fields["field"] == f"the body of the object 'archive.zarr/{key}'"
     assert result.fields["limit"] == 64 * 1024 * 1024
     assert result.peak_rss < PEAK_RSS_MAX, f"peak RSS {result.peak_rss_mb:.0f} MiB"
+
+
+@pytest.mark.parametrize("lie", ["manifest-size", "ceiling"])
+def test_a_v1_listing_is_bounded_by_the_declared_sizes_before_any_fetch(
+    local_hub: Any, tmp_path: Path, v1_grid: str, lie: str
+) -> None:
+    """A listed object larger than its ``zarrContent`` size, or than the ceiling, is refused before it is fetched."""
+    shrunk: list[tuple[str, int]] = []
+
+    def smaller(answer: Any) -> Any:
+        entry = next(e for e in answer["zarrContent"] if e["path"].startswith("x/") and "/." not in e["path"])
+        shrunk.append((entry["path"], entry["size"]))
+        entry["size"] = 1
+        return answer
+
+    with HostileHub(local_hub.url) as hostile:
+        env = _settings_env(local_hub, tmp_path, hub_url=hostile.url)  # logged in: the storage listing path
+        if lie == "manifest-size":
+            hostile.rewrite(rf"/v1/dataset/demo-user/{v1_grid}$", smaller)
+        else:
+            env["POLARIS_MAX_DECLARED_BYTES"] = "64"
+        result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {v1_grid!r})\n", env=env))
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"].startswith("the listed size of the object ")
+    if lie == "manifest-size":
+        assert shrunk, "the rewrite did not apply"
+        assert result.fields["field"] == f"the listed size of the object {shrunk[0][0]!r}"
+        assert result.fields["declared"] == shrunk[0][1] and result.fields["limit"] == 1
+        assert "the 1 bytes the manifest declares for it" in result.message
+    else:
+        assert result.fields["limit"] == 64 and result.fields["declared"] > 64
+    cache = tmp_path / "probe-cache"
+    assert not list(cache.rglob("data.zarr*")), "objects of a refused listing were fetched"
+    assert not list(cache.rglob("metadata.json"))
+
+
+@pytest.mark.parametrize("size", [-1, "12", 1.5, True])
+def test_a_zarr_content_size_that_is_not_a_byte_count_is_refused(size: Any) -> None:
+    from polaris.checksum_zarr import manifest_sizes_from_wire
+    from polaris.errors import InvalidArtifactError
+
+    entries = [{"path": "x/0", "md5sum": "0" * 32, "size": 3}, {"path": "x/1", "md5sum": "1" * 32, "size": size}]
+    with pytest.raises(InvalidArtifactError, match=r"the size of 'x/1' is .* not a byte count"):
+        manifest_sizes_from_wire(entries)
+    assert manifest_sizes_from_wire([entries[0], {"path": "x/1", "md5sum": "1" * 32}]) == {"x/0": 3}

@@ -132,6 +132,7 @@ class Datasets:
         annotations = data.get("annotations") or {}
         has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
         manifest = checksum_zarr.manifest_from_wire(data.get("zarrContent"))
+        declared_sizes = checksum_zarr.manifest_sizes_from_wire(data.get("zarrContent"))
         # The dataset URN is used for competition datasets too, as the Hub expects.
         urn = artifact_urn("dataset", owner, name)
 
@@ -151,7 +152,13 @@ class Datasets:
                             f"the Hub gave no Zarr location for {artifact_id}, which has pointer columns"
                         )
                     session.download_zarr(
-                        extension, tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                        extension,
+                        tmp / ZARR_DIR,
+                        manifest=manifest,
+                        artifact=artifact_id,
+                        digests=streamed,
+                        sizes=declared_sizes,
+                        max_bytes=self.ctx.settings.max_declared_bytes,
                     )
             dataset = self.v1_from_entry(data, tmp, kind=kind)
             filled[:] = [dataset.table]
@@ -233,7 +240,12 @@ class Datasets:
                 )
                 manifest = None if verify == "ignore" else checksum_zarr.read_zarr_manifest(tmp / MANIFEST_FILE)
                 session.download_zarr(
-                    paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id, digests=streamed
+                    paths["root"],
+                    tmp / ZARR_DIR,
+                    manifest=manifest,
+                    artifact=artifact_id,
+                    digests=streamed,
+                    max_bytes=self.ctx.settings.max_declared_bytes,
                 )
             self.v2_from_entry(data, tmp)  # validates the archive's layout before it is cached
             self.ctx.write_metadata(tmp, Generation.V2, data)

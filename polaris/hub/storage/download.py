@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,8 +270,14 @@ def download_zarr(
     manifest: dict[str, str] | None = None,
     artifact: str = "",
     digests: dict[str, tuple[str, int]] | None = None,
+    sizes: Mapping[str, int] | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download every object under ``store_url`` into the folder ``dest``.
+
+    Before anything is fetched, each listed object's size is checked: at most what ``sizes`` (relative path ->
+    bytes, e.g. a V1 ``zarrContent``'s sizes) declares for it, and at most ``max_bytes`` (the
+    ``max_declared_bytes`` ceiling; default :data:`polaris.limits.DEFAULT_MAX_DECLARED_BYTES`).
 
     ``digests`` receives relative path -> (md5 hex, size) of every object verified against ``manifest`` on the way
     in, so the archive's checksum can be computed without reading the files again.
@@ -280,16 +287,27 @@ def download_zarr(
     ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
 
     Raises:
+        DeclaredSizeError: a listed object is larger than ``sizes`` declares or than ``max_bytes`` (nothing is
+            fetched).
         PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
             names the artifact and chunk; nothing is left at ``dest``.
         StorageError: nothing under ``store_url``, or the storage could not be reached (what arrived is kept
             in ``dest.incomplete`` and the next call continues from there).
     """
+    from polaris.limits import check_at_most, check_declared
+
     dest = Path(dest)
     store = parse_url(store_url)
     objects = list_objects(transport, store_url)
     if not objects:
         raise StorageError(f"no objects under {store_url}")
+    for name, size in objects:  # the listing's sizes are claims too: bounded before any byte is fetched
+        field = f"the listed size of the object {name!r}"
+        declared = sizes.get(name) if sizes is not None else None
+        if declared is not None:
+            check_at_most(field, size, declared, by=f"the {declared} bytes the manifest declares for it",
+                          artifact=artifact or None)  # fmt: skip
+        check_declared(field, size, max_bytes=max_bytes, artifact=artifact or None)
     listed = {name for name, _ in objects}
     if manifest is not None:
         missing = sorted(set(manifest) - listed)

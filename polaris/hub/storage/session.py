@@ -253,17 +253,28 @@ class StorageSession:
         manifest: dict[str, str] | None = None,
         artifact: str = "",
         digests: dict[str, tuple[str, int]] | None = None,
+        sizes: Mapping[str, int] | None = None,
+        max_bytes: int | None = None,
     ) -> Path:
         """Download every object under ``store_url`` into the folder ``dest``.
 
         Written into ``dest.incomplete`` and renamed to ``dest`` when everything arrived (an existing ``dest`` is
-        replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming.
+        replaced). With ``manifest`` (relative path -> md5 hex) each object is verified while streaming. Each
+        listed object's size must not exceed what ``sizes`` declares for it nor ``max_bytes`` (the ceiling).
 
         Raises:
+            DeclaredSizeError: a listed object is larger than declared or than the ceiling (nothing is fetched).
             PolarisChecksumError: an object differs from the manifest or a manifest entry is missing remotely;
                 names the artifact and chunk; nothing is left at ``dest``.
             StorageError: nothing under ``store_url``, or the storage could not be reached.
         """
         return download.download_zarr(
-            self.transport, store_url, dest, manifest=manifest, artifact=artifact, digests=digests
+            self.transport,
+            store_url,
+            dest,
+            manifest=manifest,
+            artifact=artifact,
+            digests=digests,
+            sizes=sizes,
+            max_bytes=max_bytes,
         )
