@@ -190,27 +190,13 @@ def make_client(ctx: typer.Context, *, progress: bool = True, check_login: bool 
 def check_cached_login(client: PolarisHubClient) -> None:
     """Refuse a cached login of this Hub that would silently turn into anonymous requests.
 
-    Raises:
-        PolarisUnauthorizedError: a token file exists but holds no usable login, or the login expired and cannot
-            be renewed.
-    """
-    from polaris.errors import PolarisUnauthorizedError
-    from polaris.hub.token_cache import TokenCache
+    The rule is the client's own (:meth:`PolarisHubClient.ensure_active_token`): an unreadable token file, or a login
+    that expired and cannot be renewed, raises before any request is sent.
 
-    hub = client.settings.hub_url
-    relogin = f"Run `polaris --hub-url {hub} login --overwrite` (or `polaris logout` to go on anonymously)."
-    if not client.is_logged_in:
-        if TokenCache(hub).path.exists():
-            raise PolarisUnauthorizedError(
-                f"The cached login for {hub} cannot be read (the token file is corrupt or of another format); "
-                "no request was sent",
-                hint=relogin,
-            )
-        return
-    if not client.ensure_active_token():
-        raise PolarisUnauthorizedError(
-            f"The cached login for {hub} has expired and cannot be renewed; no request was sent", hint=relogin
-        )
+    Raises:
+        CachedLoginError: the cached login is unreadable, or expired and cannot be renewed.
+    """
+    client.ensure_active_token()
 
 
 def current_owner(client: PolarisHubClient) -> str:

@@ -53,7 +53,9 @@ assert EARLY_TTL / 3 < TOKEN_EXPIRY_LEEWAY
 N_CHUNKS = 800  # Zarr chunks of the slow upload
 STORAGE_LATENCY_MS = 40
 """The token-life hubs delay every storage request: 800 objects over 8 connections take >= 100 x 40 ms = 4 s, longer
-than either token's life, however fast the machine."""
+than either token's life, however fast the machine (the client's concurrency is capped at 8 for that:
+``storage_max_concurrency``; uncapped, the adaptive limit would finish within one token's life)."""
+TOKEN_LIFE_CONCURRENCY = 8
 
 
 _SLOW_STORAGE = ["--storage-latency-ms", str(STORAGE_LATENCY_MS)]
@@ -469,7 +471,9 @@ def test_client_transfer_outlives_its_storage_tokens(
     caplog.set_level(logging.INFO, logger="polaris.hub.storage")
     name = f"slow-{uuid.uuid4().hex[:8]}"
     dataset = _many_chunk_dataset(tmp_path, name)
-    settings = hub.settings(username="demo-user", password=hub.users["demo-user"])
+    settings = hub.settings(
+        username="demo-user", password=hub.users["demo-user"], storage_max_concurrency=TOKEN_LIFE_CONCURRENCY
+    )
     with PolarisHubClient(settings, cache_auth_token=False) as client:
         client.show_progress = False
         client.login()

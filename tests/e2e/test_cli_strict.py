@@ -231,9 +231,9 @@ def test_a_corrupt_cached_login_is_reported_not_anonymous(local_hub: Any) -> Non
     path = TokenCache(local_hub.url).path
     path.write_text("{corrupt")
     try:
-        text = _refused(["datasets", "list", "--owner", "demo-user"], local_hub.env(), "cannot be read")
+        text = _refused(["datasets", "list", "--owner", "demo-user"], local_hub.env(), "cannot be used")
         assert local_hub.url in text and "login --overwrite" in text
-        _refused(["whoami"], local_hub.env(), "cannot be read")
+        _refused(["whoami"], local_hub.env(), "cannot be used")
     finally:
         path.unlink()
 
@@ -248,7 +248,7 @@ def test_a_rejected_cached_login_is_reported_by_whoami_and_listings(local_hub: A
     data["hub_token"]["access_token"] = "garbage"
     path.write_text(json.dumps(data))
     try:
-        text = _refused(["whoami"], local_hub.env(), "does not accept the cached login of demo-user")
+        text = _refused(["whoami"], local_hub.env(), "refused your login and it could not be renewed")
         assert local_hub.url in text
         _refused(["datasets", "list", "--owner", "me", "--json"], local_hub.env(), "HTTP 401")
         offline = runner.invoke(app, ["--offline", "whoami"], env=local_hub.env())
@@ -272,6 +272,8 @@ def test_an_expired_login_that_cannot_be_renewed_is_reported(local_hub_factory: 
     _refused(
         ["datasets", "list", "--owner", "demo-user"],
         hub.env(),
-        f"The cached login for {hub.url} has expired and cannot be renewed; no request was sent",
+        f"Your login to the Polaris Hub at {hub.url} expired at",
+        "cannot be renewed",
+        "nothing was sent anonymously",
         "login --overwrite",
     )
