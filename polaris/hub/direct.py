@@ -330,8 +330,14 @@ class DirectReader:
         return dest
 
     # ------------------------------------------------------------------ Zarr
-    def _get_optional(self, url: str, target: Path, expected: str | None, artifact: str, key: str) -> bool:
-        """Plain GET of one Zarr key into ``target``; ``False`` when it answers 404 (a missing chunk)."""
+    def _get_optional(
+        self, url: str, target: Path, expected: str | None, artifact: str, key: str, *, declared: int | None = None
+    ) -> bool:
+        """Plain GET of one Zarr key into ``target``; ``False`` when it answers 404 (a missing chunk).
+
+        The body may take at most ``declared`` bytes (the size the artifact declares for the key) and the ceiling:
+        an announced length beyond it is refused before a byte is read, a longer body as soon as it gets there.
+        """
         response = self._send("GET", url)
         try:
             if response.status_code == 404 and expected is None:
@@ -340,15 +346,21 @@ class DirectReader:
                 raise self._fail(response, f"Zarr key {key!r}", artifact)
             from polaris.limits import check_declared
 
+            limit = self.max_bytes if declared is None else min(int(declared), self.max_bytes)
+            why = "the size the artifact declares for it" if limit < self.max_bytes else None
+            announced = response.headers.get("content-length")
+            if announced is not None and announced.isdigit():
+                check_declared(f"the length of Zarr key {key!r}", int(announced), max_bytes=limit,
+                               artifact=artifact or None, reason=why)  # fmt: skip
             md5 = hashlib.md5()
             n = 0
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as fh:
                 for chunk in response.iter_bytes(_STREAM_CHUNK):
                     n += len(chunk)
-                    if n > self.max_bytes:
-                        check_declared(f"the body of Zarr key {key!r}", n, max_bytes=self.max_bytes,
-                                       artifact=artifact or None)  # fmt: skip
+                    if n > limit:
+                        check_declared(f"the body of Zarr key {key!r}", n, max_bytes=limit,
+                                       artifact=artifact or None, reason=why)  # fmt: skip
                     md5.update(chunk)
                     fh.write(chunk)
         finally:
@@ -383,11 +395,13 @@ class DirectReader:
         manifest: Mapping[str, str] | None = None,
         keys: Iterable[str] | None = None,
         artifact: str = "",
+        sizes: Mapping[str, int] | None = None,
     ) -> Path:
         """Copy the archive at ``root_url`` into ``dest`` (through ``dest.incomplete``).
 
         With ``manifest`` (key -> md5 hex) exactly those keys are read and each is verified; otherwise ``keys``,
-        else the keys named by the consolidated metadata (chunks answering 404 are missing chunks).
+        else the keys named by the consolidated metadata (chunks answering 404 are missing chunks). ``sizes``
+        (key -> bytes, what the artifact declares) bounds each object's body, as the ceiling bounds every one.
 
         Raises:
             PolarisChecksumError: a key differs from the manifest (nothing is left at ``dest``).
@@ -409,7 +423,8 @@ class DirectReader:
         def one(key: str) -> bool:
             target = tmp.joinpath(*_safe_key(key).parts)
             expected = manifest.get(key) if manifest is not None else None
-            return self._get_optional(_join(root_url, key), target, expected, artifact, key)
+            declared = sizes.get(key) if sizes is not None else None
+            return self._get_optional(_join(root_url, key), target, expected, artifact, key, declared=declared)
 
         try:
             with ThreadPoolExecutor(self.max_workers, thread_name_prefix="polaris-direct") as pool:
@@ -447,9 +462,16 @@ class DirectSession:
         return self.reader.download_file(url, dest, expected_md5=expected_md5, artifact=artifact)
 
     def download_zarr(
-        self, store_url: str, dest: Path, *, manifest: dict[str, str] | None = None, artifact: str = "", **_: Any
+        self,
+        store_url: str,
+        dest: Path,
+        *,
+        manifest: dict[str, str] | None = None,
+        artifact: str = "",
+        sizes: Mapping[str, int] | None = None,
+        **_: Any,
     ) -> Path:
-        return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact)
+        return self.reader.download_zarr(store_url, dest, manifest=manifest, artifact=artifact, sizes=sizes)
 
     def read_bytes(self, url: str, *, max_bytes: int | None = None) -> bytes:
         return self.reader.read_bytes(url, max_bytes=max_bytes)

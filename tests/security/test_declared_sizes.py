@@ -543,6 +543,30 @@ def test_a_v1_listing_is_bounded_by_the_declared_sizes_before_any_fetch(
     assert not list(cache.rglob("metadata.json"))
 
 
+def test_an_anonymous_v1_download_is_bounded_by_the_declared_sizes(
+    local_hub: Any, tmp_path: Path, v1_grid: str
+) -> None:
+    """Without a login the archive comes over its direct URLs: each object is still bounded by its ``zarrContent``
+    size (the announced length is refused before the body is read), and nothing enters the cache."""
+    shrunk: list[tuple[str, int]] = []
+
+    def smaller(answer: Any) -> Any:
+        entry = next(e for e in answer["zarrContent"] if e["path"].startswith("x/") and "/." not in e["path"])
+        shrunk.append((entry["path"], entry["size"]))
+        entry["size"] = 1
+        return answer
+
+    with HostileHub(local_hub.url) as hostile:
+        env = _settings_env(local_hub, tmp_path, hub_url=hostile.url, login=False)  # anonymous: direct URLs
+        hostile.rewrite(rf"/v1/dataset/demo-user/{v1_grid}$", smaller)
+        result = _shown(run_client(_CLIENT + f"client.get_dataset('demo-user', {v1_grid!r})\n", env=env))
+    assert shrunk, "the rewrite did not apply"
+    assert result.error == "DeclaredSizeError", result.output[-3000:]
+    assert result.fields["field"] == f"the length of Zarr key {shrunk[0][0]!r}"
+    assert result.fields["declared"] == shrunk[0][1] and result.fields["limit"] == 1
+    assert not list((tmp_path / "probe-cache").rglob("metadata.json")), "a refused download entered the cache"
+
+
 @pytest.mark.parametrize("size", [-1, "12", 1.5, True])
 def test_a_zarr_content_size_that_is_not_a_byte_count_is_refused(size: Any) -> None:
     from polaris.checksum_zarr import manifest_sizes_from_wire

@@ -103,7 +103,9 @@ class Competitions:
 
         data = fetched.data
         entry = fetched.entry if fetched.entry is not None else self._archive_into_cache(owner, name, data)
-        dataset = DatasetV2.from_wire(data, zarr_root_path=str(entry / ZARR_DIR))
+        dataset = DatasetV2.from_wire(
+            data, zarr_root_path=str(entry / ZARR_DIR), max_declared_bytes=self.ctx.settings.max_declared_bytes
+        )
         competition: ZarrCompetitionSpecification = ZarrCompetitionSpecification.from_wire(
             {k: v for k, v in data.items() if k != "dataset"}, dataset=dataset
         )
@@ -130,8 +132,16 @@ class Competitions:
                         paths["manifest"], tmp / MANIFEST_FILE, expected_md5=manifest_md5, artifact=artifact_id
                     )
                     manifest = checksum_zarr.read_zarr_manifest(tmp / MANIFEST_FILE)
-                session.download_zarr(paths["root"], tmp / ZARR_DIR, manifest=manifest, artifact=artifact_id)
-            DatasetV2.from_wire(data, zarr_root_path=str(tmp / ZARR_DIR))  # checks the layout before caching
+                session.download_zarr(
+                    paths["root"],
+                    tmp / ZARR_DIR,
+                    manifest=manifest,
+                    artifact=artifact_id,
+                    max_bytes=self.ctx.settings.max_declared_bytes,
+                )
+            DatasetV2.from_wire(  # checks the layout (and the declared sizes) before caching
+                data, zarr_root_path=str(tmp / ZARR_DIR), max_declared_bytes=self.ctx.settings.max_declared_bytes
+            )
             self.ctx.write_metadata(tmp, Generation.V1, data)
 
         if isinstance(manifest_md5, str):
