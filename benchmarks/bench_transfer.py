@@ -460,6 +460,17 @@ def main() -> None:
 
         rss_child(*args.rss_child)
         return
+    # One download cache for the whole run, made for it and removed after: a user's own cache (whose chunk cache may
+    # hold chunks with the same content as the benchmark's archives) must neither be written nor serve hits here.
+    run_cache = tempfile.mkdtemp(prefix="polaris-bench-cache-")
+    os.environ["POLARIS_CACHE_DIR"] = run_cache
+    try:
+        run_modes(args)
+    finally:
+        shutil.rmtree(run_cache, ignore_errors=True)
+
+
+def run_modes(args: argparse.Namespace) -> None:
     failed = False
     if args.mode in ("default", "reference", "all"):
         from _reference import reference_main

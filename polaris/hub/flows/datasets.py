@@ -271,7 +271,8 @@ class Datasets:
     def open_remote(self, owner: str, name: str, *, cache_chunks: bool = True) -> DatasetV1 | DatasetV2:
         """The dataset with its Zarr archive opened lazily in storage (chunks are fetched and verified on read).
 
-        A V1 dataset's table is downloaded (verified against the Hub's md5); a V2 dataset's manifest too.
+        A V1 dataset's table is downloaded (verified against the Hub's md5) while its archive's metadata is read,
+        so the two round trips overlap; a V2 dataset's manifest is downloaded and verified first.
         """
         generation, data = self.ctx.wire.datasets.get_dataset(owner, name)
         v2 = generation is Generation.V2
@@ -279,10 +280,13 @@ class Datasets:
         urn = artifact_urn("dataset", owner, name)
         source = self.ctx.token_source(urn, "read")
         ca_bundle = self.ctx.settings.ca_bundle
+        max_bytes = self.ctx.settings.max_declared_bytes
         session = StorageSession(
             source, max_workers=self.ctx.settings.storage_max_concurrency, progress=False, ca_bundle=ca_bundle
         )
-        adopted = False
+        from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
+
+        remote: RemoteArchive | None = None
         try:
             paths = session.token.paths
             if v2:
@@ -291,15 +295,10 @@ class Datasets:
                 store_url = paths["root"]
             else:
                 manifest = checksum_zarr.manifest_from_wire(data.get("zarrContent")) or {}
-                table_md5 = (data.get("tableContent") or {}).get("md5Sum")
-                table_bytes = _read_verified(session, paths["root"], table_md5, artifact_id)
                 annotations = data.get("annotations") or {}
                 has_zarr = any(bool(a.get("isPointer")) for a in annotations.values() if isinstance(a, Mapping))
                 store_url = (paths.get("extension") or "") if has_zarr else ""
-            from polaris.hub.storage.lazy import HubZarrStore, RemoteArchive
-
             cache_dir = self.ctx.cache.root / "chunks" if cache_chunks else None
-            store = None
             if store_url:  # the store reads through this session (and its token) from now on
                 store = HubZarrStore(
                     source,
@@ -310,34 +309,55 @@ class Datasets:
                     ca_bundle=ca_bundle,
                     session=session,
                 )
-                adopted = True
-        finally:
-            if not adopted:
+                remote = RemoteArchive(store)  # closing it closes the session
+            if v2:
+                assert remote is not None
+                dataset: DatasetV1 | DatasetV2 = _remote_v2(data, remote, max_bytes)
+            else:
+                dataset = self._open_v1(session, data, remote, artifact_id, max_bytes, store_url)
+        except BaseException:
+            if remote is not None:
+                remote.close()
+            else:
                 session.close()
-
-        dataset: DatasetV1 | DatasetV2
-        if v2:
-            assert store is not None
-            dataset = _remote_v2(data, RemoteArchive(store), self.ctx.settings.max_declared_bytes)
-        else:
-            import pandas as pd
-
-            from polaris.artifacts import DatasetV1
-
-            table = pd.read_parquet(io.BytesIO(table_bytes))
-            dataset = DatasetV1.from_wire(data, table=table, zarr_root_path=store_url or None)
-            if store is not None:
-                v1_remote = RemoteArchive(store)
-                try:
-                    group = v1_remote.group()
-                    _check_v1_archive(group, self.ctx.settings.max_declared_bytes, artifact_id)
-                except BaseException:
-                    v1_remote.close()
-                    raise
-                dataset.zarr_root = group
-                dataset._remote = v1_remote
+            raise
         logger.info("opened %s lazily (%d objects in its manifest)", artifact_id, len(manifest))
         return self._linked(dataset, owner, name)
+
+    @staticmethod
+    def _open_v1(
+        session: StorageSession,
+        data: Mapping[str, Any],
+        remote: Any,
+        artifact_id: str,
+        max_bytes: int | None,
+        store_url: str,
+    ) -> DatasetV1:
+        """A V1 dataset: its table fetched in a helper thread while this one opens (and checks) the archive."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import pandas as pd
+
+        from polaris.artifacts import DatasetV1
+
+        table_md5 = (data.get("tableContent") or {}).get("md5Sum")
+        group = None
+        with ThreadPoolExecutor(1, thread_name_prefix="polaris-table") as pool:
+            table = pool.submit(_read_verified, session, session.token.paths["root"], table_md5, artifact_id)
+            try:
+                if remote is not None:
+                    group = remote.group()
+                    _check_v1_archive(group, max_bytes, artifact_id)
+            except BaseException:
+                table.cancel()  # leaving the pool waits for a read already running: it uses the session
+                raise
+            table_bytes = table.result()
+        table_frame = pd.read_parquet(io.BytesIO(table_bytes))
+        dataset: DatasetV1 = DatasetV1.from_wire(data, table=table_frame, zarr_root_path=store_url or None)
+        if remote is not None:
+            dataset.zarr_root = group
+            dataset._remote = remote
+        return dataset
 
 
 def _check_v1_archive(group: Any, max_bytes: int | None, artifact: str | None) -> None:
