@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import queue
 import shutil
+import threading
 from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -49,36 +51,86 @@ def safe_relative(relative: str, store_url: str) -> PurePosixPath:
     return rel
 
 
+class _Finished:
+    """Marker a worker puts on the result queue when it stops."""
+
+
+_FINISHED = _Finished()
+
+
 def bounded_map(
     executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int | Callable[[], int]
 ) -> Generator[tuple[T, Future[R]], None, None]:
-    """Submit ``fn(item)`` with at most ``window`` futures pending; yield (item, finished future) as they finish.
+    """Run ``fn(item)`` for every item, at most ``window`` at a time; yield (item, finished future) as they finish.
 
-    ``window`` may be a callable, read again before each submission: the pending work then follows a limit that
-    changes while the map runs (the session's adaptive concurrency), so memory stays bounded by what is in flight.
+    The work is done by up to ``window`` worker loops on ``executor``, each taking the next item itself as soon as
+    its previous one is done: no item waits in a queue, and no thread is woken per item to hand it over (a
+    submission per item cost two context switches per small object, measured). ``window`` may be a callable, read
+    again whenever a worker takes an item: when it shrinks, workers stop until as many remain; when it grows, more
+    are started. Memory stays bounded by what is in flight. ``items`` is consumed under a lock (a generator is fine).
+
+    On early exit (``close()`` of the generator, or an exception in the caller's loop) no new item is taken; items
+    already running finish (their results are dropped). An exception raised by ``items`` itself is re-raised here.
     """
     size = window if callable(window) else (lambda: window)
-    pending: dict[Future[R], T] = {}
     iterator = iter(items)
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and len(pending) < size():
+    lock = threading.Lock()
+    results: queue.SimpleQueue[tuple[T, Future[R]] | _Finished] = queue.SimpleQueue()
+    state: dict[str, Any] = {"workers": 0, "open": True, "error": None}
+    nothing = _Finished()
+
+    def take() -> Any:
+        with lock:
+            if state["open"] and state["workers"] <= max(1, size()):
                 try:
-                    item = next(iterator)
+                    return next(iterator)
                 except StopIteration:
-                    exhausted = True
-                    break
-                pending[executor.submit(fn, item)] = item
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future
+                    state["open"] = False
+                except BaseException as exc:  # re-raised by the consumer
+                    state["open"], state["error"] = False, exc
+            state["workers"] -= 1
+            return nothing
+
+    def worker() -> None:
+        try:
+            while (item := take()) is not nothing:
+                future: Future[R] = Future()
+                try:
+                    future.set_result(fn(item))
+                except BaseException as exc:
+                    future.set_exception(exc)
+                results.put((item, future))
+        finally:
+            results.put(_FINISHED)
+
+    running = 0
+
+    def top_up() -> None:
+        nonlocal running
+        with lock:
+            wanted = max(1, size()) - state["workers"] if state["open"] else 0
+            if wanted > 0:
+                state["workers"] += wanted
+        for _ in range(max(0, wanted)):
+            try:
+                executor.submit(worker)
+            except BaseException:
+                with lock:
+                    state["workers"] -= 1
+                raise
+            running += 1
+
+    try:
+        top_up()
+        while running:
+            got = results.get()
+            if isinstance(got, _Finished):
+                running -= 1
+            else:
+                yield got
+            top_up()
+        if state["error"] is not None:
+            raise state["error"]
     finally:
-        _cancel_all(pending)  # on early exit: queued work is dropped, running work finishes
-
-
-def _cancel_all(futures: Iterable[Future[Any]]) -> None:
-    for future in futures:
-        future.cancel()
+        with lock:
+            state["open"] = False  # workers stop after the item they run

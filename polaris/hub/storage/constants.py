@@ -16,7 +16,6 @@ __all__ = [
     "PARQUET_CONTENT_TYPE",
     "PART_SIZE",
     "PREALLOCATE_MAX",
-    "QUEUE_SPARE",
     "READ_TIMEOUT",
     "READ_WHOLE_MAX",
     "STREAM_CHUNK_SIZE",
@@ -28,8 +27,6 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_CONCURRENCY = 64
 """The most requests one session keeps in flight (``max_workers``; ``POLARIS_STORAGE_MAX_CONCURRENCY``). 64 at a 30 ms
 round trip allows ~2000 requests/s, beyond what one client process moves (~0.5 ms of CPU per small object)."""
-QUEUE_SPARE = 4
-"""Work items queued beyond the current limit, so a finished request's slot is taken at once."""
 MULTIPART_THRESHOLD = 10 * 1024 * 1024
 """Standalone files strictly larger than this go as multipart uploads (facts §4.4: > 10 485 760 bytes)."""
 PART_SIZE = 10 * 1024 * 1024

@@ -26,7 +26,6 @@ from polaris.hub.storage.constants import (
     LIST_PAGE_SIZE,
     MAX_LIST_PAGES,
     MD5_METADATA_KEY,
-    QUEUE_SPARE,
     STREAM_CHUNK_SIZE,
 )
 from polaris.hub.storage.progress import Progress
@@ -360,7 +359,7 @@ def download_zarr(
                 return got
 
             with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-download") as pool:
-                results = bounded_map(pool, one, objects, lambda: transport.limit.limit + QUEUE_SPARE)
+                results = bounded_map(pool, one, objects, lambda: transport.limit.limit)
                 for _, future in results:
                     exc = future.exception()
                     if exc is not None:

@@ -49,7 +49,7 @@ from polaris.errors import InvalidArtifactError, PolarisChecksumError, StorageEr
 from polaris.hub.storage._util import bounded_map
 from polaris.hub.storage.chunk_cache import ChunkCache, checked_md5
 from polaris.hub.storage.classify import ObjectMissing
-from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY, QUEUE_SPARE
+from polaris.hub.storage.constants import DEFAULT_MAX_CONCURRENCY
 from polaris.hub.storage.session import StorageSession
 from polaris.hub.storage.tokens import StorageToken, parse_url
 
@@ -531,10 +531,10 @@ class HubZarrStore(Store):
         limit = self._get_session().transport.limit
         out: dict[str, Data] = {}
         errors: list[BaseException] = []
-        # as many keys submitted as the session's limit lets run (plus a few queued): no thread waits idle. After a
+        # as many keys in flight as the session's limit lets run, each worker taking the next key itself. After a
         # failure nothing new starts; what runs finishes (and keeps what it verified) before the error is raised.
         wanted = (key for key in keys if not errors)
-        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), wanted, lambda: limit.limit + QUEUE_SPARE)
+        results = bounded_map(pool, lambda k: self.fetch(k, keep=keep), wanted, lambda: limit.limit)
         for key, future in results:
             exc = future.exception()
             if exc is not None:

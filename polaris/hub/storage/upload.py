@@ -31,7 +31,6 @@ from polaris.hub.storage.constants import (
     MULTIPART_THRESHOLD,
     OCTET_STREAM,
     PART_SIZE,
-    QUEUE_SPARE,
     READ_WHOLE_MAX,
     STREAM_CHUNK_SIZE,
     content_type_for,
@@ -176,7 +175,7 @@ def compare(
             return "differing"
 
     with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-head") as pool:
-        results = bounded_map(pool, one, list(objects), lambda: transport.limit.limit + QUEUE_SPARE)
+        results = bounded_map(pool, one, list(objects), lambda: transport.limit.limit)
         for name, future in results:
             exc = future.exception()
             if exc is not None:
@@ -351,7 +350,7 @@ def upload_zarr(
                 streak = [0]
                 pending = (n for n in rest if streak[0] < max(1, transport.limit.limit))
                 with ThreadPoolExecutor(transport.cap, thread_name_prefix="polaris-upload") as pool:
-                    results = bounded_map(pool, one, pending, lambda: transport.limit.limit + QUEUE_SPARE)
+                    results = bounded_map(pool, one, pending, lambda: transport.limit.limit)
                     for name, future in results:
                         err = future.exception()
                         if err is None:
