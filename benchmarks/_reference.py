@@ -190,6 +190,12 @@ def ours_download(client: Any, name: str) -> None:
     read_all(dataset.zarr_root)
 
 
+def ours_fetch(client: Any, name: str) -> None:
+    """``ours_download`` without reading the arrays: every object fetched and verified into memory (the work the
+    raw-md5 client does: token, listing or metadata, GETs, md5 of each body)."""
+    client.get_dataset(OWNER, name, lazy=True).load_to_memory()
+
+
 def ours_cached_download(client: Any, name: str, work: Path) -> None:
     fresh_cache(client, work)
     dataset = client.get_dataset(OWNER, name)

@@ -6,8 +6,10 @@ whose storage gateway waits ``--storage-latency-ms`` before every request (a far
 For each latency one local Hub serves both clients; workloads as in the reference mode (V1 pointer datasets):
 2000 x 16 KiB chunks (+ 3 metadata objects) and 8 x 16 MiB chunks. ``ours`` = ``PolarisHubClient.upload_dataset``
 and ``get_dataset(lazy=True).load_to_memory()`` + every array read (each chunk verified against the Hub's
-manifest). ``raw-N`` = boto3 ``put_object`` / obstore sync GET in ``N`` threads through the same gateway (no
-verification); ``raw-md5-N`` the raw download plus the md5 of each body (the like-for-like large-download row).
+manifest), and for the 16 MiB chunks also ``ours-fetch`` (the same without reading the arrays: what the raw-md5
+client does, shown for information). ``raw-N`` = boto3 ``put_object`` / obstore sync GET in ``N`` threads through
+the same gateway (no verification); ``raw-md5-N`` the raw download plus the md5 of each body (the like-for-like
+large-download row).
 The best raw figure over 8/32/128 is the reference (``ours/raw``). The peak RSS growth of a verified download of
 ``POLARIS_BENCH_BIG_MIB`` MiB (default 1024) into the cache is measured at the highest latency (fresh process).
 
@@ -37,6 +39,7 @@ from _reference import (
     make_rows_archive,
     ours_client,
     ours_download,
+    ours_fetch,
     pointer_dataset,
     progress,
     timed,
@@ -74,6 +77,8 @@ def measure(
                 name = f"{label}-ours-{round_no}-{uuid.uuid4().hex[:6]}"
                 keep("upload", who, timed(lambda n=name: ours.upload_dataset(pointer_dataset(n, root, n_chunks))))
                 keep("download", who, timed(lambda n=name: ours_download(ours, n)))
+                if label.endswith("16MiB"):
+                    keep("download", "ours-fetch", timed(lambda n=name: ours_fetch(ours, n)))
             else:
                 threads = int(who.split("-")[1])
                 keep("upload", who, timed(lambda c=threads: raw.upload(raw_name, root, concurrency=c)))
@@ -171,16 +176,20 @@ def report(
             if goal_applies:
                 ok &= met
             verdict = ("met" if met else "MISS") if goal_applies else "-"
-            for who in ["ours", *raw_rows]:
+            extra = ["ours-fetch"] if (direction, "ours-fetch") in best else []
+            for who in ["ours", *extra, *raw_rows]:
                 seconds = best[(direction, who)]
                 ratio = f"{to_raw:>9.2f}x{verdict:>7}" if who == "ours" else ""
+                if who == "ours-fetch":
+                    ratio = f"{reference / seconds:>9.2f}x{'(info)':>7}"
                 print(
                     f"{label + ' ' + direction:<26}{who:<12}{seconds:>9.2f}{size / MiB / seconds:>9.1f}"
                     f"{count / seconds:>9.1f}{ratio}"
                 )
     print(
         "  (ours/raw: against the best raw figure over 8/32/128 threads; for the large download against raw-md5, "
-        "raw plus the md5 of each body, as ours verifies every chunk)"
+        "raw plus the md5 of each body, as ours verifies every chunk; ours-fetch: ours without reading the arrays, "
+        "every object fetched and verified into memory, the raw-md5 client's work)"
     )
     if latency == 30:
         for direction in ("upload", "download"):
