@@ -521,14 +521,8 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def rss_child(settings_json: str, mode: str) -> None:
-    """In a fresh process: the peak RSS growth (MiB) of ``get_dataset`` of the big archive into the cache."""
-    settings = json.loads(settings_json)
-    import numpy  # noqa: F401  - libraries loaded before the idle measurement
-    import obstore  # noqa: F401
-    import pandas  # noqa: F401
-    import zarr  # noqa: F401
-
+def child_client(settings: dict[str, Any]) -> Any:
+    """A logged-in client in a child process, from ``{"hub": LocalHub.env(), "user": ..., "password": ...}``."""
     from polaris.hub.client import PolarisHubClient
     from polaris.hub.settings import PolarisHubSettings
 
@@ -547,6 +541,18 @@ def rss_child(settings_json: str, mode: str) -> None:
     )
     client.show_progress = False
     client.login()
+    return client
+
+
+def rss_child(settings_json: str, mode: str) -> None:
+    """In a fresh process: the peak RSS growth (MiB) of ``get_dataset`` of the big archive into the cache."""
+    settings = json.loads(settings_json)
+    import numpy  # noqa: F401  - libraries loaded before the idle measurement
+    import obstore  # noqa: F401
+    import pandas  # noqa: F401
+    import zarr  # noqa: F401
+
+    client = child_client(settings)
     client.list_datasets()  # warm the HTTP path
     base = rss_bytes()
     peak = base

@@ -30,26 +30,9 @@ CHILD_TIMEOUT_S = 600
 def child(config: str) -> None:
     cfg = json.loads(config)
     sys.path.insert(0, str(HERE))
-    from _reference import OWNER, pointer_dataset, read_all
+    from _reference import OWNER, child_client, pointer_dataset, read_all
 
-    from polaris.hub.client import PolarisHubClient
-    from polaris.hub.settings import PolarisHubSettings
-
-    hub = cfg["hub"]
-    client = PolarisHubClient(
-        PolarisHubSettings(
-            hub_url=hub["POLARIS_HUB_URL"],
-            authorize_url=hub["POLARIS_AUTHORIZE_URL"],
-            token_fetch_url=hub["POLARIS_TOKEN_FETCH_URL"],
-            user_info_url=hub["POLARIS_USER_INFO_URL"],
-            client_id=hub["POLARIS_CLIENT_ID"],
-            username=cfg["user"],
-            password=cfg["password"],
-        ),
-        cache_auth_token=False,
-    )
-    client.show_progress = False
-    client.login()
+    client = child_client(cfg)
     root, n = Path(cfg["root"]), int(cfg["n"])
     name = f"ab-{uuid.uuid4().hex[:8]}"
     before = resource.getrusage(resource.RUSAGE_SELF)
